@@ -1,0 +1,104 @@
+//! Font collections for the synthetic line generator, with a train/validation split by font.
+
+use crate::error::{Error, Result};
+use ab_glyph::{Font, FontVec};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Which fonts of a folder to use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FontSplit {
+    /// Every font except the held-out ones.
+    #[default]
+    Train,
+    /// Only the held-out fonts (validation on styles never seen in training).
+    Valid,
+    /// All fonts.
+    All,
+}
+
+/// A loaded font and its file name.
+#[derive(Clone)]
+pub struct LoadedFont {
+    /// File stem, e.g. `Caveat-Regular`.
+    pub name: String,
+    /// The parsed font.
+    pub font: Arc<FontVec>,
+}
+
+impl std::fmt::Debug for LoadedFont {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedFont")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl LoadedFont {
+    /// Whether the font has a glyph for `c` (space always counts as covered).
+    pub fn covers(&self, c: char) -> bool {
+        c == ' ' || self.font.glyph_id(c).0 != 0
+    }
+}
+
+/// Loads the `.ttf`/`.otf` files of `dir` (sorted by name), keeping those of `split`.
+///
+/// `holdout` names the validation fonts by file stem; when empty, every fifth font (by sorted
+/// name, starting with the fifth) is held out.
+pub fn load_fonts(dir: &Path, split: FontSplit, holdout: &[String]) -> Result<Vec<LoadedFont>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "ttf" | "otf"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{}: no .ttf or .otf fonts",
+            dir.display()
+        )));
+    }
+    let stem = |p: &Path| {
+        p.file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default()
+    };
+    let held = |i: usize, p: &Path| {
+        if holdout.is_empty() {
+            i % 5 == 4
+        } else {
+            holdout.iter().any(|h| *h == stem(p))
+        }
+    };
+    let mut fonts = Vec::new();
+    for (i, path) in files.iter().enumerate() {
+        let keep = match split {
+            FontSplit::All => true,
+            FontSplit::Train => !held(i, path),
+            FontSplit::Valid => held(i, path),
+        };
+        if !keep {
+            continue;
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let font = FontVec::try_from_vec(bytes)
+            .map_err(|e| Error::Invalid(format!("{}: not a usable font: {e}", path.display())))?;
+        fonts.push(LoadedFont {
+            name: stem(path),
+            font: Arc::new(font),
+        });
+    }
+    if fonts.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{}: no fonts left in the {split:?} split (holdout {holdout:?})",
+            dir.display()
+        )));
+    }
+    Ok(fonts)
+}

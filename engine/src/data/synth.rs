@@ -1,0 +1,263 @@
+//! The synthetic line generator: random text, rendered with a random font of the task's
+//! collection, distorted and "photographed". Sample `i` of a generator is a pure function of
+//! its seed and `i`, so runs and resumed runs see the same data.
+
+use super::augment::{AugmentConfig, distort, morph, photograph};
+use super::dataset::{LineImage, LineSample};
+use super::fonts::{FontSplit, LoadedFont, load_fonts};
+use super::normalize::Gray;
+use super::render::{GlyphJitter, render_line};
+use super::text::TextSource;
+use crate::error::Result;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Handwriting or printed text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Handwriting recognition: handwriting fonts, strong per-glyph jitter and distortion.
+    #[default]
+    Hwr,
+    /// Printed text: printed fonts, mild distortion.
+    Ocr,
+}
+
+/// Settings of a synthetic line generator (part of a training recipe).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SynthConfig {
+    /// Handwriting or printed.
+    pub task: Task,
+    /// Folder of fonts; default `assets/fonts/<task>`.
+    #[serde(default)]
+    pub fonts: Option<PathBuf>,
+    /// Which fonts to use (train or held-out validation fonts).
+    #[serde(default)]
+    pub split: FontSplit,
+    /// Validation fonts by file stem; empty: every fifth font.
+    #[serde(default)]
+    pub holdout: Vec<String>,
+    /// Folder with `english.txt` and `words.txt`; default `assets/corpus`.
+    #[serde(default)]
+    pub corpus: Option<PathBuf>,
+    /// Longest line in characters.
+    #[serde(default = "default_max_chars")]
+    pub max_chars: usize,
+    /// Seed; sample `i` depends only on (seed, i).
+    #[serde(default)]
+    pub seed: u64,
+    /// Augmentation strengths; default depends on the task.
+    #[serde(default)]
+    pub augment: Option<AugmentConfig>,
+}
+
+fn default_max_chars() -> usize {
+    40
+}
+
+impl SynthConfig {
+    /// A generator for `task` with default settings.
+    pub fn new(task: Task) -> Self {
+        Self {
+            task,
+            fonts: None,
+            split: FontSplit::Train,
+            holdout: Vec::new(),
+            corpus: None,
+            max_chars: default_max_chars(),
+            seed: 0,
+            augment: None,
+        }
+    }
+}
+
+/// The folder holding the shipped assets (`assets/` of the workspace, or `INKLING_ASSETS`).
+pub fn assets_dir() -> PathBuf {
+    if let Ok(p) = std::env::var("INKLING_ASSETS") {
+        return PathBuf::from(p);
+    }
+    let here = PathBuf::from("assets");
+    if here.is_dir() {
+        return here;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets")
+}
+
+/// A ready generator.
+#[derive(Debug, Clone)]
+pub struct Synth {
+    fonts: Vec<LoadedFont>,
+    text: TextSource,
+    augment: AugmentConfig,
+    task: Task,
+    seed: u64,
+}
+
+impl Synth {
+    /// Loads fonts and corpus.
+    pub fn new(cfg: &SynthConfig) -> Result<Self> {
+        let task_dir = match cfg.task {
+            Task::Hwr => "hwr",
+            Task::Ocr => "ocr",
+        };
+        let font_dir = cfg
+            .fonts
+            .clone()
+            .unwrap_or_else(|| assets_dir().join("fonts").join(task_dir));
+        let corpus_dir = cfg
+            .corpus
+            .clone()
+            .unwrap_or_else(|| assets_dir().join("corpus"));
+        let fonts = load_fonts(&font_dir, cfg.split, &cfg.holdout)?;
+        let text = TextSource::load(&corpus_dir, cfg.max_chars)?;
+        let augment = cfg.augment.clone().unwrap_or_else(|| match cfg.task {
+            Task::Hwr => AugmentConfig::default(),
+            Task::Ocr => AugmentConfig::printed(),
+        });
+        Ok(Self {
+            fonts,
+            text,
+            augment,
+            task: cfg.task,
+            seed: cfg.seed,
+        })
+    }
+
+    /// The names of the fonts in use.
+    pub fn font_names(&self) -> Vec<String> {
+        self.fonts.iter().map(|f| f.name.clone()).collect()
+    }
+
+    /// Sample `index`: a gray line image (0 = black) and its text.
+    pub fn sample(&self, index: u64) -> LineSample {
+        let mut rng = StdRng::seed_from_u64(mix(self.seed, index));
+        // A few attempts in case a font draws nothing for the chosen text.
+        for _ in 0..8 {
+            if let Some((gray, text)) = self.try_sample(&mut rng) {
+                return LineSample {
+                    id: format!("synth-{}-{index}", self.seed),
+                    image: LineImage::Pixels(gray),
+                    text,
+                };
+            }
+        }
+        // Fall back to a plain word in the first font.
+        let text = "ink".to_owned();
+        let gray = render_line(
+            &text,
+            &[&self.fonts[0]],
+            40.0,
+            GlyphJitter::NONE,
+            0.0,
+            &mut rng,
+        )
+        .map(|c| Gray {
+            pixels: c.pixels.iter().map(|v| 1.0 - v).collect(),
+            ..c
+        })
+        .unwrap_or(Gray {
+            pixels: vec![1.0; 4],
+            width: 2,
+            height: 2,
+        });
+        LineSample {
+            id: format!("synth-{}-{index}", self.seed),
+            image: LineImage::Pixels(gray),
+            text,
+        }
+    }
+
+    fn try_sample(&self, rng: &mut StdRng) -> Option<(Gray, String)> {
+        let font = &self.fonts[rng.random_range(0..self.fonts.len())];
+        let raw = self.text.sample(rng);
+        // Keep only what the font can draw, and collapse the spaces that leaves.
+        let text: String = raw.chars().filter(|&c| font.covers(c)).collect();
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() {
+            return None;
+        }
+        let (jitter, mix_p) = match self.task {
+            Task::Hwr => (
+                GlyphJitter {
+                    size: 0.1,
+                    baseline: 0.05,
+                    slant: 0.15,
+                    spacing: 0.08,
+                },
+                0.08,
+            ),
+            Task::Ocr => (
+                GlyphJitter {
+                    size: 0.0,
+                    baseline: 0.0,
+                    slant: 0.0,
+                    spacing: 0.03,
+                },
+                0.0,
+            ),
+        };
+        let others: Vec<&LoadedFont> = std::iter::once(font)
+            .chain(
+                self.fonts
+                    .iter()
+                    .filter(|f| f.name != font.name && text.chars().all(|c| f.covers(c)))
+                    .take(3),
+            )
+            .collect();
+        let size = rng.random_range(32.0f32..52.0);
+        let cov = render_line(&text, &others, size, jitter, mix_p, rng)?;
+        let cov = crop_to_ink(&cov, (size * 0.6) as usize)?;
+        let cov = if self.augment.stroke > 0.0 && rng.random_bool(self.augment.stroke) {
+            morph(&cov, rng.random_bool(0.6))
+        } else {
+            cov
+        };
+        let cov = distort(&cov, size, &self.augment, rng);
+        Some((photograph(&cov, &self.augment, rng), text))
+    }
+}
+
+/// Crops a coverage canvas to its ink plus `margin` pixels.
+fn crop_to_ink(cov: &Gray, margin: usize) -> Option<Gray> {
+    let (w, h) = (cov.width, cov.height);
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for y in 0..h {
+        for x in 0..w {
+            if cov.pixels[y * w + x] > 0.05 {
+                x0 = x0.min(x);
+                y0 = y0.min(y);
+                x1 = x1.max(x + 1);
+                y1 = y1.max(y + 1);
+            }
+        }
+    }
+    if x1 <= x0 {
+        return None;
+    }
+    let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
+    let (x1, y1) = ((x1 + margin).min(w), (y1 + margin).min(h));
+    let (cw, ch) = (x1 - x0, y1 - y0);
+    let mut pixels = Vec::with_capacity(cw * ch);
+    for y in y0..y1 {
+        pixels.extend_from_slice(&cov.pixels[y * w + x0..y * w + x1]);
+    }
+    Some(Gray {
+        pixels,
+        width: cw,
+        height: ch,
+    })
+}
+
+/// Mixes a seed and an index into one well-spread 64-bit seed (SplitMix64 finalizer).
+pub fn mix(seed: u64, index: u64) -> u64 {
+    let mut z = seed
+        ^ index
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(0x632B_E59B_D9B4_E019);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,89 @@
+//! The engine's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the engine, with enough context to act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// An image could not be decoded, or is unusable (empty, too large, no ink).
+    #[error("{path}: {message}")]
+    Image {
+        /// The image file (or a description such as `<canvas>`).
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A dataset entry is malformed.
+    #[error("{path}:{line}: {message}")]
+    Data {
+        /// The file holding the entry.
+        path: PathBuf,
+        /// 1-based line number (0 when unknown).
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A configuration file or value is invalid.
+    #[error("config: {0}")]
+    Config(String),
+    /// A model file is unreadable, truncated, or of the wrong kind.
+    #[error("model {path}: {message}")]
+    Model {
+        /// The model file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Invalid arguments or state that the caller can fix.
+    #[error("{0}")]
+    Invalid(String),
+    /// A run was cancelled by the user; its last checkpoint is kept.
+    #[error("cancelled at step {0}; resume with --resume")]
+    Cancelled(usize),
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// An image error on `path`.
+    pub fn image(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Image {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A model-file error on `path`.
+    pub fn model(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Model {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A dataset entry error.
+    pub fn data(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
+        Error::Data {
+            path: path.into(),
+            line,
+            message: message.into(),
+        }
+    }
+}

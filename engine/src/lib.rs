@@ -1,0 +1,25 @@
+//! # Inkling engine
+//!
+//! Line images (files, datasets, or the synthetic generator) are normalized to fixed-height
+//! ink maps ([`data::normalize`]), batched with their CTC labels ([`data::batcher`]) and fed to a
+//! CNN-DBLSTM ([`models`]): a VGG teacher or a DarkNet student backbone turns the line into a
+//! sequence of feature frames, two BLSTM layers and an inner-product layer give per-frame class
+//! scores, and CTC ([`losses::ctc`]) trains it ([`train`]). Recognition decodes the per-frame
+//! log-probabilities greedily ([`decode`]); [`metrics`] scores CER and WER. Models are stored as
+//! single files with their configuration and alphabet ([`model_file`]).
+
+pub mod alphabet;
+pub mod data;
+pub mod decode;
+pub mod error;
+pub mod losses;
+pub mod metrics;
+pub mod models;
+
+pub use alphabet::Alphabet;
+pub use error::{Error, Result};
+pub use models::config::{CrnnConfig, Preset};
+pub use models::crnn::Crnn;
+
+/// Re-export of the Burn version the engine is built on.
+pub use burn;

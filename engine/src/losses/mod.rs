@@ -1,0 +1,3 @@
+//! Training criteria: CTC, and (later) the distillation criteria.
+
+pub mod ctc;

@@ -1,0 +1,114 @@
+//! The CNN-DBLSTM character model: backbone -> feature sequence -> DBLSTM -> IP -> softmax.
+
+use super::backbone::Backbone;
+use super::config::CrnnConfig;
+use super::dblstm::Dblstm;
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+
+/// Every intermediate sequence a distillation criterion may compare.
+#[derive(Debug, Clone)]
+pub struct CrnnOutput {
+    /// CNN output sequence `x_n` (input of the first BLSTM): `[batch, frames, feature_dim]`.
+    pub features: Tensor<3>,
+    /// Output of the last BLSTM layer `l_n`: `[batch, frames, 2 * hidden]`.
+    pub lstm: Tensor<3>,
+    /// IP layer outputs `a_n` (pre-softmax logits): `[batch, frames, classes]`.
+    pub logits: Tensor<3>,
+}
+
+impl CrnnOutput {
+    /// Log-probabilities over classes: `[batch, frames, classes]`.
+    pub fn log_probs(&self) -> Tensor<3> {
+        log_softmax(self.logits.clone(), 2)
+    }
+}
+
+/// A CNN-DBLSTM recognizer (teacher, student and Tucker variants share this type).
+#[derive(Module, Debug)]
+pub struct Crnn {
+    /// The CNN.
+    pub cnn: Backbone,
+    /// The DBLSTM.
+    pub rnn: Dblstm,
+    /// The inner-product (linear) layer before the softmax.
+    pub ip: Linear,
+}
+
+impl CrnnConfig {
+    /// Builds a randomly initialized model.
+    pub fn init(&self, device: &Device) -> Crnn {
+        Crnn {
+            cnn: Backbone::new(&self.layers, device),
+            rnn: Dblstm::new(
+                self.feature_dim(),
+                self.lstm_hidden,
+                self.lstm_layers,
+                device,
+            ),
+            ip: LinearConfig::new(2 * self.lstm_hidden, self.num_classes).init(device),
+        }
+    }
+}
+
+impl Crnn {
+    /// CNN features as a sequence.
+    ///
+    /// # Shapes
+    /// `images: [batch, 1, height, width]` -> `[batch, width / stride, channels * height']`
+    pub fn features(&self, images: Tensor<4>) -> Tensor<3> {
+        let maps = self.cnn.forward(images);
+        let [b, c, h, w] = maps.dims();
+        // [batch, width', channels, height'] -> [batch, width', channels * height']
+        maps.permute([0, 3, 1, 2]).reshape([b, w, c * h])
+    }
+
+    /// The DBLSTM and IP layer on a feature sequence.
+    ///
+    /// # Shapes
+    /// `features: [batch, frames, d]`, `mask: [batch, frames]` -> (lstm, logits)
+    pub fn head(&self, features: Tensor<3>, mask: Tensor<2>) -> (Tensor<3>, Tensor<3>) {
+        let lstm = self.rnn.forward(features, mask);
+        let logits = self.ip.forward(lstm.clone());
+        (lstm, logits)
+    }
+
+    /// Full forward pass.
+    ///
+    /// # Shapes
+    /// - `images: [batch, 1, height, width]` (ink = 1, padding = 0)
+    /// - `mask: [batch, frames]` with `frames = width / stride`
+    pub fn forward(&self, images: Tensor<4>, mask: Tensor<2>) -> CrnnOutput {
+        let features = self.features(images);
+        let (lstm, logits) = self.head(features.clone(), mask);
+        CrnnOutput {
+            features,
+            lstm,
+            logits,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::config::Preset;
+
+    #[test]
+    fn output_shapes_follow_the_config() {
+        let device = Device::flex();
+        for preset in [Preset::TeacherTiny, Preset::StudentTiny] {
+            let cfg = CrnnConfig::preset(preset, 12);
+            let model = cfg.init(&device);
+            let frames = cfg.frames(64);
+            let out = model.forward(
+                Tensor::zeros([2, 1, 40, 64], &device),
+                Tensor::ones([2, frames], &device),
+            );
+            assert_eq!(out.features.dims(), [2, frames, cfg.feature_dim()]);
+            assert_eq!(out.lstm.dims(), [2, frames, 2 * cfg.lstm_hidden]);
+            assert_eq!(out.logits.dims(), [2, frames, 12]);
+        }
+    }
+}

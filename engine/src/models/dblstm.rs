@@ -1,0 +1,186 @@
+//! A deep bidirectional LSTM built for speed on CPU: the input projections of all frames and
+//! both directions are one matmul; only the recurrent part runs step by step, with both
+//! directions batched into one `[2, batch, hidden] x [2, hidden, 4*hidden]` product.
+//!
+//! Gate order is PyTorch's: input, forget, cell (g), output. Padded frames (mask 0) reset the
+//! backward direction's state, so each line's backward pass starts at its own last frame.
+
+use burn::module::Param;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation::{sigmoid, tanh};
+
+/// One bidirectional LSTM layer.
+#[derive(Module, Debug)]
+pub struct BlstmLayer {
+    /// Input weights of both directions `[d_in, 8 * hidden]`: forward i,f,g,o then backward.
+    pub w_input: Param<Tensor<2>>,
+    /// Bias `[8 * hidden]`, same layout.
+    pub bias: Param<Tensor<1>>,
+    /// Recurrent weights `[2, hidden, 4 * hidden]` (direction, from, to).
+    pub w_hidden: Param<Tensor<3>>,
+    /// Hidden units per direction.
+    pub hidden: usize,
+}
+
+impl BlstmLayer {
+    /// Uniform(-1/sqrt(h), 1/sqrt(h)) init as in PyTorch, forget-gate bias 1.
+    pub fn new(d_in: usize, hidden: usize, device: &Device) -> Self {
+        let k = 1.0 / (hidden as f64).sqrt();
+        let u = Distribution::Uniform(-k, k);
+        let mut bias = vec![0.0f32; 8 * hidden];
+        for dir in 0..2 {
+            for j in 0..hidden {
+                bias[dir * 4 * hidden + hidden + j] = 1.0;
+            }
+        }
+        Self {
+            w_input: Param::from_tensor(Tensor::random([d_in, 8 * hidden], u, device)),
+            bias: Param::from_tensor(Tensor::from_floats(bias.as_slice(), device)),
+            w_hidden: Param::from_tensor(Tensor::random([2, hidden, 4 * hidden], u, device)),
+            hidden,
+        }
+    }
+
+    /// Input projection of all frames: the part of the gates that does not depend on time.
+    ///
+    /// # Shapes
+    /// `x: [batch, frames, d_in]` -> `[batch, frames, 8 * hidden]`
+    pub fn project_inputs(&self, x: Tensor<3>) -> Tensor<3> {
+        let [b, t, d] = x.dims();
+        let xw = x.reshape([b * t, d]).matmul(self.w_input.val());
+        (xw + self.bias.val().unsqueeze_dim(0)).reshape([b, t, 8 * self.hidden])
+    }
+
+    /// # Shapes
+    /// - `x: [batch, frames, d_in]`, `mask: [batch, frames]` (1 = real frame, 0 = padding)
+    /// - returns `[batch, frames, 2 * hidden]` (forward half, then backward half)
+    pub fn forward(&self, x: Tensor<3>, mask: Tensor<2>) -> Tensor<3> {
+        let [b, t, _] = x.dims();
+        let h = self.hidden;
+        let device = x.device();
+        let xw = self
+            .project_inputs(x)
+            .reshape([b, t, 2, 4 * h])
+            .permute([2, 0, 1, 3]);
+        // [2, batch, frames, 4h], the backward direction reversed in time.
+        let fwd = xw.clone().narrow(0, 0, 1);
+        let bwd = xw.narrow(0, 1, 1).flip([2]);
+        let xs = Tensor::cat(vec![fwd, bwd], 0);
+        // [2, batch, frames, 1]
+        let masks = Tensor::stack::<3>(vec![mask.clone(), mask.flip([1])], 0).unsqueeze_dim::<4>(3);
+        let w_hidden = self.w_hidden.val();
+        let mut state_h = Tensor::<3>::zeros([2, b, h], &device);
+        let mut state_c = Tensor::<3>::zeros([2, b, h], &device);
+        let mut outputs = Vec::with_capacity(t);
+        for step in 0..t {
+            // [2, batch, 4h]
+            let gates = xs.clone().narrow(2, step, 1).reshape([2, b, 4 * h])
+                + state_h.matmul(w_hidden.clone());
+            let s = sigmoid(gates.clone());
+            let i = s.clone().narrow(2, 0, h);
+            let f = s.clone().narrow(2, h, h);
+            let o = s.narrow(2, 3 * h, h);
+            let g = tanh(gates.narrow(2, 2 * h, h));
+            let m = masks.clone().narrow(2, step, 1).reshape([2, b, 1]);
+            state_c = (f * state_c + i * g) * m.clone();
+            state_h = o * tanh(state_c.clone()) * m;
+            outputs.push(state_h.clone());
+        }
+        // [2, batch, frames, h]
+        let out = Tensor::stack::<4>(outputs, 2);
+        let fwd = out.clone().narrow(0, 0, 1).reshape([b, t, h]);
+        let bwd = out.narrow(0, 1, 1).reshape([b, t, h]).flip([1]);
+        Tensor::cat(vec![fwd, bwd], 2)
+    }
+}
+
+/// Stacked BLSTM layers.
+#[derive(Module, Debug)]
+pub struct Dblstm {
+    /// The layers, first to last.
+    pub layers: Vec<BlstmLayer>,
+}
+
+impl Dblstm {
+    /// `layers` BLSTM layers of `hidden` units per direction on `d_in` inputs.
+    pub fn new(d_in: usize, hidden: usize, layers: usize, device: &Device) -> Self {
+        let layers = (0..layers)
+            .map(|i| BlstmLayer::new(if i == 0 { d_in } else { 2 * hidden }, hidden, device))
+            .collect();
+        Self { layers }
+    }
+
+    /// # Shapes
+    /// `x: [batch, frames, d_in]`, `mask: [batch, frames]` -> `[batch, frames, 2 * hidden]`
+    pub fn forward(&self, mut x: Tensor<3>, mask: Tensor<2>) -> Tensor<3> {
+        for layer in &self.layers {
+            x = layer.forward(x, mask.clone());
+        }
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::BiLstmConfig;
+
+    /// Our layer equals burn-nn's `BiLstm` with the same weights on unpadded input.
+    #[test]
+    fn matches_burn_bilstm() {
+        let device = Device::flex();
+        let (d_in, h, b, t) = (5, 4, 2, 7);
+        let ours = BlstmLayer::new(d_in, h, &device);
+        let mut theirs = BiLstmConfig::new(d_in, h, true)
+            .with_batch_first(true)
+            .init(&device);
+        let w_in = ours.w_input.val();
+        let bias = ours.bias.val();
+        let w_h = ours.w_hidden.val();
+        for (dir, lstm) in [&mut theirs.forward, &mut theirs.reverse]
+            .into_iter()
+            .enumerate()
+        {
+            let forget = lstm.forget_gate.as_mut().unwrap();
+            let gates = [
+                &mut lstm.input_gate,
+                forget,
+                &mut lstm.cell_gate,
+                &mut lstm.output_gate,
+            ];
+            for (k, gate) in gates.into_iter().enumerate() {
+                let off = dir * 4 * h + k * h;
+                gate.input_transform.weight = Param::from_tensor(w_in.clone().narrow(1, off, h));
+                gate.input_transform.bias =
+                    Some(Param::from_tensor(bias.clone().narrow(0, off, h)));
+                let wh = w_h
+                    .clone()
+                    .narrow(0, dir, 1)
+                    .reshape([h, 4 * h])
+                    .narrow(1, k * h, h);
+                gate.hidden_transform.weight = Param::from_tensor(wh);
+                gate.hidden_transform.bias = Some(Param::from_tensor(Tensor::zeros([h], &device)));
+            }
+        }
+        let x = Tensor::<3>::random([b, t, d_in], Distribution::Normal(0.0, 1.0), &device);
+        let mask = Tensor::<2>::ones([b, t], &device);
+        let a = ours.forward(x.clone(), mask);
+        let (e, _) = theirs.forward(x, None);
+        let diff = (a - e).abs().max().into_scalar::<f32>();
+        assert!(diff < 1e-5, "max diff {diff}");
+    }
+
+    /// A padded line gives the same outputs on its real frames as the line alone.
+    #[test]
+    fn padding_does_not_leak_into_real_frames() {
+        let device = Device::flex();
+        let layer = BlstmLayer::new(3, 4, &device);
+        let x = Tensor::<3>::random([1, 6, 3], Distribution::Normal(0.0, 1.0), &device);
+        let alone = layer.forward(x.clone().narrow(1, 0, 4), Tensor::ones([1, 4], &device));
+        let mask = Tensor::<2>::from_floats([[1.0, 1.0, 1.0, 1.0, 0.0, 0.0]], &device);
+        let padded = layer.forward(x, mask).narrow(1, 0, 4);
+        let diff = (alone - padded).abs().max().into_scalar::<f32>();
+        assert!(diff < 1e-6, "max diff {diff}");
+    }
+}
