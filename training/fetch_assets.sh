@@ -43,7 +43,7 @@ PYPI_FONTS=(
 DEB_FONTS=(
   fonts-dkg-handwriting fonts-bwht fonts-comic-neue fonts-breip fonts-kristi
   fonts-kaushanscript fonts-leckerli-one fonts-ecolier-court fonts-cabinsketch
-  fonts-joscelyn fonts-havana fonts-sjfonts fonts-tlwg-purisa-otf
+  fonts-havana fonts-sjfonts fonts-tlwg-purisa-otf
   fonts-dejavu-core fonts-liberation fonts-noto-core fonts-freefont-ttf
   fonts-urw-base35 fonts-texgyre
 )

@@ -74,7 +74,6 @@ FONTS = [
     ("hwr", "deb", "fonts-leckerli-one", UF + "truetype/leckerli-one/LeckerliOne-Regular.ttf", "LeckerliOne-Regular.ttf", "OFL-1.1"),
     ("hwr", "deb", "fonts-ecolier-court", UF + "truetype/ecolier-court/Ecolier-court.ttf", "Ecolier-court.ttf", "OFL-1.1"),
     ("hwr", "deb", "fonts-cabinsketch", UF + "truetype/cabinsketch/CabinSketch-Regular.ttf", "CabinSketch-Regular.ttf", "OFL-1.1"),
-    ("hwr", "deb", "fonts-joscelyn", UF + "opentype/joscelyn/Joscelyn-Regular.otf", "Joscelyn-Regular.otf", "OFL-1.1"),
     ("hwr", "deb", "fonts-havana", UF + "opentype/havana/Havana-Regular.otf", "Havana-Regular.otf", "OFL-1.1"),
     ("hwr", "deb", "fonts-sjfonts", UF + "truetype/sjfonts/SteveHand.ttf", "SteveHand.ttf", "GPL-2.0-or-later WITH Font-exception-2.0"),
     ("hwr", "deb", "fonts-sjfonts", UF + "truetype/sjfonts/Delphine.ttf", "Delphine.ttf", "GPL-2.0-or-later WITH Font-exception-2.0"),

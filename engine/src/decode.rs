@@ -44,12 +44,12 @@ pub fn greedy(log_probs: &[f32], classes: usize, blank: u32) -> Decoded {
     let mut prev = blank;
     for t in 0..frames {
         let row = &log_probs[t * classes..(t + 1) * classes];
-        let (best, best_lp) = row
-            .iter()
-            .enumerate()
-            .fold((0usize, f32::NEG_INFINITY), |acc, (i, &v)| {
-                if v > acc.1 { (i, v) } else { acc }
-            });
+        let (best, best_lp) =
+            row.iter()
+                .enumerate()
+                .fold((0usize, f32::NEG_INFINITY), |acc, (i, &v)| {
+                    if v > acc.1 { (i, v) } else { acc }
+                });
         let best = best as u32;
         score += best_lp;
         if best != blank {

@@ -9,12 +9,17 @@
 //! single files with their configuration and alphabet ([`model_file`]).
 
 pub mod alphabet;
+pub mod cli;
 pub mod data;
 pub mod decode;
 pub mod error;
+pub mod jobs;
 pub mod losses;
 pub mod metrics;
+pub mod model_file;
 pub mod models;
+pub mod recognize;
+pub mod train;
 
 pub use alphabet::Alphabet;
 pub use error::{Error, Result};

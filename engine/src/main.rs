@@ -1,1 +1,238 @@
-fn main() {}
+//! `engine`: the headless command line of Inkling.
+
+use anyhow::Context;
+use clap::Parser;
+use engine::cli::{Cli, Command, OutputFormat, PRESETS};
+use engine::jobs::{self, ImageResult};
+use engine::train::config::TrainConfig;
+use engine::train::progress::{CancelToken, ProgressEvent};
+use engine::train::supervised::{recipe_path, train};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Train {
+            config,
+            out,
+            resume,
+        } => {
+            let path = match (&config, resume) {
+                (Some(p), _) => p.clone(),
+                (None, true) => recipe_path(&out),
+                (None, false) => {
+                    anyhow::bail!("--config is required (or --resume an existing run)")
+                }
+            };
+            let cfg = TrainConfig::load(&path)?;
+            let cancel = CancelToken::new();
+            let mut reporter = Reporter::new();
+            let result = train(
+                &cfg,
+                &path.display().to_string(),
+                &out,
+                resume,
+                &cancel,
+                &mut |e| reporter.event(e),
+            )
+            .with_context(|| format!("training run {}", out.display()))?;
+            reporter.finish();
+            println!(
+                "trained {} steps in {:.0} s; best validation CER {}; best model {}",
+                result.steps,
+                result.elapsed_s,
+                result
+                    .best_cer
+                    .map(|c| format!("{c:.2}%"))
+                    .unwrap_or_else(|| "n/a".into()),
+                result.best_model.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Recognize {
+            model,
+            format,
+            images,
+        } => {
+            let results = jobs::recognize_files(&model, &images)?;
+            match format {
+                OutputFormat::Text => {
+                    for r in &results {
+                        match r {
+                            ImageResult::Ok { path, result } => {
+                                println!("{}\t{}", path.display(), result.text)
+                            }
+                            ImageResult::Failed { path, error } => {
+                                eprintln!("{}: error: {error}", path.display())
+                            }
+                        }
+                    }
+                }
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
+                OutputFormat::Jsonl => {
+                    for r in &results {
+                        println!("{}", serde_json::to_string(r)?);
+                    }
+                }
+            }
+            let failed = results
+                .iter()
+                .filter(|r| matches!(r, ImageResult::Failed { .. }))
+                .count();
+            Ok(if failed == results.len() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Eval {
+            model,
+            data,
+            limit,
+            worst,
+            json,
+        } => {
+            let report = jobs::eval(&model, &data, limit, worst)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{} lines ({} skipped): CER {:.2}%  WER {:.2}%  ({:.1} ms/line)",
+                    report.lines,
+                    report.skipped,
+                    report.cer,
+                    report.wer,
+                    1e3 * report.seconds / report.lines.max(1) as f64
+                );
+                if !report.worst.is_empty() {
+                    println!("worst lines (edits | reference | recognized):");
+                    for (e, r, h) in &report.worst {
+                        println!("  {e:>3} | {r} | {h}");
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Synth {
+            task,
+            count,
+            out,
+            seed,
+            split,
+            fonts,
+            max_chars,
+        } => {
+            let n = jobs::synth(task, count, &out, seed, split.into(), fonts, max_chars)?;
+            println!("wrote {n} lines to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Info { model, width } => {
+            match model {
+                Some(m) => print!("{}", jobs::describe_model(&m, width)?),
+                None => print!(
+                    "{}",
+                    jobs::preset_table(&PRESETS, engine::Alphabet::default().num_classes(), width)
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Draws training progress: a bar on a terminal, periodic log lines otherwise.
+struct Reporter {
+    bar: Option<ProgressBar>,
+    last_eval: String,
+}
+
+impl Reporter {
+    fn new() -> Self {
+        Self {
+            bar: None,
+            last_eval: String::new(),
+        }
+    }
+
+    fn say(&self, line: String) {
+        match &self.bar {
+            Some(b) if !b.is_hidden() => b.println(line),
+            _ => eprintln!("{line}"),
+        }
+    }
+
+    fn event(&mut self, e: &ProgressEvent) {
+        match e {
+            ProgressEvent::Phase { name, total_steps } => {
+                let bar = ProgressBar::new(*total_steps as u64);
+                bar.set_style(
+                    ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                bar.set_prefix(name.clone());
+                self.bar = Some(bar);
+            }
+            ProgressEvent::Message(m) => self.say(m.clone()),
+            ProgressEvent::Step {
+                step,
+                total_steps,
+                losses,
+                lr,
+                lines_per_s,
+                eta_s,
+            } => {
+                let l: Vec<String> = losses.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
+                let msg = format!(
+                    "{} lr {lr:.2e} {lines_per_s:.1} lines/s{}",
+                    l.join(" "),
+                    self.last_eval
+                );
+                if let Some(b) = &self.bar {
+                    b.set_position(*step as u64);
+                    b.set_message(msg.clone());
+                    if b.is_hidden() && (step % 25 == 0 || step == total_steps) {
+                        eprintln!("step {step}/{total_steps} {msg} eta {:.0}s", eta_s);
+                    }
+                }
+            }
+            ProgressEvent::Eval {
+                step,
+                cer,
+                wer,
+                best,
+            } => {
+                self.last_eval = format!(" | val CER {cer:.2}%");
+                self.say(format!(
+                    "step {step}: validation CER {cer:.2}% WER {wer:.2}%{}",
+                    if *best { " (best)" } else { "" }
+                ));
+            }
+            ProgressEvent::Checkpoint { .. } => {}
+            ProgressEvent::Done { step, best_cer } => {
+                self.say(format!(
+                    "done at step {step}; best CER {}",
+                    best_cer
+                        .map(|c| format!("{c:.2}%"))
+                        .unwrap_or_else(|| "n/a".into())
+                ));
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

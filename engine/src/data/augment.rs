@@ -182,6 +182,36 @@ pub fn morph(cov: &Gray, grow: bool) -> Gray {
     }
 }
 
+/// Separable [1, 2, 1] / 4 blur.
+pub fn binomial_blur(img: &Gray) -> Gray {
+    let (w, h) = (img.width, img.height);
+    let at = |p: &[f32], x: isize, y: isize| -> f32 {
+        let x = x.clamp(0, w as isize - 1) as usize;
+        let y = y.clamp(0, h as isize - 1) as usize;
+        p[y * w + x]
+    };
+    let mut a = vec![0.0f32; w * h];
+    for y in 0..h as isize {
+        for x in 0..w as isize {
+            a[y as usize * w + x as usize] = 0.25 * at(&img.pixels, x - 1, y)
+                + 0.5 * at(&img.pixels, x, y)
+                + 0.25 * at(&img.pixels, x + 1, y);
+        }
+    }
+    let mut b = vec![0.0f32; w * h];
+    for y in 0..h as isize {
+        for x in 0..w as isize {
+            b[y as usize * w + x as usize] =
+                0.25 * at(&a, x, y - 1) + 0.5 * at(&a, x, y) + 0.25 * at(&a, x, y + 1);
+        }
+    }
+    Gray {
+        pixels: b,
+        width: w,
+        height: h,
+    }
+}
+
 /// Box blur of the given radius (separable).
 pub fn box_blur(img: &Gray, radius: usize) -> Gray {
     if radius == 0 {
@@ -223,12 +253,20 @@ pub fn box_blur(img: &Gray, radius: usize) -> Gray {
 pub fn photograph(cov: &Gray, cfg: &AugmentConfig, rng: &mut StdRng) -> Gray {
     let (w, h) = (cov.width, cov.height);
     let mut cov = cov.clone();
-    if cfg.blur > 0.0 && rng.random_bool(0.5) {
-        cov = box_blur(&cov, rng.random_range(0.0..=cfg.blur).round() as usize);
+    if cfg.blur > 0.0 && rng.random_bool(0.4) {
+        // A light binomial blur; a second pass for stronger settings.
+        let passes = if cfg.blur > 1.0 && rng.random_bool(0.3) {
+            2
+        } else {
+            1
+        };
+        for _ in 0..passes {
+            cov = binomial_blur(&cov);
+        }
     }
     let bg = cfg.background * rng.random_range(0.0f32..=1.0);
     let paper = 1.0 - rng.random_range(0.0..=bg.max(1e-6)) * 0.6;
-    let ink = rng.random_range(0.0f32..0.35);
+    let ink = rng.random_range(0.0f32..0.3);
     // Low-frequency texture + a linear light gradient.
     let cell = rng.random_range(8.0f32..40.0);
     let (gw, gh) = (
@@ -251,11 +289,18 @@ pub fn photograph(cov: &Gray, cfg: &AugmentConfig, rng: &mut StdRng) -> Gray {
     let mut px = vec![0.0f32; w * h];
     for y in 0..h {
         for x in 0..w {
-            let t = tex[(y as f32 / cell) as usize * gw + (x as f32 / cell) as usize];
+            let (tx, ty) = (x as f32 / cell, y as f32 / cell);
+            let (ix, iy) = (tx as usize, ty as usize);
+            let (fx, fy) = (tx.fract(), ty.fract());
+            let t00 = tex[iy * gw + ix];
+            let t10 = tex[iy * gw + ix + 1];
+            let t01 = tex[(iy + 1) * gw + ix];
+            let t11 = tex[(iy + 1) * gw + ix + 1];
+            let t = (t00 * (1.0 - fx) + t10 * fx) * (1.0 - fy) + (t01 * (1.0 - fx) + t11 * fx) * fy;
             let light = gx * (x as f32 / w as f32 - 0.5) + gy * (y as f32 / h as f32 - 0.5);
             let p = (paper + t + light).clamp(0.3, 1.0);
             let c = cov.pixels[y * w + x];
-            let mut v = p - c * (p - ink).max(0.2);
+            let mut v = p - c * (p - ink).max(0.35);
             if noise > 0.0 {
                 // Sum of uniforms ~ Gaussian.
                 let n: f32 = (0..3).map(|_| rng.random_range(-1.0f32..=1.0)).sum::<f32>() * 0.577;

@@ -181,7 +181,7 @@ mod tests {
         );
         assert_eq!(b.images.dims(), [2, 1, 40, 32]);
         assert_eq!(b.frames, vec![3, 8]);
-        let mask: Vec<f32> = b.mask.to_data().to_vec().unwrap();
+        let mask: Vec<f32> = b.mask.to_data().try_into_vec::<f32>().unwrap();
         assert_eq!(mask[..8], [1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
         assert_eq!(b.targets.dims(), [2, 2]);
     }

@@ -8,6 +8,8 @@ pub mod fonts;
 pub mod iam;
 pub mod normalize;
 pub mod pagexml;
+#[cfg(test)]
+mod reader_tests;
 pub mod render;
 pub mod synth;
 pub mod text;

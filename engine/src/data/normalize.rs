@@ -9,7 +9,8 @@
 //!    is its darkness relative to the local paper level;
 //! 3. contrast: ink is divided by a high percentile of the ink pixels, faint noise is cut;
 //! 4. crop to the ink (the first to the last row and column holding over 3% of the peak ink);
-//! 5. scale to `height` with [`MARGIN`] pixels of empty space above and below, aspect kept.
+//! 5. scale to `height` with [`MARGIN`] pixels of empty space above and below and
+//!    [`MARGIN_X`] left and right, aspect kept.
 //!
 //! Limits: a line made only of a very flat mark ("-", "...") is scaled up to the full height;
 //! lines must be roughly horizontal (skew beyond ~5 degrees hurts).
@@ -17,8 +18,10 @@
 use crate::error::{Error, Result};
 use std::path::Path;
 
-/// Empty pixels kept above, below, left and right of the ink after scaling.
+/// Empty pixels kept above and below the ink after scaling.
 pub const MARGIN: usize = 2;
+/// Empty pixels kept left and right of the ink (two frames of context for edge characters).
+pub const MARGIN_X: usize = 8;
 /// Largest side accepted from an input image, in pixels.
 pub const MAX_INPUT_SIDE: u32 = 16_384;
 /// Largest width of a normalized line, in pixels (about 200 characters at height 40).
@@ -42,7 +45,7 @@ pub struct InkLine {
 impl InkLine {
     /// Maps a normalized x coordinate back to the source image.
     pub fn source_x(&self, x: f32) -> f32 {
-        self.crop_x + (x - MARGIN as f32) / self.scale
+        self.crop_x + (x - MARGIN_X as f32) / self.scale
     }
 }
 
@@ -133,12 +136,12 @@ pub fn normalize(gray: &Gray, height: usize, source: &Path) -> Result<InkLine> {
     let inner = height - 2 * MARGIN;
     let scale = inner as f32 / ch as f32;
     let new_w = ((cw as f32 * scale).round() as usize).max(1);
-    if new_w + 2 * MARGIN > MAX_LINE_WIDTH {
+    if new_w + 2 * MARGIN_X > MAX_LINE_WIDTH {
         return Err(Error::image(
             source,
             format!(
                 "line too long: {} px wide at height {height} (max {MAX_LINE_WIDTH}); split it into shorter lines",
-                new_w + 2 * MARGIN
+                new_w + 2 * MARGIN_X
             ),
         ));
     }
@@ -147,10 +150,10 @@ pub fn normalize(gray: &Gray, height: usize, source: &Path) -> Result<InkLine> {
         crop[y * cw..(y + 1) * cw].copy_from_slice(&ink[(y0 + y) * w + x0..(y0 + y) * w + x1]);
     }
     let scaled = resize(&crop, cw, ch, new_w, inner);
-    let width = new_w + 2 * MARGIN;
+    let width = new_w + 2 * MARGIN_X;
     let mut pixels = vec![0.0f32; width * height];
     for y in 0..inner {
-        let dst = (y + MARGIN) * width + MARGIN;
+        let dst = (y + MARGIN) * width + MARGIN_X;
         pixels[dst..dst + new_w].copy_from_slice(&scaled[y * new_w..(y + 1) * new_w]);
     }
     Ok(InkLine {
@@ -354,11 +357,11 @@ mod tests {
         let line = normalize(&g, 40, Path::new("t")).unwrap();
         assert_eq!(line.height, 40);
         // 100x40 ink scaled to height 36 -> 90 wide, plus margins.
-        assert_eq!(line.width, 90 + 2 * MARGIN);
+        assert_eq!(line.width, 90 + 2 * MARGIN_X);
         assert_eq!(line.pixels[0], 0.0);
         let center = line.pixels[20 * line.width + line.width / 2];
         assert!(center > 0.95, "center ink {center}");
-        assert!((line.source_x(MARGIN as f32) - 50.0).abs() < 1e-3);
+        assert!((line.source_x(MARGIN_X as f32) - 50.0).abs() < 1e-3);
     }
 
     #[test]

@@ -211,7 +211,14 @@ impl Synth {
         let cov = render_line(&text, &others, size, jitter, mix_p, rng)?;
         let cov = crop_to_ink(&cov, (size * 0.6) as usize)?;
         let cov = if self.augment.stroke > 0.0 && rng.random_bool(self.augment.stroke) {
-            morph(&cov, rng.random_bool(0.6))
+            let changed = morph(&cov, rng.random_bool(0.6));
+            // Thinning must not erase thin strokes: keep it only if most of the ink survives.
+            let mass = |g: &Gray| g.pixels.iter().sum::<f32>();
+            if mass(&changed) > 0.6 * mass(&cov) {
+                changed
+            } else {
+                cov
+            }
         } else {
             cov
         };

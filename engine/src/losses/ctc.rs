@@ -97,7 +97,7 @@ mod tests {
         let cases: [&[u32]; 5] = [&[1, 2], &[2, 2], &[3], &[1, 3, 1], &[]];
         for (k, target) in cases.iter().enumerate() {
             let lp = random_log_probs(1, t, c, &device);
-            let data: Vec<f32> = lp.to_data().to_vec().unwrap();
+            let data: Vec<f32> = lp.to_data().try_into_vec::<f32>().unwrap();
             let expected = brute_force(&data, t, c, target);
             let mut padded = target.to_vec();
             padded.resize(3, 0);
@@ -124,7 +124,7 @@ mod tests {
         let device = Device::flex();
         let (t, c) = (6, 5);
         let lp = random_log_probs(2, t, c, &device);
-        let data: Vec<f32> = lp.to_data().to_vec().unwrap();
+        let data: Vec<f32> = lp.to_data().try_into_vec::<f32>().unwrap();
         let targets = Tensor::<2, Int>::from_data([[1i64, 2, 3], [4, 0, 0]], &device);
         let got: Vec<f32> = per_line(
             lp,
@@ -133,7 +133,7 @@ mod tests {
             Tensor::from_data([3i64, 1], &device),
         )
         .to_data()
-        .to_vec()
+        .try_into_vec::<f32>()
         .unwrap();
         let first = brute_force(&data[..t * c], t, c, &[1, 2, 3]);
         // Second line uses only its first 4 frames.
@@ -155,7 +155,7 @@ mod tests {
         let logits: Vec<f32> =
             Tensor::<3>::random([1, t, c], Distribution::Normal(0.0, 1.0), &Device::flex())
                 .to_data()
-                .to_vec()
+                .try_into_vec::<f32>()
                 .unwrap();
         let x = Tensor::<3>::from_data(TensorData::new(logits.clone(), [1, t, c]), &device);
         let x = x.require_grad();
@@ -166,7 +166,12 @@ mod tests {
             Tensor::from_data([2i64], &device),
         );
         let grads = loss.backward();
-        let analytic: Vec<f32> = x.grad(&grads).unwrap().to_data().to_vec().unwrap();
+        let analytic: Vec<f32> = x
+            .grad(&grads)
+            .unwrap()
+            .to_data()
+            .try_into_vec::<f32>()
+            .unwrap();
         let plain = Device::flex();
         let eval = |vals: &[f32]| -> f64 {
             let x = Tensor::<3>::from_data(TensorData::new(vals.to_vec(), [1, t, c]), &plain);

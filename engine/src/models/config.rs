@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum LayerSpec {
-    /// Convolution (kernel 1 or 3, "same" padding) + BatchNorm + ReLU.
+    /// Convolution (kernel 1 or 3, "same" padding, bias) + ReLU.
     Conv {
         /// Kernel size: 1 or 3.
         kernel: usize,
@@ -23,13 +23,13 @@ pub enum LayerSpec {
         w: usize,
     },
     /// The final linear conv1x1 that narrows the channels before the feature sequence
-    /// (no BatchNorm, no ReLU).
+    /// (no ReLU).
     Project {
         /// Output channels.
         out: usize,
     },
     /// A Tucker-2 decomposed conv3x3: conv1x1 (in -> r_in), conv3x3 (r_in -> r_out),
-    /// conv1x1 (r_out -> out) + BatchNorm + ReLU.
+    /// conv1x1 (r_out -> out, bias) + ReLU.
     Tucker {
         /// Rank on the input side.
         r_in: usize,
@@ -157,8 +157,8 @@ impl CrnnConfig {
             Preset::StudentPaper => (Family::Darknet, darknet_plan(16, 40), 128),
             Preset::TeacherCpu => (Family::Vgg, vgg_plan([16, 32, 64, 128], 16), 128),
             Preset::StudentCpu => (Family::Darknet, darknet_plan(8, 40), 128),
-            Preset::TeacherTiny => (Family::Vgg, vgg_plan([4, 8, 8, 16], 4), 16),
-            Preset::StudentTiny => (Family::Darknet, darknet_plan(2, 10), 16),
+            Preset::TeacherTiny => (Family::Vgg, vgg_plan([8, 16, 16, 32], 8), 32),
+            Preset::StudentTiny => (Family::Darknet, darknet_plan(4, 20), 32),
         };
         Self {
             family,

@@ -112,3 +112,71 @@ mod tests {
         }
     }
 }
+
+/// Uniform(-bound, bound) values from a seeded generator, as a tensor of `shape`.
+fn uniform<const D: usize>(
+    shape: [usize; D],
+    bound: f64,
+    rng: &mut rand::rngs::StdRng,
+    device: &Device,
+) -> burn::module::Param<Tensor<D>> {
+    use rand::RngExt;
+    let n: usize = shape.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|_| rng.random_range(-bound..=bound) as f32)
+        .collect();
+    burn::module::Param::from_tensor(Tensor::from_data(
+        burn::tensor::TensorData::new(values, shape),
+        device,
+    ))
+}
+
+impl CrnnConfig {
+    /// Builds a model whose initial weights depend only on `seed` (not on Burn's global
+    /// generator, which other threads may draw from): He-uniform for convolutions followed by
+    /// BatchNorm + ReLU (bound sqrt(6 / fan_in)), Uniform(-1/sqrt(fan_in), ..) for the linear
+    /// projection, the Tucker factors and the IP layer, Uniform(-1/sqrt(hidden), ..) for the
+    /// LSTMs; biases zero except the LSTM forget gates (1); BatchNorm at identity.
+    pub fn init_seeded(&self, device: &Device, seed: u64) -> Crnn {
+        use super::backbone::Layer;
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut model = self.init(device);
+        let conv = |c: &mut burn::nn::conv::Conv2d, rng: &mut rand::rngs::StdRng, gain: f64| {
+            let [o, i, kh, kw] = c.weight.dims();
+            c.weight = uniform(
+                [o, i, kh, kw],
+                gain / ((i * kh * kw) as f64).sqrt(),
+                rng,
+                device,
+            );
+            if c.bias.is_some() {
+                c.bias = Some(burn::module::Param::from_tensor(Tensor::zeros([o], device)));
+            }
+        };
+        for layer in model.cnn.layers.iter_mut() {
+            match layer {
+                Layer::Conv(b) => conv(&mut b.conv, &mut rng, 6f64.sqrt()),
+                Layer::Project(c) => conv(c, &mut rng, 1.0),
+                Layer::Tucker(t) => {
+                    conv(&mut t.first, &mut rng, 1.0);
+                    conv(&mut t.core, &mut rng, 1.0);
+                    conv(&mut t.last, &mut rng, 1.0);
+                }
+                Layer::Pool(_) => {}
+            }
+        }
+        for l in model.rnn.layers.iter_mut() {
+            let bound = 1.0 / (l.hidden as f64).sqrt();
+            l.w_input = uniform(l.w_input.dims(), bound, &mut rng, device);
+            l.w_hidden = uniform(l.w_hidden.dims(), bound, &mut rng, device);
+        }
+        let [d_in, d_out] = model.ip.weight.dims();
+        model.ip.weight = uniform([d_in, d_out], 1.0 / (d_in as f64).sqrt(), &mut rng, device);
+        model.ip.bias = Some(burn::module::Param::from_tensor(Tensor::zeros(
+            [d_out],
+            device,
+        )));
+        model
+    }
+}

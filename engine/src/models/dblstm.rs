@@ -183,4 +183,108 @@ mod tests {
         let diff = (alone - padded).abs().max().into_scalar::<f32>();
         assert!(diff < 1e-6, "max diff {diff}");
     }
+
+    /// Gradients through the recurrence (narrow, flip, stack, masks) match finite differences.
+    #[test]
+    fn gradients_match_finite_differences() {
+        let plain = Device::flex();
+        let device = plain.clone().autodiff();
+        let (d_in, h, b, t) = (3, 2, 2, 4);
+        let layer = BlstmLayer::new(d_in, h, &plain);
+        let x: Vec<f32> = Tensor::<3>::random([b, t, d_in], Distribution::Normal(0.0, 1.0), &plain)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let r = Tensor::<3>::random([b, t, 2 * h], Distribution::Normal(0.0, 1.0), &plain);
+        let mask = Tensor::<2>::from_floats([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 0.0]], &plain);
+        let w_in: Vec<f32> = layer
+            .w_input
+            .val()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let w_h: Vec<f32> = layer
+            .w_hidden
+            .val()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let bias = layer.bias.val();
+        // Loss as a function of (x, w_input, w_hidden) on a given device.
+        let loss = |x: &[f32], wi: &[f32], wh: &[f32], dev: &Device, grad: bool| {
+            let mk = |v: &[f32], shape: Vec<usize>| {
+                Tensor::<3>::from_data(burn::tensor::TensorData::new(v.to_vec(), shape), dev)
+            };
+            let xt = mk(x, vec![b, t, d_in]);
+            let wit = Tensor::<2>::from_data(
+                burn::tensor::TensorData::new(wi.to_vec(), [d_in, 8 * h]),
+                dev,
+            );
+            let wht = mk(wh, vec![2, h, 4 * h]);
+            let (xt, wit, wht) = if grad {
+                (xt.require_grad(), wit.require_grad(), wht.require_grad())
+            } else {
+                (xt, wit, wht)
+            };
+            let l = BlstmLayer {
+                w_input: Param::from_tensor(wit.clone()),
+                bias: Param::from_tensor(bias.clone().to_device(dev)),
+                w_hidden: Param::from_tensor(wht.clone()),
+                hidden: h,
+            };
+            let out = (l.forward(xt.clone(), mask.clone().to_device(dev))
+                * r.clone().to_device(dev))
+            .sum();
+            (out, xt, wit, wht)
+        };
+        let (out, xt, wit, wht) = loss(&x, &w_in, &w_h, &device, true);
+        let grads = out.backward();
+        let gx: Vec<f32> = xt
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let gwi: Vec<f32> = wit
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let gwh: Vec<f32> = wht
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let eval = |x: &[f32], wi: &[f32], wh: &[f32]| {
+            loss(x, wi, wh, &plain, false).0.into_scalar::<f32>() as f64
+        };
+        let eps = 1e-2f32;
+        let check = |name: &str, analytic: &[f32], perturb: &dyn Fn(usize, f32) -> f64| {
+            for i in 0..analytic.len() {
+                let numeric = (perturb(i, eps) - perturb(i, -eps)) / (2.0 * eps as f64);
+                assert!(
+                    (numeric - analytic[i] as f64).abs() < 2e-3 + 1e-2 * numeric.abs(),
+                    "{name}[{i}]: numeric {numeric} analytic {}",
+                    analytic[i]
+                );
+            }
+        };
+        check("x", &gx, &|i, e| {
+            let mut v = x.clone();
+            v[i] += e;
+            eval(&v, &w_in, &w_h)
+        });
+        check("w_input", &gwi, &|i, e| {
+            let mut v = w_in.clone();
+            v[i] += e;
+            eval(&x, &v, &w_h)
+        });
+        check("w_hidden", &gwh, &|i, e| {
+            let mut v = w_h.clone();
+            v[i] += e;
+            eval(&x, &w_in, &v)
+        });
+    }
 }

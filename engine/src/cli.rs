@@ -1,0 +1,140 @@
+//! The command line: one subcommand per job, each a thin call into the engine.
+
+use crate::data::fonts::FontSplit;
+use crate::data::synth::Task;
+use crate::models::config::Preset;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Inkling: handwriting and printed-text line recognition with compact CNN-DBLSTM models
+/// distilled from a large teacher.
+#[derive(Debug, Parser)]
+#[command(name = "engine", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats of `recognize`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// `path<TAB>text` per image.
+    #[default]
+    Text,
+    /// One JSON array of all results.
+    Json,
+    /// One JSON object per line: path, text, confidence, chars, ms (or path, error).
+    Jsonl,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model from scratch with CTC, as a recipe describes.
+    Train {
+        /// The recipe (JSON); may be omitted with --resume (the run's own copy is used).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Run folder (checkpoints, metrics.csv, model files).
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue the run in --out from its last checkpoint.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Recognize line images.
+    Recognize {
+        /// Model file (.inkm).
+        #[arg(long)]
+        model: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+        /// Line images (PNG, JPEG, ...).
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// Score a model on a labeled dataset: CER, WER and the worst lines.
+    Eval {
+        /// Model file (.inkm).
+        #[arg(long)]
+        model: PathBuf,
+        /// Dataset: a folder of NAME.png + NAME.gt.txt, a TSV list, IAM lines.txt, or PAGE-XML.
+        #[arg(long)]
+        data: PathBuf,
+        /// Use at most this many lines.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// How many of the worst lines to print.
+        #[arg(long, default_value_t = 10)]
+        worst: usize,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write synthetic lines as NAME.png + NAME.gt.txt pairs.
+    Synth {
+        /// Handwriting or printed text.
+        #[arg(long, value_enum, default_value_t)]
+        task: Task,
+        /// Number of lines.
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed (line i depends only on seed and i).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Fonts to use: train, valid (held-out fonts) or all.
+        #[arg(long, value_enum, default_value = "train")]
+        split: SplitArg,
+        /// Folder of fonts (default assets/fonts/<task>).
+        #[arg(long)]
+        fonts: Option<PathBuf>,
+        /// Longest line in characters.
+        #[arg(long, default_value_t = 40)]
+        max_chars: usize,
+    },
+    /// Print parameters and GFLOPs of presets, or the header of a model file.
+    Info {
+        /// A model file to describe.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Line width in pixels for the GFLOPs column.
+        #[arg(long, default_value_t = 800)]
+        width: usize,
+    },
+}
+
+/// Font split as a CLI value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SplitArg {
+    /// Training fonts.
+    Train,
+    /// Held-out validation fonts.
+    Valid,
+    /// All fonts.
+    All,
+}
+
+impl From<SplitArg> for FontSplit {
+    fn from(s: SplitArg) -> Self {
+        match s {
+            SplitArg::Train => FontSplit::Train,
+            SplitArg::Valid => FontSplit::Valid,
+            SplitArg::All => FontSplit::All,
+        }
+    }
+}
+
+/// All presets, in table order.
+pub const PRESETS: [Preset; 6] = [
+    Preset::TeacherPaper,
+    Preset::StudentPaper,
+    Preset::TeacherCpu,
+    Preset::StudentCpu,
+    Preset::TeacherTiny,
+    Preset::StudentTiny,
+];

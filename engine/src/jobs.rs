@@ -1,0 +1,194 @@
+//! The jobs behind the CLI subcommands: each takes plain arguments, does the work, and
+//! returns what to print, so that the binary stays thin and tests can call them directly.
+
+use crate::data::dataset::read_dataset;
+use crate::data::fonts::FontSplit;
+use crate::data::normalize::{Gray, load_gray};
+use crate::data::synth::{Synth, SynthConfig, Task};
+use crate::error::{Error, Result};
+use crate::metrics::ErrorRates;
+use crate::model_file::read_header;
+use crate::models::config::CrnnConfig;
+use crate::models::cost::summary;
+use crate::recognize::{BurnRecognizer, LineRecognizer, Recognition};
+use crate::train::stream::{PrepStats, prepare};
+use crate::train::validate::{LineResult, evaluate};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The outcome for one image of `recognize`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum ImageResult {
+    /// Recognized.
+    Ok {
+        /// The image.
+        path: PathBuf,
+        /// The recognition.
+        #[serde(flatten)]
+        result: Recognition,
+    },
+    /// Failed, with the reason.
+    Failed {
+        /// The image.
+        path: PathBuf,
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// Recognizes each image; a bad image gives a `Failed` row and the others go on.
+pub fn recognize_files(model: &Path, images: &[PathBuf]) -> Result<Vec<ImageResult>> {
+    let rec = BurnRecognizer::load(model)?;
+    Ok(images
+        .iter()
+        .map(
+            |path| match load_gray(path).and_then(|g| rec.recognize_gray(&g, path)) {
+                Ok(result) => ImageResult::Ok {
+                    path: path.clone(),
+                    result,
+                },
+                Err(e) => ImageResult::Failed {
+                    path: path.clone(),
+                    error: e.to_string(),
+                },
+            },
+        )
+        .collect())
+}
+
+/// The result of `eval`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    /// Lines scored.
+    pub lines: usize,
+    /// Character error rate, %.
+    pub cer: f64,
+    /// Word error rate, %.
+    pub wer: f64,
+    /// Lines that could not be used.
+    pub skipped: usize,
+    /// The worst lines: (errors, reference, hypothesis).
+    pub worst: Vec<(usize, String, String)>,
+    /// Seconds spent recognizing.
+    pub seconds: f64,
+}
+
+/// Scores a model on a dataset.
+pub fn eval(model: &Path, data: &Path, limit: Option<usize>, worst: usize) -> Result<EvalReport> {
+    let rec = BurnRecognizer::load(model)?;
+    let mut ds = read_dataset(data)?;
+    if let Some(n) = limit {
+        ds.samples.truncate(n);
+    }
+    let mut stats = PrepStats::default();
+    let lines = prepare(&ds.samples, rec.alphabet(), rec.height(), &mut stats);
+    if lines.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{}: no usable lines ({})",
+            data.display(),
+            stats.describe().unwrap_or_default()
+        )));
+    }
+    let start = std::time::Instant::now();
+    let model_ref = rec.model();
+    let (rates, mut results): (ErrorRates, Vec<LineResult>) =
+        evaluate(model_ref, &rec.header.config, rec.alphabet(), &lines, 16);
+    let seconds = start.elapsed().as_secs_f64();
+    results.sort_by(|a, b| b.errors.cmp(&a.errors));
+    Ok(EvalReport {
+        lines: rates.lines,
+        cer: rates.cer(),
+        wer: rates.wer(),
+        skipped: ds.skipped.len() + stats.bad_images,
+        worst: results
+            .into_iter()
+            .take(worst)
+            .map(|r| (r.errors, r.reference, r.hypothesis))
+            .collect(),
+        seconds,
+    })
+}
+
+/// Writes `count` synthetic lines to `out` as `NAME.png` + `NAME.gt.txt`.
+pub fn synth(
+    task: Task,
+    count: usize,
+    out: &Path,
+    seed: u64,
+    split: FontSplit,
+    fonts: Option<PathBuf>,
+    max_chars: usize,
+) -> Result<usize> {
+    let cfg = SynthConfig {
+        fonts,
+        split,
+        seed,
+        max_chars,
+        ..SynthConfig::new(task)
+    };
+    let generator = Synth::new(&cfg)?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    for i in 0..count {
+        let s = generator.sample(i as u64);
+        let gray: Gray = s.image.load()?;
+        let name = format!("{:?}-{seed}-{i:06}", task).to_lowercase();
+        let png = out.join(format!("{name}.png"));
+        gray.to_luma8()
+            .save(&png)
+            .map_err(|e| Error::image(&png, e.to_string()))?;
+        let gt = out.join(format!("{name}.gt.txt"));
+        std::fs::write(&gt, format!("{}\n", s.text)).map_err(|e| Error::io(&gt, e))?;
+    }
+    Ok(count)
+}
+
+/// A table of presets: parameters, conv3x3 and DBLSTM parameters, GFLOPs at `width`.
+pub fn preset_table(
+    presets: &[crate::models::config::Preset],
+    classes: usize,
+    width: usize,
+) -> String {
+    let mut s = format!(
+        "{:<14} {:>10} {:>10} {:>10} {:>9} {:>10}\n",
+        "preset", "params", "conv3x3", "dblstm", "GFLOPs", "frames"
+    );
+    for p in presets {
+        let cfg = CrnnConfig::preset(*p, classes);
+        let c = summary(&cfg, width);
+        let name = serde_json::to_string(p)
+            .unwrap_or_default()
+            .replace('"', "");
+        s.push_str(&format!(
+            "{name:<14} {:>9.3}M {:>9.3}M {:>9.3}M {:>9.3} {:>10}\n",
+            c.params as f64 / 1e6,
+            c.conv3x3_params as f64 / 1e6,
+            c.dblstm_params as f64 / 1e6,
+            c.gflops,
+            cfg.frames(width)
+        ));
+    }
+    s.push_str(&format!(
+        "(line {}x{width} px; GFLOPs = 10^9 multiply-adds per line, the paper's convention)\n",
+        40
+    ));
+    s
+}
+
+/// A description of a model file.
+pub fn describe_model(path: &Path, width: usize) -> Result<String> {
+    let h = read_header(path)?;
+    let c = summary(&h.config, width);
+    Ok(format!(
+        "{}: {:?} {:?}, {} classes, height {}, {:.3}M params, {:.3} GFLOPs at width {width}, {} precision\nprovenance: {}\n",
+        path.display(),
+        h.role,
+        h.config.family,
+        h.config.num_classes,
+        h.config.height,
+        c.params as f64 / 1e6,
+        c.gflops,
+        if h.half { "half" } else { "full" },
+        serde_json::to_string(&h.provenance).unwrap_or_default()
+    ))
+}

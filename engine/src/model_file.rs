@@ -1,0 +1,302 @@
+//! The model file: one file holding the configuration, the alphabet, a provenance record and
+//! the weights (burnpack, optionally half precision).
+//!
+//! Layout: `INKLING\0` magic, format version (u32 LE), header length (u64 LE), JSON header,
+//! weights length (u64 LE), burnpack bytes. Files are written atomically (temporary file +
+//! rename), so a crash never leaves a half-written model behind.
+
+use crate::alphabet::Alphabet;
+use crate::error::{Error, Result};
+use crate::models::config::CrnnConfig;
+use crate::models::crnn::Crnn;
+use burn::prelude::*;
+use burn::store::{BurnpackStore, HalfPrecisionAdapter, ModuleSnapshot};
+use burn::tensor::Bytes;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+const MAGIC: &[u8; 8] = b"INKLING\0";
+const VERSION: u32 = 1;
+
+/// What a model is for; distillation checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A VGG-DBLSTM teacher (or any model trained from scratch with CTC).
+    Teacher,
+    /// A student made by distillation (and fine-tuning).
+    Student,
+    /// A Tucker-decomposed teacher.
+    Tucker,
+}
+
+/// Where a model came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The recipe (config file) that produced it.
+    pub recipe: String,
+    /// The training data, in words.
+    pub data: String,
+    /// Optimizer steps taken.
+    pub steps: usize,
+    /// Validation CER (%) at save time, if measured.
+    pub valid_cer: Option<f64>,
+    /// Free-form notes (teacher file, criterion...).
+    pub notes: String,
+}
+
+/// The JSON header of a model file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelHeader {
+    /// What the model is.
+    pub role: Role,
+    /// Architecture.
+    pub config: CrnnConfig,
+    /// Characters, label 1.. in order.
+    pub alphabet: Alphabet,
+    /// Whether the weights are stored as f16.
+    pub half: bool,
+    /// Where the model came from.
+    pub provenance: Provenance,
+}
+
+/// A model loaded from a file.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// Its header.
+    pub header: ModelHeader,
+    /// The network.
+    pub model: Crnn,
+}
+
+fn store_adapter() -> HalfPrecisionAdapter {
+    HalfPrecisionAdapter::new().with_module("BlstmLayer")
+}
+
+/// Serializes a model file into bytes.
+pub fn to_bytes(model: &Crnn, header: &ModelHeader) -> Result<Vec<u8>> {
+    let mut store = BurnpackStore::from_bytes(None);
+    if header.half {
+        store = store.with_to_adapter(store_adapter());
+    }
+    // `valid()` folds pending BatchNorm running-statistics updates into the stored values
+    // (burn's RunningState reads lag one update behind otherwise); its result is not needed.
+    drop(model.valid());
+    model
+        .save_into(&mut store)
+        .map_err(|e| Error::Invalid(format!("cannot serialize weights: {e}")))?;
+    let weights = store
+        .get_bytes()
+        .map_err(|e| Error::Invalid(format!("cannot serialize weights: {e}")))?;
+    let json = serde_json::to_vec(header).map_err(|e| Error::Invalid(e.to_string()))?;
+    let mut out = Vec::with_capacity(weights.len() + json.len() + 32);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
+    out.extend_from_slice(&weights);
+    Ok(out)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, synced, renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// Saves a model file.
+pub fn save(path: &Path, model: &Crnn, header: &ModelHeader) -> Result<()> {
+    write_atomic(path, &to_bytes(model, header)?)
+}
+
+/// Reads only the header of a model file (cheap: no weights are decoded).
+pub fn read_header(path: &Path) -> Result<ModelHeader> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(split(&bytes, path)?.0)
+}
+
+/// Loads a model file onto `device`.
+pub fn load(path: &Path, device: &Device) -> Result<LoadedModel> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    from_bytes(&bytes, path, device)
+}
+
+/// Loads a model from the bytes of a model file (`path` is only used in messages).
+pub fn from_bytes(bytes: &[u8], path: &Path, device: &Device) -> Result<LoadedModel> {
+    let (header, weights) = split(bytes, path)?;
+    let mut model = header.config.init(device);
+    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(weights.to_vec())));
+    if header.half {
+        store = store.with_from_adapter(store_adapter());
+    }
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| Error::model(path, format!("weights do not fit the configuration: {e}")))?;
+    if !result.errors.is_empty() || !result.missing.is_empty() {
+        return Err(Error::model(
+            path,
+            format!(
+                "weights do not fit the configuration ({} missing, {} errors, first: {:?})",
+                result.missing.len(),
+                result.errors.len(),
+                result
+                    .errors
+                    .first()
+                    .map(|e| e.to_string())
+                    .or_else(|| result.missing.first().map(|m| format!("{m:?}")))
+            ),
+        ));
+    }
+    check_finite(&model, path)?;
+    Ok(LoadedModel { header, model })
+}
+
+/// Rejects weights holding NaN or infinity.
+fn check_finite(model: &Crnn, path: &Path) -> Result<()> {
+    let mut bad = false;
+    let mut visit = FiniteCheck { bad: &mut bad };
+    model.visit(&mut visit);
+    if bad {
+        return Err(Error::model(path, "weights contain NaN or infinite values"));
+    }
+    Ok(())
+}
+
+struct FiniteCheck<'a> {
+    bad: &'a mut bool,
+}
+
+impl burn::module::ModuleVisitor for FiniteCheck<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        if !*self.bad {
+            let t = param.val();
+            *self.bad = t.clone().is_nan().any().into_scalar::<bool>()
+                || t.is_inf().any().into_scalar::<bool>();
+        }
+    }
+}
+
+fn split<'a>(bytes: &'a [u8], path: &Path) -> Result<(ModelHeader, &'a [u8])> {
+    let bad = |m: &str| Error::model(path, m.to_owned());
+    if bytes.len() < 20 || &bytes[..8] != MAGIC {
+        return Err(bad("not an Inkling model file (wrong magic bytes)"));
+    }
+    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if version != VERSION {
+        return Err(Error::model(
+            path,
+            format!("model format version {version}, this build reads {VERSION}"),
+        ));
+    }
+    let read_u64 = |at: usize| -> Result<usize> {
+        let s = bytes
+            .get(at..at + 8)
+            .ok_or_else(|| bad("file is truncated"))?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        Ok(u64::from_le_bytes(a) as usize)
+    };
+    let hlen = read_u64(12)?;
+    let json = bytes
+        .get(20..20usize.saturating_add(hlen))
+        .ok_or_else(|| bad("file is truncated"))?;
+    let header: ModelHeader =
+        serde_json::from_slice(json).map_err(|e| Error::model(path, format!("bad header: {e}")))?;
+    header
+        .config
+        .validate()
+        .map_err(|e| Error::model(path, e.to_string()))?;
+    if header.config.num_classes != header.alphabet.num_classes() {
+        return Err(Error::model(
+            path,
+            format!(
+                "alphabet has {} characters but the network outputs {} classes",
+                header.alphabet.chars().len(),
+                header.config.num_classes
+            ),
+        ));
+    }
+    let at = 20 + hlen;
+    let wlen = read_u64(at)?;
+    let weights = bytes
+        .get(at + 8..(at + 8).saturating_add(wlen))
+        .ok_or_else(|| bad("file is truncated"))?;
+    Ok((header, weights))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::config::Preset;
+
+    fn header(half: bool) -> ModelHeader {
+        let alphabet = Alphabet::new("abc ").unwrap();
+        ModelHeader {
+            role: Role::Teacher,
+            config: CrnnConfig::preset(Preset::TeacherTiny, alphabet.num_classes()),
+            alphabet,
+            half,
+            provenance: Provenance::default(),
+        }
+    }
+
+    #[test]
+    fn round_trip_in_full_and_half_precision() {
+        let device = Device::flex();
+        for half in [false, true] {
+            let h = header(half);
+            let model = h.config.init(&device);
+            let bytes = to_bytes(&model, &h).unwrap();
+            let loaded = from_bytes(&bytes, Path::new("m"), &device).unwrap();
+            assert_eq!(loaded.header, h);
+            let a = model.ip.weight.val();
+            let b = loaded.model.ip.weight.val();
+            let diff = (a - b).abs().max().into_scalar::<f32>();
+            assert!(
+                diff < if half { 1e-3 } else { 0.0 } + 1e-9,
+                "half {half}: {diff}"
+            );
+            let w = model.rnn.layers[0].w_input.val();
+            let w2 = loaded.model.rnn.layers[0].w_input.val();
+            assert!((w - w2).abs().max().into_scalar::<f32>() < 1e-3);
+        }
+    }
+
+    #[test]
+    fn bad_files_give_clear_errors() {
+        let device = Device::flex();
+        let h = header(true);
+        let bytes = to_bytes(&h.config.init(&device), &h).unwrap();
+        let err = |b: &[u8]| {
+            from_bytes(b, Path::new("m"), &device)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            err(b"PK\x03\x04 not a model at all, just some bytes").contains("not an Inkling model")
+        );
+        assert!(err(&bytes[..bytes.len() / 2]).contains("truncated"));
+        // Another alphabet than the network's output size.
+        let mut other = h.clone();
+        other.alphabet = Alphabet::new("abcdef").unwrap();
+        let bytes = to_bytes(&h.config.init(&device), &other).unwrap();
+        assert!(err(&bytes).contains("alphabet"));
+        // A header claiming another architecture than the weights.
+        let mut other = h.clone();
+        other.config = CrnnConfig::preset(Preset::StudentTiny, h.alphabet.num_classes());
+        let bytes = to_bytes(&h.config.init(&device), &other).unwrap();
+        assert!(err(&bytes).contains("do not fit"));
+    }
+}

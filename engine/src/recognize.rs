@@ -1,0 +1,164 @@
+//! Recognition of line images with a trained model: normalization, forward pass, greedy
+//! decoding, and character positions mapped back to the source image.
+//!
+//! [`LineRecognizer`] is the small trait the CLI, the evaluation and the GUI use, so that tests
+//! can put a fake model behind it.
+
+use crate::alphabet::Alphabet;
+use crate::data::batcher::{PreparedLine, make_batch};
+use crate::data::normalize::{Gray, InkLine, normalize};
+use crate::decode::greedy;
+use crate::error::Result;
+use crate::model_file::{LoadedModel, ModelHeader, load};
+use crate::models::crnn::Crnn;
+use burn::prelude::*;
+use serde::Serialize;
+use std::path::Path;
+use std::time::Instant;
+
+/// One recognized character.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecognizedChar {
+    /// The character.
+    #[serde(rename = "char")]
+    pub ch: char,
+    /// Its confidence in [0, 1].
+    pub conf: f32,
+    /// Left edge in source-image pixels.
+    pub x0: f32,
+    /// Right edge in source-image pixels.
+    pub x1: f32,
+}
+
+/// The result for one line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recognition {
+    /// The text.
+    pub text: String,
+    /// Line confidence in [0, 1] (geometric mean of the best per-frame probabilities).
+    pub confidence: f32,
+    /// Per-character details.
+    pub chars: Vec<RecognizedChar>,
+    /// Milliseconds spent (normalization + network + decoding).
+    pub ms: f64,
+}
+
+/// Anything that turns a normalized line into text.
+pub trait LineRecognizer {
+    /// The input height the recognizer expects.
+    fn height(&self) -> usize;
+    /// Recognizes a batch of normalized lines.
+    fn recognize_lines(&self, lines: &[InkLine]) -> Vec<Recognition>;
+
+    /// Normalizes and recognizes one gray image.
+    fn recognize_gray(&self, gray: &Gray, source: &Path) -> Result<Recognition> {
+        let start = Instant::now();
+        let ink = normalize(gray, self.height(), source)?;
+        let mut r = self.recognize_lines(std::slice::from_ref(&ink)).remove(0);
+        r.ms = start.elapsed().as_secs_f64() * 1e3;
+        Ok(r)
+    }
+}
+
+/// A recognizer running a Burn model on the CPU.
+#[derive(Debug)]
+pub struct BurnRecognizer {
+    /// The model file's header.
+    pub header: ModelHeader,
+    model: Crnn,
+    device: Device,
+}
+
+impl BurnRecognizer {
+    /// Loads a model file for inference on the flex CPU backend.
+    pub fn load(path: &Path) -> Result<Self> {
+        let device = Device::flex();
+        let LoadedModel { header, model } = load(path, &device)?;
+        Ok(Self {
+            header,
+            model,
+            device,
+        })
+    }
+
+    /// Wraps an in-memory model (its autodiff state is dropped).
+    pub fn from_model(model: &Crnn, header: ModelHeader) -> Self {
+        let model = model.valid();
+        let device = model
+            .devices()
+            .first()
+            .cloned()
+            .unwrap_or_else(Device::flex);
+        Self {
+            header,
+            model,
+            device,
+        }
+    }
+
+    /// The network (no autodiff).
+    pub fn model(&self) -> &Crnn {
+        &self.model
+    }
+
+    /// The alphabet.
+    pub fn alphabet(&self) -> &Alphabet {
+        &self.header.alphabet
+    }
+}
+
+impl LineRecognizer for BurnRecognizer {
+    fn height(&self) -> usize {
+        self.header.config.height
+    }
+
+    fn recognize_lines(&self, lines: &[InkLine]) -> Vec<Recognition> {
+        if lines.is_empty() {
+            return Vec::new();
+        }
+        let cfg = &self.header.config;
+        let prepared: Vec<PreparedLine> = lines
+            .iter()
+            .map(|ink| PreparedLine {
+                ink: ink.clone(),
+                labels: Vec::new(),
+                text: String::new(),
+            })
+            .collect();
+        let batch = make_batch(&prepared, cfg, &self.device);
+        let out = self.model.forward(batch.images, batch.mask);
+        let [b, t, c] = out.logits.dims();
+        let lp: Vec<f32> = out
+            .log_probs()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap_or_else(|_| vec![0.0; b * t * c]);
+        let stride = cfg.stride() as f32;
+        (0..b)
+            .map(|i| {
+                let frames = batch.frames[i];
+                let d = greedy(&lp[i * t * c..(i * t + frames) * c], c, 0);
+                let ink = &lines[i];
+                let chars = d
+                    .chars
+                    .iter()
+                    .filter_map(|dc| {
+                        let ch = self.header.alphabet.char_of(dc.label)?;
+                        Some(RecognizedChar {
+                            ch,
+                            conf: dc.confidence,
+                            x0: ink.source_x(dc.start_frame as f32 * stride),
+                            x1: ink.source_x(dc.end_frame as f32 * stride),
+                        })
+                    })
+                    .collect::<Vec<_>>();
+                Recognition {
+                    text: chars.iter().map(|c| c.ch).collect(),
+                    confidence: d.confidence,
+                    chars,
+                    ms: 0.0,
+                }
+            })
+            .collect()
+    }
+}

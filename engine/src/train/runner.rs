@@ -1,0 +1,345 @@
+//! The one training loop, parameterized by the loss: supervised CTC training, distillation and
+//! fine-tuning all run through [`run_phase`]. It streams batches, steps AdamW with warm-up and
+//! cosine decay, validates, keeps the best model, writes atomic checkpoints, resumes, reports
+//! progress events and honours a cancel token.
+
+use super::checkpoint::{self, LoopState};
+use super::config::{OptimizerConfig, ScheduleConfig};
+use super::progress::{CancelToken, Observer, ProgressEvent};
+use super::stream::{LoadedSource, Prefetcher, PrepStats};
+use super::validate::evaluate;
+use crate::data::batcher::{Batch, PreparedLine, make_batch};
+use crate::error::{Error, Result};
+use crate::model_file::{self, ModelHeader};
+use crate::models::crnn::Crnn;
+use burn::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::Bytes;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The loss of one phase.
+pub trait PhaseLoss {
+    /// The scalar to minimize for `batch`, and named values for the log.
+    fn loss(&self, model: &Crnn, batch: &Batch) -> (Tensor<1>, Vec<(String, f64)>);
+}
+
+/// Everything a phase needs besides the model and the loss.
+pub struct Phase<'a> {
+    /// Name in logs and file names: "train", "distill", "finetune".
+    pub name: &'a str,
+    /// Run folder.
+    pub run_dir: &'a Path,
+    /// Steps, batch size, rhythm.
+    pub schedule: &'a ScheduleConfig,
+    /// Optimizer settings.
+    pub optimizer: &'a OptimizerConfig,
+    /// Data order seed.
+    pub seed: u64,
+    /// Header of the model files written (role, config, alphabet, provenance).
+    pub header: ModelHeader,
+    /// Training lines.
+    pub train: Arc<LoadedSource>,
+    /// Prepared validation lines.
+    pub valid: &'a [PreparedLine],
+    /// Continue from the phase's checkpoint if there is one.
+    pub resume: bool,
+    /// Stops the loop at the next step (after a checkpoint).
+    pub cancel: &'a CancelToken,
+}
+
+/// What a finished phase produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseResult {
+    /// Steps done.
+    pub steps: usize,
+    /// Best validation CER (%).
+    pub best_cer: Option<f64>,
+    /// Path of the best model file.
+    pub best_model: PathBuf,
+    /// Path of the last model file.
+    pub last_model: PathBuf,
+    /// Training seconds (over all sessions).
+    pub elapsed_s: f64,
+}
+
+impl Phase<'_> {
+    /// `<run>/<name>.ckpt`
+    pub fn checkpoint_path(&self) -> PathBuf {
+        self.run_dir.join(format!("{}.ckpt", self.name))
+    }
+    fn model_path(&self, which: &str) -> PathBuf {
+        self.run_dir.join(format!("{}-{which}.inkm", self.name))
+    }
+}
+
+/// Runs a phase. `model` is the starting point (on an autodiff device); `prepare` is applied
+/// to it and to any model reloaded from a checkpoint (e.g. to freeze layers).
+pub fn run_phase(
+    phase: Phase,
+    model: Crnn,
+    prepare: &dyn Fn(Crnn) -> Crnn,
+    loss: &dyn PhaseLoss,
+    observer: Observer,
+) -> Result<PhaseResult> {
+    std::fs::create_dir_all(phase.run_dir).map_err(|e| Error::io(phase.run_dir, e))?;
+    let device = model
+        .devices()
+        .first()
+        .cloned()
+        .unwrap_or_else(|| Device::flex().autodiff());
+    let total = phase.schedule.steps;
+    let cfg = phase.header.config.clone();
+    let ckpt_path = phase.checkpoint_path();
+    let mut adamw = AdamWConfig::new().with_weight_decay(phase.optimizer.weight_decay);
+    if phase.optimizer.grad_clip > 0.0 {
+        adamw = adamw.with_grad_clipping(Some(GradientClippingConfig::Norm(
+            phase.optimizer.grad_clip,
+        )));
+    }
+    let mut optim = adamw.init();
+    let (mut model, mut state) = if phase.resume && ckpt_path.is_file() {
+        let ck = checkpoint::load(&ckpt_path, &device)?;
+        optim = optim
+            .from_bytes(Bytes::from_bytes_vec(ck.optimizer))
+            .map_err(|e| Error::model(&ckpt_path, format!("optimizer state: {e}")))?;
+        observer(&ProgressEvent::Message(format!(
+            "resuming {} at step {}",
+            phase.name, ck.state.step
+        )));
+        // A loaded model neither tracks gradients nor updates BatchNorm statistics until unfrozen.
+        (prepare(ck.model.model.unfreeze()), ck.state)
+    } else {
+        if ckpt_path.is_file() && !phase.resume {
+            return Err(Error::Invalid(format!(
+                "{} exists: pass --resume to continue that run, or choose another run folder",
+                ckpt_path.display()
+            )));
+        }
+        (prepare(model), LoopState::default())
+    };
+    let metrics_path = phase.run_dir.join("metrics.csv");
+    let mut metrics = open_metrics(&metrics_path, phase.name, state.step)?;
+    observer(&ProgressEvent::Phase {
+        name: phase.name.to_owned(),
+        total_steps: total,
+    });
+    let batch_size = phase.schedule.batch_size;
+    let chunk_steps = super::stream::CHUNK_BATCHES;
+    let prefetch = Prefetcher::start(
+        phase.train.clone(),
+        phase.header.alphabet.clone(),
+        cfg.clone(),
+        batch_size,
+        phase.seed,
+        state.step / chunk_steps,
+    );
+    let mut chunk = prefetch.next()?;
+    let mut stats = PrepStats::default();
+    let session_start = Instant::now();
+    let elapsed_before = state.elapsed_s;
+    let mut recent: std::collections::VecDeque<(Instant, usize)> = Default::default();
+    let mut stopped_early = false;
+    while state.step < total {
+        if phase.cancel.is_cancelled() {
+            save_checkpoint(&phase, &state, &model, &optim)?;
+            observer(&ProgressEvent::Checkpoint { step: state.step });
+            return Err(Error::Cancelled(state.step));
+        }
+        let chunk_index = state.step / chunk_steps;
+        while chunk.index < chunk_index {
+            chunk = prefetch.next()?;
+        }
+        if chunk.index == chunk_index && state.step % chunk_steps == 0 {
+            stats.merge(&chunk.stats);
+            if let Some(d) = chunk.stats.describe() {
+                if chunk_index % 50 == 0 {
+                    observer(&ProgressEvent::Message(format!("chunk {chunk_index}: {d}")));
+                }
+            }
+        }
+        let lines = &chunk.batches[state.step % chunk_steps];
+        let lr = phase.optimizer.lr_at(state.step, total);
+        let mut logged = Vec::new();
+        if !lines.is_empty() {
+            let batch = make_batch(lines, &cfg, &device);
+            let (value, named) = loss.loss(&model, &batch);
+            let scalar = value.clone().into_scalar::<f32>() as f64;
+            if scalar.is_finite() {
+                let grads = GradientsParams::from_grads(value.backward(), &model);
+                model = optim.step(lr, model, grads);
+            } else {
+                observer(&ProgressEvent::Message(format!(
+                    "step {}: non-finite loss, batch skipped",
+                    state.step
+                )));
+            }
+            logged = named;
+        }
+        state.step += 1;
+        state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
+        let now = Instant::now();
+        recent.push_back((now, lines.len()));
+        while recent.len() > 20 {
+            recent.pop_front();
+        }
+        let span = recent
+            .front()
+            .map(|(t, _)| now.duration_since(*t).as_secs_f64())
+            .unwrap_or(0.0);
+        let lines_per_s = if span > 0.0 {
+            recent.iter().skip(1).map(|(_, n)| *n).sum::<usize>() as f64 / span
+        } else {
+            0.0
+        };
+        let steps_per_s = if span > 0.0 {
+            (recent.len() - 1) as f64 / span
+        } else {
+            0.0
+        };
+        let eta_s = if steps_per_s > 0.0 {
+            (total - state.step) as f64 / steps_per_s
+        } else {
+            0.0
+        };
+        observer(&ProgressEvent::Step {
+            step: state.step,
+            total_steps: total,
+            losses: logged.clone(),
+            lr,
+            lines_per_s,
+            eta_s,
+        });
+        let loss_value = logged.first().map(|(_, v)| *v).unwrap_or(f64::NAN);
+        let mut row = format!(
+            "{},{},{loss_value:.5},{lr:.6e},,,{:.1},{lines_per_s:.2}",
+            state.step, phase.name, state.elapsed_s
+        );
+        let eval_now = phase.schedule.eval_every > 0 && state.step % phase.schedule.eval_every == 0
+            || state.step == total;
+        if eval_now && !phase.valid.is_empty() {
+            let (rates, _) = evaluate(
+                &model.valid(),
+                &cfg,
+                &phase.header.alphabet,
+                phase.valid,
+                batch_size.max(8),
+            );
+            let cer = rates.cer();
+            let best = state.best_cer.is_none_or(|b| cer < b);
+            if best {
+                state.best_cer = Some(cer);
+                state.evals_since_best = 0;
+                save_model(&phase, "best", &model, &state)?;
+            } else {
+                state.evals_since_best += 1;
+            }
+            row = format!(
+                "{},{},{loss_value:.5},{lr:.6e},{cer:.3},{:.3},{:.1},{lines_per_s:.2}",
+                state.step,
+                phase.name,
+                rates.wer(),
+                state.elapsed_s
+            );
+            observer(&ProgressEvent::Eval {
+                step: state.step,
+                cer,
+                wer: rates.wer(),
+                best,
+            });
+            if phase.schedule.target_cer.is_some_and(|t| cer <= t) {
+                observer(&ProgressEvent::Message(format!(
+                    "validation CER {cer:.2}% reached the target; stopping"
+                )));
+                stopped_early = true;
+            }
+            if phase.schedule.patience > 0 && state.evals_since_best >= phase.schedule.patience {
+                observer(&ProgressEvent::Message(format!(
+                    "early stop: no improvement in {} validations",
+                    phase.schedule.patience
+                )));
+                stopped_early = true;
+            }
+        }
+        writeln!(metrics, "{row}").map_err(|e| Error::io(&metrics_path, e))?;
+        if state.step % phase.schedule.checkpoint_every == 0 || state.step == total || stopped_early
+        {
+            metrics.flush().map_err(|e| Error::io(&metrics_path, e))?;
+            save_checkpoint(&phase, &state, &model, &optim)?;
+            observer(&ProgressEvent::Checkpoint { step: state.step });
+        }
+        if stopped_early {
+            break;
+        }
+    }
+    if let Some(d) = stats.describe() {
+        observer(&ProgressEvent::Message(format!("{} data: {d}", phase.name)));
+    }
+    save_model(&phase, "last", &model, &state)?;
+    let best_model = phase.model_path("best");
+    if !best_model.is_file() {
+        save_model(&phase, "best", &model, &state)?;
+    }
+    observer(&ProgressEvent::Done {
+        step: state.step,
+        best_cer: state.best_cer,
+    });
+    Ok(PhaseResult {
+        steps: state.step,
+        best_cer: state.best_cer,
+        best_model,
+        last_model: phase.model_path("last"),
+        elapsed_s: state.elapsed_s,
+    })
+}
+
+fn save_checkpoint(
+    phase: &Phase,
+    state: &LoopState,
+    model: &Crnn,
+    optim: &burn::optim::ModuleOptimizer,
+) -> Result<()> {
+    let bytes = optim
+        .into_bytes()
+        .map_err(|e| Error::Invalid(format!("cannot serialize optimizer state: {e}")))?;
+    checkpoint::save(
+        &phase.checkpoint_path(),
+        state,
+        model,
+        &phase.header,
+        &bytes,
+    )
+}
+
+fn save_model(phase: &Phase, which: &str, model: &Crnn, state: &LoopState) -> Result<()> {
+    let mut header = phase.header.clone();
+    header.provenance.steps = state.step;
+    header.provenance.valid_cer = state.best_cer;
+    model_file::save(&phase.model_path(which), model, &header)
+}
+
+/// Opens `metrics.csv` for appending, dropping rows of this phase past `keep_until` (a resumed
+/// run rewrites the steps after its checkpoint).
+fn open_metrics(path: &Path, phase: &str, keep_until: usize) -> Result<std::fs::File> {
+    const HEADER: &str = "step,phase,loss,lr,val_cer,val_wer,elapsed_s,lines_per_s";
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let mut kept: Vec<&str> = vec![HEADER];
+    for line in old.lines().skip(1) {
+        let mut f = line.split(',');
+        let step: usize = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let ph = f.next().unwrap_or("");
+        if ph != phase || step <= keep_until {
+            kept.push(line);
+        }
+    }
+    let mut text = kept.join("\n");
+    text.push('\n');
+    model_file::write_atomic(path, text.as_bytes())?;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))
+}

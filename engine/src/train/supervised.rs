@@ -1,0 +1,353 @@
+//! Training a model from scratch with CTC (`engine train`).
+
+use super::config::{DataConfig, ModelSpec, TrainConfig};
+use super::progress::{CancelToken, Observer, ProgressEvent};
+use super::runner::{Phase, PhaseLoss, PhaseResult, run_phase};
+use super::stream::{LoadedSource, PrepStats, prepare};
+use crate::alphabet::Alphabet;
+use crate::data::batcher::{Batch, PreparedLine};
+use crate::error::{Error, Result};
+use crate::losses::ctc::ctc_loss;
+use crate::model_file::{ModelHeader, Provenance, Role};
+use crate::models::config::CrnnConfig;
+use crate::models::crnn::Crnn;
+use burn::prelude::*;
+use std::path::Path;
+use std::sync::Arc;
+
+/// CTC on labeled lines.
+pub struct CtcLoss;
+
+impl PhaseLoss for CtcLoss {
+    fn loss(&self, model: &Crnn, batch: &Batch) -> (Tensor<1>, Vec<(String, f64)>) {
+        let out = model.forward(batch.images.clone(), batch.mask.clone());
+        let loss = ctc_loss(
+            out.log_probs(),
+            batch.targets.clone(),
+            batch.input_lengths.clone(),
+            batch.target_lengths.clone(),
+        );
+        let v = loss.clone().into_scalar::<f32>() as f64;
+        (loss, vec![("ctc".to_owned(), v)])
+    }
+}
+
+impl TrainConfig {
+    /// The alphabet of the recipe.
+    pub fn alphabet(&self) -> Result<Alphabet> {
+        match &self.alphabet {
+            Some(chars) => Alphabet::new(chars),
+            None => Ok(Alphabet::default()),
+        }
+    }
+
+    /// The model configuration of the recipe for its alphabet.
+    pub fn model_config(&self) -> Result<CrnnConfig> {
+        let classes = self.alphabet()?.num_classes();
+        let cfg = match &self.model {
+            ModelSpec::Preset(p) => CrnnConfig::preset(*p, classes),
+            ModelSpec::Config(c) => c.clone(),
+        };
+        if cfg.num_classes != classes {
+            return Err(Error::Config(format!(
+                "model.num_classes is {} but the alphabet gives {classes} (characters + blank)",
+                cfg.num_classes
+            )));
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+/// Loads the data of a recipe: the training source and the prepared validation lines.
+pub fn load_data(
+    data: &DataConfig,
+    alphabet: &Alphabet,
+    height: usize,
+    observer: Observer,
+) -> Result<(Arc<LoadedSource>, Vec<PreparedLine>)> {
+    let mut report = |m: String| observer(&ProgressEvent::Message(m));
+    let train = LoadedSource::load(&data.train, &mut report)?;
+    let valid_src = LoadedSource::load(&data.valid, &mut report)?;
+    let mut stats = PrepStats::default();
+    let valid = prepare(
+        &valid_src.first(data.valid_lines),
+        alphabet,
+        height,
+        &mut stats,
+    );
+    if let Some(d) = stats.describe() {
+        report(format!("validation: {d}"));
+    }
+    Ok((Arc::new(train), valid))
+}
+
+/// Where a run's recipe is kept.
+pub fn recipe_path(run_dir: &Path) -> std::path::PathBuf {
+    run_dir.join("config.json")
+}
+
+/// Writes the recipe into the run folder, or on resume checks it is the same run.
+pub fn record_recipe<T: serde::Serialize>(run_dir: &Path, recipe: &T, resume: bool) -> Result<()> {
+    std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
+    let path = recipe_path(run_dir);
+    let json = serde_json::to_string_pretty(recipe).map_err(|e| Error::Invalid(e.to_string()))?;
+    if resume && path.is_file() {
+        let old = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let same = serde_json::from_str::<serde_json::Value>(&old).ok()
+            == serde_json::from_str::<serde_json::Value>(&json).ok();
+        if !same {
+            return Err(Error::Config(format!(
+                "{} holds another recipe than the one given; resume with the same recipe (or omit --config)",
+                path.display()
+            )));
+        }
+        return Ok(());
+    }
+    crate::model_file::write_atomic(&path, json.as_bytes())
+}
+
+/// Trains a model from scratch with CTC. Returns where the best and last models are.
+pub fn train(
+    cfg: &TrainConfig,
+    recipe_name: &str,
+    run_dir: &Path,
+    resume: bool,
+    cancel: &CancelToken,
+    observer: Observer,
+) -> Result<PhaseResult> {
+    cfg.validate()?;
+    let alphabet = cfg.alphabet()?;
+    let model_cfg = cfg.model_config()?;
+    record_recipe(run_dir, cfg, resume)?;
+    let (train_src, valid) = load_data(&cfg.data, &alphabet, model_cfg.height, observer)?;
+    let device = Device::flex().autodiff();
+    let model = model_cfg.init_seeded(&device, cfg.seed);
+    let header = ModelHeader {
+        role: Role::Teacher,
+        config: model_cfg,
+        alphabet,
+        half: cfg.half_precision,
+        provenance: Provenance {
+            recipe: recipe_name.to_owned(),
+            data: describe_source(&cfg.data.train),
+            notes: "trained from scratch with CTC".into(),
+            ..Default::default()
+        },
+    };
+    let phase = Phase {
+        name: "train",
+        run_dir,
+        schedule: &cfg.schedule,
+        optimizer: &cfg.optimizer,
+        seed: cfg.seed,
+        header,
+        train: train_src,
+        valid: &valid,
+        resume,
+        cancel,
+    };
+    run_phase(phase, model, &|m| m, &CtcLoss, observer)
+}
+
+/// A short description of a data source for provenance records.
+pub fn describe_source(src: &super::config::DataSource) -> String {
+    match src {
+        super::config::DataSource::Synth(s) => format!(
+            "synthetic {:?} (seed {}, {:?} fonts)",
+            s.task, s.seed, s.split
+        ),
+        super::config::DataSource::Files(f) => format!("{f:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::dataset::DataFormat;
+    use crate::data::fonts::FontSplit;
+    use crate::models::config::Preset;
+    use crate::train::config::{DataSource, OptimizerConfig, ScheduleConfig};
+
+    /// A fresh folder under the system temp dir.
+    pub(crate) fn scratch(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("inkling-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A recipe training `preset` on a folder of lines, validating on the same lines.
+    pub(crate) fn folder_recipe(
+        folder: &Path,
+        preset: Preset,
+        steps: usize,
+        alphabet: &str,
+    ) -> TrainConfig {
+        TrainConfig {
+            model: ModelSpec::Preset(preset),
+            alphabet: Some(alphabet.to_owned()),
+            data: DataConfig {
+                train: DataSource::Files(DataFormat::Folder(folder.to_path_buf())),
+                valid: DataSource::Files(DataFormat::Folder(folder.to_path_buf())),
+                valid_lines: 100,
+            },
+            optimizer: OptimizerConfig {
+                lr: 0.005,
+                weight_decay: 0.0,
+                warmup_steps: 10,
+                min_lr_ratio: 0.2,
+                grad_clip: 5.0,
+            },
+            schedule: ScheduleConfig {
+                steps,
+                batch_size: 4,
+                eval_every: 0,
+                checkpoint_every: 50,
+                patience: 0,
+                target_cer: None,
+            },
+            seed: 3,
+            half_precision: false,
+        }
+    }
+
+    /// Eight printed lines of a small alphabet.
+    pub(crate) fn tiny_lines(dir: &Path) {
+        let words = [
+            "cab", "bead", "dab ace", "faced", "fade", "ace", "bad cafe", "deaf",
+        ];
+        let fonts = crate::data::fonts::load_fonts(
+            &crate::data::synth::assets_dir().join("fonts/ocr"),
+            FontSplit::All,
+            &[],
+        )
+        .unwrap();
+        let font = fonts
+            .iter()
+            .find(|f| f.name == "DejaVuSans")
+            .unwrap_or(&fonts[0]);
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+        for (i, w) in words.iter().enumerate() {
+            let cov = crate::data::render::render_line(
+                w,
+                &[font],
+                36.0,
+                crate::data::render::GlyphJitter::NONE,
+                0.0,
+                &mut rng,
+            )
+            .unwrap();
+            let gray = crate::data::normalize::Gray {
+                pixels: cov.pixels.iter().map(|v| 1.0 - v).collect(),
+                ..cov
+            };
+            gray.to_luma8().save(dir.join(format!("l{i}.png"))).unwrap();
+            std::fs::write(dir.join(format!("l{i}.gt.txt")), w).unwrap();
+        }
+    }
+
+    #[test]
+    fn tiny_model_overfits_a_handful_of_lines() {
+        let dir = scratch("overfit");
+        let data = dir.join("lines");
+        std::fs::create_dir_all(&data).unwrap();
+        tiny_lines(&data);
+        let mut cfg = folder_recipe(&data, Preset::TeacherTiny, 1500, "abcdef ");
+        cfg.schedule.eval_every = 25;
+        cfg.schedule.target_cer = Some(0.0);
+        // One batch holds all eight lines, so BatchNorm's statistics in training are exactly
+        // those it uses for recognition.
+        cfg.schedule.batch_size = 8;
+        let result = train(
+            &cfg,
+            "test",
+            &dir.join("run"),
+            false,
+            &CancelToken::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(result.best_cer, Some(0.0));
+        let report = crate::jobs::eval(&result.best_model, &data, None, 4).unwrap();
+        assert_eq!(report.cer, 0.0, "worst lines: {:?}", report.worst);
+    }
+
+    /// All float parameters of a model file, flattened.
+    fn weights(path: &Path) -> Vec<f32> {
+        struct Collect(Vec<f32>);
+        impl burn::module::ModuleVisitor for Collect {
+            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
+                self.0
+                    .extend(p.val().into_data().try_into_vec::<f32>().unwrap());
+            }
+        }
+        let m = crate::model_file::load(path, &Device::flex()).unwrap();
+        let mut c = Collect(Vec::new());
+        m.model.visit(&mut c);
+        c.0
+    }
+
+    #[test]
+    fn interrupted_and_resumed_run_equals_uninterrupted_run() {
+        let dir = scratch("resume");
+        let data = dir.join("lines");
+        std::fs::create_dir_all(&data).unwrap();
+        tiny_lines(&data);
+        let mut cfg = folder_recipe(&data, Preset::TeacherTiny, 12, "abcdef ");
+        cfg.schedule.checkpoint_every = 100;
+        cfg.schedule.eval_every = 6;
+        let straight = train(
+            &cfg,
+            "t",
+            &dir.join("a"),
+            false,
+            &CancelToken::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+        // Cancel after step 5: a checkpoint is written, the call reports the cancellation.
+        let cancel = CancelToken::new();
+        let c2 = cancel.clone();
+        let err = train(&cfg, "t", &dir.join("b"), false, &cancel, &mut |e| {
+            if matches!(e, ProgressEvent::Step { step: 5, .. }) {
+                c2.cancel();
+            }
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::Cancelled(5)), "{err}");
+        // Starting again without --resume must refuse to overwrite the run.
+        assert!(
+            train(
+                &cfg,
+                "t",
+                &dir.join("b"),
+                false,
+                &CancelToken::new(),
+                &mut |_| {}
+            )
+            .is_err()
+        );
+        let resumed = train(
+            &cfg,
+            "t",
+            &dir.join("b"),
+            true,
+            &CancelToken::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(resumed.steps, 12);
+        let (a, b) = (weights(&straight.last_model), weights(&resumed.last_model));
+        assert_eq!(a.len(), b.len());
+        let diff = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(diff < 1e-5, "max weight difference {diff}");
+        // The metrics file has one row per step, without duplicates from the interruption.
+        let csv = std::fs::read_to_string(dir.join("b/metrics.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 13, "{csv}");
+    }
+}

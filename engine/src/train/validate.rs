@@ -1,0 +1,58 @@
+//! Validation: greedy decoding of prepared lines with a model, scored by CER and WER.
+
+use crate::alphabet::Alphabet;
+use crate::data::batcher::{PreparedLine, bucket_by_width, make_batch};
+use crate::decode::greedy;
+use crate::metrics::ErrorRates;
+use crate::models::config::CrnnConfig;
+use crate::models::crnn::Crnn;
+use burn::prelude::*;
+
+/// One evaluated line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineResult {
+    /// Reference text.
+    pub reference: String,
+    /// Recognized text.
+    pub hypothesis: String,
+    /// Character edits.
+    pub errors: usize,
+}
+
+/// Recognizes `lines` with `model` (no autodiff) in width-bucketed batches.
+pub fn evaluate(
+    model: &Crnn,
+    cfg: &CrnnConfig,
+    alphabet: &Alphabet,
+    lines: &[PreparedLine],
+    batch_size: usize,
+) -> (ErrorRates, Vec<LineResult>) {
+    let device = model
+        .devices()
+        .first()
+        .cloned()
+        .unwrap_or_else(Device::flex);
+    let mut rates = ErrorRates::default();
+    let mut results = Vec::with_capacity(lines.len());
+    for group in bucket_by_width(lines.to_vec(), batch_size.max(1)) {
+        let batch = make_batch(&group, cfg, &device);
+        let out = model.forward(batch.images, batch.mask);
+        let [b, t, c] = out.logits.dims();
+        let lp: Vec<f32> = out
+            .log_probs()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap_or_else(|_| vec![0.0; b * t * c]);
+        for (i, line) in group.iter().enumerate() {
+            let d = greedy(&lp[i * t * c..(i * t + batch.frames[i]) * c], c, 0);
+            let hypothesis = alphabet.decode(&d.labels());
+            let errors = rates.add(&hypothesis, &line.text);
+            results.push(LineResult {
+                reference: line.text.clone(),
+                hypothesis,
+                errors,
+            });
+        }
+    }
+    (rates, results)
+}

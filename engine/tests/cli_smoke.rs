@@ -1,0 +1,36 @@
+//! Smoke tests of the `engine` binary (its presence here also makes `cargo test` build the
+//! binary that the end-to-end tests in the `tests/` crate drive).
+
+use std::process::Command;
+
+fn engine() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_engine"))
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let out = engine().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["train", "recognize", "eval", "synth", "info"] {
+        assert!(text.contains(cmd), "missing {cmd} in:\n{text}");
+    }
+}
+
+#[test]
+fn info_prints_the_preset_table() {
+    let out = engine().arg("info").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("teacher-paper") && text.contains("student-cpu"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unknown_subcommand_fails_with_usage() {
+    let out = engine().arg("frobnicate").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Usage"));
+}

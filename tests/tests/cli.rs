@@ -1,0 +1,222 @@
+//! End-to-end tests of the `engine` CLI: synthesize lines, train a tiny model, evaluate it,
+//! recognize good and bad images, and refuse bad recipes and model files with clear errors.
+
+use inkling_tests::{describe, engine, scratch};
+use std::path::Path;
+
+/// A recipe training the tiny teacher on a folder of lines for a few steps.
+fn tiny_recipe(path: &Path, data: &Path, steps: usize) {
+    let recipe = serde_json::json!({
+        "model": {"preset": "teacher-tiny"},
+        "data": {"train": {"files": {"folder": data}}, "valid": {"files": {"folder": data}}, "valid_lines": 8},
+        "optimizer": {"lr": 0.003, "warmup_steps": 2},
+        "schedule": {"steps": steps, "batch_size": 4, "eval_every": 5, "checkpoint_every": 5},
+        "seed": 1
+    });
+    std::fs::write(path, serde_json::to_string_pretty(&recipe).unwrap()).unwrap();
+}
+
+#[test]
+fn synth_train_eval_recognize_pipeline() {
+    let dir = scratch("pipeline");
+    let data = dir.join("lines");
+    let out = engine(&[
+        "synth",
+        "--task",
+        "ocr",
+        "--count",
+        "8",
+        "--out",
+        data.to_str().unwrap(),
+        "--seed",
+        "3",
+        "--max-chars",
+        "12",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let pngs = std::fs::read_dir(&data)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "png")
+        })
+        .count();
+    assert_eq!(pngs, 8);
+
+    let recipe = dir.join("recipe.json");
+    tiny_recipe(&recipe, &data, 10);
+    let run = dir.join("run");
+    let out = engine(&[
+        "train",
+        "--config",
+        recipe.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let model = run.join("train-last.inkm");
+    assert!(
+        model.is_file()
+            && run.join("train-best.inkm").is_file()
+            && run.join("train.ckpt").is_file()
+    );
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 11, "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .nth(5)
+            .unwrap()
+            .split(',')
+            .nth(4)
+            .is_some_and(|v| !v.is_empty()),
+        "val CER at step 5: {metrics}"
+    );
+
+    // Training again into the same folder without --resume is refused; --resume finishes at once.
+    let out = engine(&[
+        "train",
+        "--config",
+        recipe.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--resume"),
+        "{}",
+        describe(&out)
+    );
+    let out = engine(&["train", "--out", run.to_str().unwrap(), "--resume"]);
+    assert!(out.status.success(), "{}", describe(&out));
+
+    let out = engine(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["lines"], 8);
+    assert!(report["cer"].as_f64().is_some_and(|c| c >= 0.0));
+
+    // One good image and four bad ones: a row each, exit 0.
+    let good = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "png"))
+        .unwrap();
+    let junk = dir.join("junk.png");
+    std::fs::write(&junk, b"not an image").unwrap();
+    let empty = dir.join("empty.png");
+    std::fs::write(&empty, b"").unwrap();
+    let blank = dir.join("blank.png");
+    image::GrayImage::from_pixel(120, 30, image::Luma([255]))
+        .save(&blank)
+        .unwrap();
+    let wide = dir.join("wide.png");
+    image::GrayImage::from_pixel(20_000, 40, image::Luma([255]))
+        .save(&wide)
+        .unwrap();
+    let args = [
+        "recognize",
+        "--model",
+        model.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        good.to_str().unwrap(),
+        junk.to_str().unwrap(),
+        empty.to_str().unwrap(),
+        blank.to_str().unwrap(),
+        wide.to_str().unwrap(),
+    ];
+    let out = engine(&args);
+    assert!(out.status.success(), "{}", describe(&out));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 5);
+    assert!(
+        rows[0]["text"].is_string()
+            && rows[0]["confidence"].is_number()
+            && rows[0]["chars"].is_array()
+            && rows[0]["ms"].is_number(),
+        "{:?}",
+        rows[0]
+    );
+    for (row, what) in rows[1..]
+        .iter()
+        .zip(["decode", "decode", "no ink", "too large"])
+    {
+        let err = row["error"].as_str().unwrap_or_default();
+        assert!(err.contains(what), "expected {what:?} in {row}");
+    }
+    // Every image bad: non-zero exit.
+    let out = engine(&[
+        "recognize",
+        "--model",
+        model.to_str().unwrap(),
+        junk.to_str().unwrap(),
+        blank.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success(), "{}", describe(&out));
+}
+
+#[test]
+fn bad_recipes_and_model_files_are_clear_errors() {
+    let dir = scratch("errors");
+    let recipe = dir.join("typo.json");
+    std::fs::write(&recipe, r#"{"model": {"preset": "teacher-tiny"}, "data": {"train": {"synth": {"task": "hwr"}}, "valid": {"synth": {"task": "hwr"}}},
+        "optimizer": {"lr": 0.001}, "schedule": {"steps": 10, "batch_sise": 4}}"#).unwrap();
+    let out = engine(&[
+        "train",
+        "--config",
+        recipe.to_str().unwrap(),
+        "--out",
+        dir.join("run").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("batch_sise") && err.contains("typo.json"),
+        "{err}"
+    );
+
+    let fake = dir.join("fake.inkm");
+    std::fs::write(&fake, b"GIF89a this is not a model").unwrap();
+    let img = dir.join("x.png");
+    image::GrayImage::from_pixel(10, 10, image::Luma([0]))
+        .save(&img)
+        .unwrap();
+    let out = engine(&[
+        "recognize",
+        "--model",
+        fake.to_str().unwrap(),
+        img.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not an Inkling model"),
+        "{}",
+        describe(&out)
+    );
+    let out = engine(&[
+        "eval",
+        "--model",
+        dir.join("missing.inkm").to_str().unwrap(),
+        "--data",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing.inkm"),
+        "{}",
+        describe(&out)
+    );
+}
