@@ -43,6 +43,46 @@ pub enum Command {
         #[arg(long)]
         resume: bool,
     },
+    /// Distill a compact student from a trained teacher, then fine-tune it with CTC.
+    ///
+    /// Only the student's CNN learns during distillation; its DBLSTM and IP layers are the
+    /// teacher's, kept fixed. Distillation needs no labels (the teacher provides the targets);
+    /// fine-tuning does.
+    Distill {
+        /// The recipe (JSON); may be omitted with --resume.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Run folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Teacher model file (overrides the recipe's).
+        #[arg(long)]
+        teacher: Option<PathBuf>,
+        /// Criterion (overrides the recipe's).
+        #[arg(long, value_enum)]
+        criterion: Option<CriterionArg>,
+        /// Softmax temperature for softmax-ce.
+        #[arg(long, default_value_t = 1.0)]
+        temperature: f64,
+        /// Continue the run in --out from its last checkpoint.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Fine-tune a model file with CTC on labeled lines (every layer trainable).
+    Finetune {
+        /// The model to fine-tune.
+        #[arg(long)]
+        model: PathBuf,
+        /// The recipe (data, optimizer, schedule); may be omitted with --resume.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Run folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue the run in --out from its last checkpoint.
+        #[arg(long)]
+        resume: bool,
+    },
     /// Recognize line images.
     Recognize {
         /// Model file (.inkm).
@@ -106,6 +146,35 @@ pub enum Command {
         #[arg(long, default_value_t = 800)]
         width: usize,
     },
+}
+
+/// Distillation criteria as CLI values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CriterionArg {
+    /// Cross entropy of the softmaxes at --temperature.
+    SoftmaxCe,
+    /// L2 on the IP layer outputs.
+    IpL2,
+    /// L2 on the last BLSTM layer outputs.
+    LstmL2,
+    /// L2 on the CNN outputs through the first BLSTM's input weights.
+    CnnMah,
+    /// L2 on the CNN outputs.
+    CnnL2,
+}
+
+impl CriterionArg {
+    /// The criterion, with `temperature` for softmax-ce.
+    pub fn criterion(self, temperature: f64) -> crate::losses::distill::Criterion {
+        use crate::losses::distill::Criterion;
+        match self {
+            CriterionArg::SoftmaxCe => Criterion::SoftmaxCe { temperature },
+            CriterionArg::IpL2 => Criterion::IpL2,
+            CriterionArg::LstmL2 => Criterion::LstmL2,
+            CriterionArg::CnnMah => Criterion::CnnMah,
+            CriterionArg::CnnL2 => Criterion::CnnL2,
+        }
+    }
 }
 
 /// Font split as a CLI value.

@@ -5,6 +5,7 @@ use clap::Parser;
 use engine::cli::{Cli, Command, OutputFormat, PRESETS};
 use engine::jobs::{self, ImageResult};
 use engine::train::config::TrainConfig;
+use engine::train::distill::{DistillConfig, FinetuneRecipe, distill, finetune};
 use engine::train::progress::{CancelToken, ProgressEvent};
 use engine::train::supervised::{recipe_path, train};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -28,13 +29,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             resume,
         } => {
-            let path = match (&config, resume) {
-                (Some(p), _) => p.clone(),
-                (None, true) => recipe_path(&out),
-                (None, false) => {
-                    anyhow::bail!("--config is required (or --resume an existing run)")
-                }
-            };
+            let path = recipe_arg(config, &out, resume)?;
             let cfg = TrainConfig::load(&path)?;
             let cancel = CancelToken::new();
             let mut reporter = Reporter::new();
@@ -58,6 +53,61 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .unwrap_or_else(|| "n/a".into()),
                 result.best_model.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Distill {
+            config,
+            out,
+            teacher,
+            criterion,
+            temperature,
+            resume,
+        } => {
+            let path = recipe_arg(config, &out, resume)?;
+            let mut cfg: DistillConfig = read_json(&path)?;
+            if let Some(t) = teacher {
+                cfg.teacher = t;
+            }
+            if let Some(c) = criterion {
+                cfg.criterion = c.criterion(temperature);
+            }
+            let cancel = CancelToken::new();
+            let mut reporter = Reporter::new();
+            let result = distill(
+                &cfg,
+                &path.display().to_string(),
+                &out,
+                resume,
+                &cancel,
+                &mut |e| reporter.event(e),
+            )
+            .with_context(|| format!("distillation run {}", out.display()))?;
+            reporter.finish();
+            println!("student: {}", result.student().display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Finetune {
+            model,
+            config,
+            out,
+            resume,
+        } => {
+            let path = recipe_arg(config, &out, resume)?;
+            let cfg: FinetuneRecipe = read_json(&path)?;
+            let cancel = CancelToken::new();
+            let mut reporter = Reporter::new();
+            let result = finetune(
+                &model,
+                &cfg,
+                &path.display().to_string(),
+                &out,
+                resume,
+                &cancel,
+                &mut |e| reporter.event(e),
+            )
+            .with_context(|| format!("fine-tuning run {}", out.display()))?;
+            reporter.finish();
+            println!("fine-tuned model: {}", result.best_model.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Recognize {
@@ -148,6 +198,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The recipe to use: the one given, or the run's own copy when resuming.
+fn recipe_arg(
+    config: Option<std::path::PathBuf>,
+    out: &std::path::Path,
+    resume: bool,
+) -> anyhow::Result<std::path::PathBuf> {
+    match (config, resume) {
+        (Some(p), _) => Ok(p),
+        (None, true) => Ok(recipe_path(out)),
+        (None, false) => anyhow::bail!("--config is required (or --resume an existing run)"),
+    }
+}
+
+/// Reads a JSON recipe; unknown fields and typos are errors naming the file.
+fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyhow::Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("config {}", path.display()))
 }
 
 /// Draws training progress: a bar on a terminal, periodic log lines otherwise.

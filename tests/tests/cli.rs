@@ -220,3 +220,141 @@ fn bad_recipes_and_model_files_are_clear_errors() {
         describe(&out)
     );
 }
+
+#[test]
+fn teacher_distill_finetune_eval_pipeline() {
+    let dir = scratch("distill-pipeline");
+    let data = dir.join("lines");
+    let out = engine(&[
+        "synth",
+        "--task",
+        "hwr",
+        "--count",
+        "8",
+        "--out",
+        data.to_str().unwrap(),
+        "--seed",
+        "5",
+        "--max-chars",
+        "10",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let recipe = dir.join("teacher.json");
+    tiny_recipe(&recipe, &data, 6);
+    let teacher_run = dir.join("teacher");
+    let out = engine(&[
+        "train",
+        "--config",
+        recipe.to_str().unwrap(),
+        "--out",
+        teacher_run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let teacher = teacher_run.join("train-best.inkm");
+
+    let phase =
+        serde_json::json!({"steps": 4, "batch_size": 4, "eval_every": 2, "checkpoint_every": 2});
+    let distill = serde_json::json!({
+        "teacher": teacher,
+        "student": {"preset": "student-tiny"},
+        "criterion": "cnn-mah",
+        "data": {"train": {"files": {"folder": data}}, "valid": {"files": {"folder": data}}, "valid_lines": 8},
+        "optimizer": {"lr": 0.003},
+        "schedule": phase,
+        "finetune": {"optimizer": {"lr": 0.001}, "schedule": phase},
+        "seed": 2
+    });
+    let recipe = dir.join("distill.json");
+    std::fs::write(&recipe, serde_json::to_string_pretty(&distill).unwrap()).unwrap();
+    let run = dir.join("student");
+    // The criterion given on the command line overrides the recipe's.
+    let out = engine(&[
+        "distill",
+        "--config",
+        recipe.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--criterion",
+        "softmax-ce",
+        "--temperature",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("finetune-best.inkm"),
+        "{}",
+        describe(&out)
+    );
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert!(
+        metrics.contains(",distill,") && metrics.contains(",finetune,"),
+        "{metrics}"
+    );
+    let student = run.join("finetune-best.inkm");
+    let out = engine(&["info", "--model", student.to_str().unwrap()]);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Student"),
+        "{}",
+        describe(&out)
+    );
+    let out = engine(&[
+        "eval",
+        "--model",
+        student.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("CER"),
+        "{}",
+        describe(&out)
+    );
+
+    // A student file given as the teacher, and a bad temperature: clear errors.
+    let out = engine(&[
+        "distill",
+        "--config",
+        recipe.to_str().unwrap(),
+        "--out",
+        dir.join("x").to_str().unwrap(),
+        "--teacher",
+        student.to_str().unwrap(),
+    ]);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("needs a teacher"),
+        "{}",
+        describe(&out)
+    );
+    let out = engine(&[
+        "distill",
+        "--config",
+        recipe.to_str().unwrap(),
+        "--out",
+        dir.join("y").to_str().unwrap(),
+        "--criterion",
+        "softmax-ce",
+        "--temperature=-1",
+    ]);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("temperature"),
+        "{}",
+        describe(&out)
+    );
+    // Fine-tuning any model file on its own.
+    let ft = serde_json::json!({
+        "data": {"train": {"files": {"folder": data}}, "valid": {"files": {"folder": data}}},
+        "optimizer": {"lr": 0.001}, "schedule": phase
+    });
+    let ft_recipe = dir.join("finetune.json");
+    std::fs::write(&ft_recipe, serde_json::to_string_pretty(&ft).unwrap()).unwrap();
+    let out = engine(&[
+        "finetune",
+        "--model",
+        student.to_str().unwrap(),
+        "--config",
+        ft_recipe.to_str().unwrap(),
+        "--out",
+        dir.join("ft").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+}

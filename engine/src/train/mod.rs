@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod distill;
 pub mod progress;
 pub mod runner;
 pub mod stream;

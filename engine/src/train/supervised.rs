@@ -162,7 +162,7 @@ pub fn describe_source(src: &super::config::DataSource) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::data::dataset::DataFormat;
     use crate::data::fonts::FontSplit;
