@@ -122,6 +122,7 @@ impl TryFrom<String> for Alphabet {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

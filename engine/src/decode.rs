@@ -82,6 +82,7 @@ pub fn greedy(log_probs: &[f32], classes: usize, blank: u32) -> Decoded {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -95,7 +95,7 @@ pub fn eval(model: &Path, data: &Path, limit: Option<usize>, worst: usize) -> Re
     let (rates, mut results): (ErrorRates, Vec<LineResult>) =
         evaluate(model_ref, &rec.header.config, rec.alphabet(), &lines, 16);
     let seconds = start.elapsed().as_secs_f64();
-    results.sort_by(|a, b| b.errors.cmp(&a.errors));
+    results.sort_by_key(|r| std::cmp::Reverse(r.errors));
     Ok(EvalReport {
         lines: rates.lines,
         cer: rates.cer(),

@@ -237,6 +237,7 @@ fn split<'a>(bytes: &'a [u8], path: &Path) -> Result<(ModelHeader, &'a [u8])> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::models::config::Preset;

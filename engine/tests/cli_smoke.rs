@@ -1,5 +1,6 @@
 //! Smoke tests of the `engine` binary (its presence here also makes `cargo test` build the
 //! binary that the end-to-end tests in the `tests/` crate drive).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
 

@@ -1,5 +1,6 @@
 //! Helpers for Inkling's end-to-end tests: the `engine` binary, scratch folders, and small
 //! line images.
+#![allow(clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

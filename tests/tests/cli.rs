@@ -1,5 +1,6 @@
 //! End-to-end tests of the `engine` CLI: synthesize lines, train a tiny model, evaluate it,
 //! recognize good and bad images, and refuse bad recipes and model files with clear errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use inkling_tests::{describe, engine, scratch};
 use std::path::Path;

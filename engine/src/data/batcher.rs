@@ -136,6 +136,7 @@ pub fn bucket_by_width(mut lines: Vec<PreparedLine>, batch_size: usize) -> Vec<V
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::models::config::Preset;

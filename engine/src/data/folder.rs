@@ -18,12 +18,12 @@ pub fn read_folder(dir: &Path) -> Result<Dataset> {
         };
         if let Some(stem) = name.strip_suffix(".gt.txt") {
             stems.entry(stem.to_owned()).or_default().1 = Some(path);
-        } else if let Some((stem, ext)) = name.rsplit_once('.') {
-            if IMAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()) {
-                let slot = &mut stems.entry(stem.to_owned()).or_default().0;
-                if slot.is_none() {
-                    *slot = Some(path);
-                }
+        } else if let Some((stem, ext)) = name.rsplit_once('.')
+            && IMAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
+        {
+            let slot = &mut stems.entry(stem.to_owned()).or_default().0;
+            if slot.is_none() {
+                *slot = Some(path);
             }
         }
     }

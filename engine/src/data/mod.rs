@@ -9,6 +9,7 @@ pub mod iam;
 pub mod normalize;
 pub mod pagexml;
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod reader_tests;
 pub mod render;
 pub mod synth;

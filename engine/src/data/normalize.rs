@@ -333,6 +333,7 @@ fn resample_axis(src: &[f32], w: usize, h: usize, new_len: usize, along_x: bool)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

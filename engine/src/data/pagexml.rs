@@ -202,6 +202,7 @@ fn inside(poly: &[(f32, f32)], (px, py): (f32, f32)) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

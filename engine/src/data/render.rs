@@ -54,10 +54,8 @@ pub fn render_line(
     let mut prev: Option<ab_glyph::GlyphId> = None;
     let mut drew = false;
     for c in text.chars() {
-        if c == ' ' {
-            if mix > 0.0 && fonts.len() > 1 && rng.random_bool(mix) {
-                font = fonts[rng.random_range(0..fonts.len())];
-            }
+        if c == ' ' && mix > 0.0 && fonts.len() > 1 && rng.random_bool(mix) {
+            font = fonts[rng.random_range(0..fonts.len())];
         }
         if !font.covers(c) {
             font = main;

@@ -40,6 +40,7 @@ pub fn per_line(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use burn::tensor::activation::log_softmax;

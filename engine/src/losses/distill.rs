@@ -179,6 +179,7 @@ impl CnnMah {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use burn::tensor::{Distribution, TensorData};

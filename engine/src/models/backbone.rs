@@ -77,8 +77,9 @@ impl TuckerBlock {
     }
 }
 
-/// One built layer.
+/// One built layer. (Variants differ in size; a network holds a few dozen, built once.)
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Layer {
     /// Conv + BN + ReLU.
     Conv(ConvBlock),

@@ -192,7 +192,7 @@ impl CrnnConfig {
                     return bad(format!("conv layers need kernel 1 or 3 and out > 0: {l:?}"));
                 }
                 Pool { h, w } if h == 0 || w == 0 => return bad(format!("bad pool {l:?}")),
-                Project { out } if out == 0 => return bad("project out must be > 0".into()),
+                Project { out: 0 } => return bad("project out must be > 0".into()),
                 LayerSpec::Tucker { r_in, r_out, out } if r_in == 0 || r_out == 0 || out == 0 => {
                     return bad(format!("bad tucker layer {l:?}"));
                 }
@@ -257,6 +257,7 @@ impl CrnnConfig {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -155,6 +155,7 @@ pub fn summary(cfg: &CrnnConfig, width: usize) -> CostSummary {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::models::config::Preset;

@@ -90,29 +90,6 @@ impl Crnn {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::models::config::Preset;
-
-    #[test]
-    fn output_shapes_follow_the_config() {
-        let device = Device::flex();
-        for preset in [Preset::TeacherTiny, Preset::StudentTiny] {
-            let cfg = CrnnConfig::preset(preset, 12);
-            let model = cfg.init(&device);
-            let frames = cfg.frames(64);
-            let out = model.forward(
-                Tensor::zeros([2, 1, 40, 64], &device),
-                Tensor::ones([2, frames], &device),
-            );
-            assert_eq!(out.features.dims(), [2, frames, cfg.feature_dim()]);
-            assert_eq!(out.lstm.dims(), [2, frames, 2 * cfg.lstm_hidden]);
-            assert_eq!(out.logits.dims(), [2, frames, 12]);
-        }
-    }
-}
-
 /// Uniform(-bound, bound) values from a seeded generator, as a tensor of `shape`.
 fn uniform<const D: usize>(
     shape: [usize; D],
@@ -178,5 +155,28 @@ impl CrnnConfig {
             device,
         )));
         model
+    }
+}
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::models::config::Preset;
+
+    #[test]
+    fn output_shapes_follow_the_config() {
+        let device = Device::flex();
+        for preset in [Preset::TeacherTiny, Preset::StudentTiny] {
+            let cfg = CrnnConfig::preset(preset, 12);
+            let model = cfg.init(&device);
+            let frames = cfg.frames(64);
+            let out = model.forward(
+                Tensor::zeros([2, 1, 40, 64], &device),
+                Tensor::ones([2, frames], &device),
+            );
+            assert_eq!(out.features.dims(), [2, frames, cfg.feature_dim()]);
+            assert_eq!(out.lstm.dims(), [2, frames, 2 * cfg.lstm_hidden]);
+            assert_eq!(out.logits.dims(), [2, frames, 12]);
+        }
     }
 }

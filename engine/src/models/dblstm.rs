@@ -122,6 +122,7 @@ impl Dblstm {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use burn::nn::BiLstmConfig;
@@ -262,12 +263,11 @@ mod tests {
         };
         let eps = 1e-2f32;
         let check = |name: &str, analytic: &[f32], perturb: &dyn Fn(usize, f32) -> f64| {
-            for i in 0..analytic.len() {
+            for (i, &a) in analytic.iter().enumerate() {
                 let numeric = (perturb(i, eps) - perturb(i, -eps)) / (2.0 * eps as f64);
                 assert!(
-                    (numeric - analytic[i] as f64).abs() < 2e-3 + 1e-2 * numeric.abs(),
-                    "{name}[{i}]: numeric {numeric} analytic {}",
-                    analytic[i]
+                    (numeric - a as f64).abs() < 2e-3 + 1e-2 * numeric.abs(),
+                    "{name}[{i}]: numeric {numeric} analytic {a}"
                 );
             }
         };

@@ -84,12 +84,12 @@ impl DistillResult {
 
 /// Checks a criterion's settings.
 pub fn check_criterion(c: &Criterion) -> Result<()> {
-    if let Criterion::SoftmaxCe { temperature } = c {
-        if !(*temperature > 0.0 && temperature.is_finite()) {
-            return Err(Error::Config(format!(
-                "the softmax-ce temperature must be > 0, got {temperature}"
-            )));
-        }
+    if let Criterion::SoftmaxCe { temperature } = c
+        && !(*temperature > 0.0 && temperature.is_finite())
+    {
+        return Err(Error::Config(format!(
+            "the softmax-ce temperature must be > 0, got {temperature}"
+        )));
     }
     Ok(())
 }
@@ -402,6 +402,7 @@ pub fn finetune(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::models::config::Preset;

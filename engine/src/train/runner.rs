@@ -155,10 +155,10 @@ pub fn run_phase(
         }
         if chunk.index == chunk_index && state.step % chunk_steps == 0 {
             stats.merge(&chunk.stats);
-            if let Some(d) = chunk.stats.describe() {
-                if chunk_index % 50 == 0 {
-                    observer(&ProgressEvent::Message(format!("chunk {chunk_index}: {d}")));
-                }
+            if let Some(d) = chunk.stats.describe()
+                && chunk_index.is_multiple_of(50)
+            {
+                observer(&ProgressEvent::Message(format!("chunk {chunk_index}: {d}")));
             }
         }
         let lines = &chunk.batches[state.step % chunk_steps];

@@ -162,6 +162,7 @@ pub fn describe_source(src: &super::config::DataSource) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod tests {
     use super::*;
     use crate::data::dataset::DataFormat;
