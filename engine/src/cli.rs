@@ -83,6 +83,12 @@ pub enum Command {
         #[arg(long)]
         resume: bool,
     },
+    /// Reproduce a table of the paper.
+    Experiment {
+        /// Which experiment.
+        #[command(subcommand)]
+        which: ExperimentCommand,
+    },
     /// Recognize line images.
     Recognize {
         /// Model file (.inkm).
@@ -145,6 +151,21 @@ pub enum Command {
         /// Line width in pixels for the GFLOPs column.
         #[arg(long, default_value_t = 800)]
         width: usize,
+    },
+}
+
+/// The experiments.
+#[derive(Debug, Subcommand)]
+pub enum ExperimentCommand {
+    /// Scratch student, one distilled + fine-tuned student per criterion, results and
+    /// analysis tables (resumable: run the same command again after an interruption).
+    Distill {
+        /// The experiment recipe (JSON).
+        #[arg(long)]
+        config: PathBuf,
+        /// Experiment folder (one sub-folder per run, results.md/csv, analysis.md/csv).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod data;
 pub mod decode;
 pub mod error;
+pub mod experiment;
 pub mod jobs;
 pub mod losses;
 pub mod metrics;

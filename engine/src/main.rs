@@ -2,7 +2,8 @@
 
 use anyhow::Context;
 use clap::Parser;
-use engine::cli::{Cli, Command, OutputFormat, PRESETS};
+use engine::cli::{Cli, Command, ExperimentCommand, OutputFormat, PRESETS};
+use engine::experiment::{self, distill::DistillExperiment};
 use engine::jobs::{self, ImageResult};
 use engine::train::config::TrainConfig;
 use engine::train::distill::{DistillConfig, FinetuneRecipe, distill, finetune};
@@ -108,6 +109,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("fine-tuning run {}", out.display()))?;
             reporter.finish();
             println!("fine-tuned model: {}", result.best_model.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Experiment {
+            which: ExperimentCommand::Distill { config, out },
+        } => {
+            let cfg: DistillExperiment = read_json(&config)?;
+            let cancel = CancelToken::new();
+            let mut reporter = Reporter::new();
+            let (rows, _) = experiment::distill::run(
+                &cfg,
+                &config.display().to_string(),
+                &out,
+                &cancel,
+                &mut |e| reporter.event(e),
+            )
+            .with_context(|| format!("experiment {}", out.display()))?;
+            reporter.finish();
+            print!("{}", std::fs::read_to_string(out.join("results.md"))?);
+            println!();
+            print!("{}", std::fs::read_to_string(out.join("analysis.md"))?);
+            println!("({} models; tables in {})", rows.len(), out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Recognize {

@@ -359,3 +359,142 @@ fn teacher_distill_finetune_eval_pipeline() {
     ]);
     assert!(out.status.success(), "{}", describe(&out));
 }
+
+/// Writes a tiny teacher for experiments and returns its path.
+fn tiny_teacher(dir: &Path, data: &Path, preset: &str, steps: usize) -> std::path::PathBuf {
+    let recipe = serde_json::json!({
+        "model": {"preset": preset},
+        "data": {"train": {"files": {"folder": data}}, "valid": {"files": {"folder": data}}, "valid_lines": 4},
+        "optimizer": {"lr": 0.003},
+        "schedule": {"steps": steps, "batch_size": 2, "eval_every": steps, "checkpoint_every": steps},
+    });
+    let path = dir.join(format!("{preset}.json"));
+    std::fs::write(&path, serde_json::to_string(&recipe).unwrap()).unwrap();
+    let run = dir.join(preset);
+    let out = engine(&[
+        "train",
+        "--config",
+        path.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    run.join("train-best.inkm")
+}
+
+fn experiment_recipe(
+    teacher: &Path,
+    student: &str,
+    data: &Path,
+    steps: usize,
+) -> serde_json::Value {
+    let phase = serde_json::json!({"optimizer": {"lr": 0.002}, "schedule": {"steps": steps, "batch_size": 2, "eval_every": steps, "checkpoint_every": steps}});
+    serde_json::json!({
+        "teacher": teacher,
+        "student": {"preset": student},
+        "data": {"train": {"files": {"folder": data}}, "valid": {"files": {"folder": data}}, "valid_lines": 4},
+        "test_sets": [{"name": "lines", "source": {"files": {"folder": data}}, "lines": 4}],
+        "scratch": phase, "distill": phase, "finetune": phase,
+        "criteria": [{"softmax-ce": {"temperature": 2.0}}, "cnn-mah"],
+        "seed": 1
+    })
+}
+
+#[test]
+fn distillation_experiment_writes_both_tables_and_resumes() {
+    let dir = scratch("experiment");
+    let data = dir.join("lines");
+    let out = engine(&[
+        "synth",
+        "--task",
+        "hwr",
+        "--count",
+        "4",
+        "--out",
+        data.to_str().unwrap(),
+        "--max-chars",
+        "8",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let teacher = tiny_teacher(&dir, &data, "teacher-tiny", 4);
+    let recipe = dir.join("experiment.json");
+    std::fs::write(
+        &recipe,
+        experiment_recipe(&teacher, "student-tiny", &data, 2).to_string(),
+    )
+    .unwrap();
+    let exp = dir.join("exp");
+    let args = [
+        "experiment",
+        "distill",
+        "--config",
+        recipe.to_str().unwrap(),
+        "--out",
+        exp.to_str().unwrap(),
+    ];
+    let out = engine(&args);
+    assert!(out.status.success(), "{}", describe(&out));
+    let results = std::fs::read_to_string(exp.join("results.md")).unwrap();
+    assert_eq!(results.lines().count(), 2 + 4, "{results}");
+    assert!(
+        results.contains("VGG-DBLSTM")
+            && results.contains("cnn-mah")
+            && results.contains("softmax-ce(T=2)"),
+        "{results}"
+    );
+    let analysis = std::fs::read_to_string(exp.join("analysis.csv")).unwrap();
+    assert_eq!(analysis.lines().count(), 3, "{analysis}");
+    // Running it again resumes every finished run instead of training again.
+    let out = engine(&args);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        std::fs::read_to_string(exp.join("results.md")).unwrap(),
+        results
+    );
+}
+
+#[test]
+fn paper_presets_run_the_same_pipeline() {
+    let dir = scratch("paper-presets");
+    let data = dir.join("lines");
+    let out = engine(&[
+        "synth",
+        "--task",
+        "ocr",
+        "--count",
+        "2",
+        "--out",
+        data.to_str().unwrap(),
+        "--max-chars",
+        "6",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let teacher = tiny_teacher(&dir, &data, "teacher-paper", 1);
+    let recipe = dir.join("distill.json");
+    let mut r = experiment_recipe(&teacher, "student-paper", &data, 1);
+    r["criterion"] = serde_json::json!("lstm-l2");
+    r["optimizer"] = r["distill"]["optimizer"].clone();
+    r["schedule"] = r["distill"]["schedule"].clone();
+    for k in ["test_sets", "scratch", "distill", "finetune", "criteria"] {
+        r.as_object_mut().unwrap().remove(k);
+    }
+    std::fs::write(&recipe, r.to_string()).unwrap();
+    let out = engine(&[
+        "distill",
+        "--config",
+        recipe.to_str().unwrap(),
+        "--out",
+        dir.join("student").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = engine(&[
+        "info",
+        "--model",
+        dir.join("student/distill-best.inkm").to_str().unwrap(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1.48"),
+        "{}",
+        describe(&out)
+    );
+}

@@ -1,0 +1,3 @@
+//! Experiments that reproduce the paper's tables (`engine experiment ...`).
+
+pub mod distill;
