@@ -7,7 +7,7 @@
 use crate::alphabet::Alphabet;
 use crate::data::batcher::{PreparedLine, make_batch};
 use crate::data::normalize::{Gray, InkLine, normalize};
-use crate::decode::greedy;
+use crate::decode::{Decoded, greedy};
 use crate::error::Result;
 use crate::model_file::{LoadedModel, ModelHeader, load};
 use crate::models::crnn::Crnn;
@@ -15,6 +15,21 @@ use burn::prelude::*;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
+
+/// Greedy decoding of each line of a batch, over its real frames only.
+///
+/// # Shapes
+/// `log_probs: [batch, frames, classes]`, `frames[i]` = real frames of line `i`.
+pub fn decode_batch(log_probs: Tensor<3>, frames: &[usize]) -> Vec<Decoded> {
+    let [b, t, c] = log_probs.dims();
+    let lp: Vec<f32> = log_probs
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap_or_else(|_| vec![0.0; b * t * c]);
+    (0..b)
+        .map(|i| greedy(&lp[i * t * c..(i * t + frames[i].min(t)) * c], c, 0))
+        .collect()
+}
 
 /// One recognized character.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -127,17 +142,12 @@ impl LineRecognizer for BurnRecognizer {
             .collect();
         let batch = make_batch(&prepared, cfg, &self.device);
         let out = self.model.forward(batch.images, batch.mask);
-        let [b, t, c] = out.logits.dims();
-        let lp: Vec<f32> = out
-            .log_probs()
-            .into_data()
-            .try_into_vec::<f32>()
-            .unwrap_or_else(|_| vec![0.0; b * t * c]);
+        let decoded = decode_batch(out.log_probs(), &batch.frames);
         let stride = cfg.stride() as f32;
-        (0..b)
-            .map(|i| {
-                let frames = batch.frames[i];
-                let d = greedy(&lp[i * t * c..(i * t + frames) * c], c, 0);
+        decoded
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| {
                 let ink = &lines[i];
                 let chars = d
                     .chars

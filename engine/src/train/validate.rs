@@ -2,10 +2,10 @@
 
 use crate::alphabet::Alphabet;
 use crate::data::batcher::{PreparedLine, bucket_by_width, make_batch};
-use crate::decode::greedy;
 use crate::metrics::ErrorRates;
 use crate::models::config::CrnnConfig;
 use crate::models::crnn::Crnn;
+use crate::recognize::decode_batch;
 use burn::prelude::*;
 
 /// One evaluated line.
@@ -37,14 +37,8 @@ pub fn evaluate(
     for group in bucket_by_width(lines.to_vec(), batch_size.max(1)) {
         let batch = make_batch(&group, cfg, &device);
         let out = model.forward(batch.images, batch.mask);
-        let [b, t, c] = out.logits.dims();
-        let lp: Vec<f32> = out
-            .log_probs()
-            .into_data()
-            .try_into_vec::<f32>()
-            .unwrap_or_else(|_| vec![0.0; b * t * c]);
-        for (i, line) in group.iter().enumerate() {
-            let d = greedy(&lp[i * t * c..(i * t + batch.frames[i]) * c], c, 0);
+        let decoded = decode_batch(out.log_probs(), &batch.frames);
+        for (line, d) in group.iter().zip(decoded) {
             let hypothesis = alphabet.decode(&d.labels());
             let errors = rates.add(&hypothesis, &line.text);
             results.push(LineResult {
