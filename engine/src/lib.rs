@@ -14,6 +14,7 @@ pub mod data;
 pub mod decode;
 pub mod error;
 pub mod experiment;
+pub mod infer;
 pub mod jobs;
 pub mod losses;
 pub mod metrics;
