@@ -143,6 +143,25 @@ pub enum Command {
         #[arg(long, default_value_t = 40)]
         max_chars: usize,
     },
+    /// Latency per line on one core (fast path and Burn's CPU backend), parameters and GFLOPs
+    /// of the presets, with ratios against the first (the teacher).
+    Bench {
+        /// Presets to compare (first = reference).
+        #[arg(long, value_enum, value_delimiter = ',', default_values = ["teacher-paper", "student-paper", "teacher-cpu", "student-cpu"])]
+        presets: Vec<Preset>,
+        /// Line width in pixels (height 40).
+        #[arg(long, default_value_t = 800)]
+        width: usize,
+        /// Timed runs per model (after two warm-up runs).
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Skip Burn's own backend (slow).
+        #[arg(long)]
+        no_burn: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print parameters and GFLOPs of presets, or the header of a model file.
     Info {
         /// A model file to describe.

@@ -9,6 +9,7 @@
 //! single files with their configuration and alphabet ([`model_file`]).
 
 pub mod alphabet;
+pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod decode;

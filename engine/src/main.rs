@@ -14,6 +14,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Bench { .. })
+        && std::env::var_os("RAYON_NUM_THREADS").is_none()
+    {
+        // SAFETY: no other thread exists yet. One thread, as the paper measures latency.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -130,6 +136,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!();
             print!("{}", std::fs::read_to_string(out.join("analysis.md"))?);
             println!("({} models; tables in {})", rows.len(), out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            presets,
+            width,
+            runs,
+            no_burn,
+            json,
+        } => {
+            let rows = engine::bench::bench_models(
+                &engine::bench::preset_models(&presets),
+                width,
+                runs,
+                !no_burn,
+            );
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", engine::bench::markdown(&rows, width));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Recognize {
