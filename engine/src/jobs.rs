@@ -37,9 +37,10 @@ pub enum ImageResult {
     },
 }
 
-/// Recognizes each image; a bad image gives a `Failed` row and the others go on.
+/// Recognizes each image on the fast CPU path; a bad image gives a `Failed` row and the
+/// others go on.
 pub fn recognize_files(model: &Path, images: &[PathBuf]) -> Result<Vec<ImageResult>> {
-    let rec = BurnRecognizer::load(model)?;
+    let rec = crate::infer::FastRecognizer::load(model)?;
     Ok(images
         .iter()
         .map(
