@@ -1,7 +1,7 @@
 //! The DBLSTM on the CPU: input projections of all frames in one GEMM, then the recurrence of
 //! both directions step by step, with the recurrent weights kept hot in cache.
 
-use super::conv::matmul;
+use super::conv::{matmul, matmul_acc};
 
 /// One bidirectional layer in plain buffers (same layout as the Burn layer).
 #[derive(Debug, Clone)]
@@ -51,12 +51,9 @@ impl FastBlstm {
                 let frame = if dir == 0 { step } else { t - 1 - step };
                 g.copy_from_slice(&gates[frame * g8 + dir * 4 * h..frame * g8 + (dir + 1) * 4 * h]);
                 let wh = &self.w_hidden[dir * h * 4 * h..(dir + 1) * h * 4 * h];
-                // g += h_prev @ W_h: one axpy per hidden unit over a contiguous row.
-                for (i, &hv) in state[dir].iter().enumerate() {
-                    if hv != 0.0 {
-                        let row = &wh[i * 4 * h..(i + 1) * 4 * h];
-                        g.iter_mut().zip(row).for_each(|(a, w)| *a += hv * w);
-                    }
+                // g += h_prev @ W_h ([1, h] x [h, 4h]) with the SIMD GEMM kernel.
+                if step > 0 {
+                    matmul_acc(&mut g, &state[dir], wh, 1, h, 4 * h);
                 }
                 let (hs, cs) = (&mut state[dir], &mut cell[dir]);
                 for j in 0..h {
