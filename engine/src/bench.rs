@@ -4,7 +4,7 @@
 use crate::Alphabet;
 use crate::data::batcher::{PreparedLine, make_batch};
 use crate::data::normalize::InkLine;
-use crate::infer::FastRecognizer;
+use crate::infer::{FastRecognizer, Profile};
 use crate::model_file::{ModelHeader, Provenance, Role};
 use crate::models::config::{CrnnConfig, Preset};
 use crate::models::cost::summary;
@@ -34,6 +34,8 @@ pub struct BenchRow {
     pub speedup: f64,
     /// Burn's flex backend: median ms per line (None when skipped).
     pub burn_ms: Option<f64>,
+    /// Fast path: mean ms per line spent in each layer type.
+    pub layers_ms: Profile,
 }
 
 /// Median and 90th percentile of `runs` timings of `f` after two warm-up calls, in ms.
@@ -110,6 +112,20 @@ pub fn bench_models(
             })
             .0
         });
+        let mut profile = Profile::default();
+        let n = runs.max(1);
+        for _ in 0..n {
+            std::hint::black_box(fast.log_probs_profiled(&ink, &mut profile));
+        }
+        let ms = |v: f64| v * 1e3 / n as f64;
+        let layers_ms = Profile {
+            conv3x3: ms(profile.conv3x3),
+            conv1x1: ms(profile.conv1x1),
+            relu: ms(profile.relu),
+            max_pooling: ms(profile.max_pooling),
+            dblstm: ms(profile.dblstm),
+            ip: ms(profile.ip),
+        };
         let first = rows.first();
         rows.push(BenchRow {
             model: name.clone(),
@@ -121,6 +137,7 @@ pub fn bench_models(
             fast_p90_ms,
             speedup: first.map_or(1.0, |f| f.fast_ms / fast_ms),
             burn_ms,
+            layers_ms,
         });
     }
     rows
@@ -139,6 +156,65 @@ pub fn preset_models(presets: &[Preset]) -> Vec<(String, Crnn, CrnnConfig)> {
             (name, cfg.init_seeded(&device, 1), cfg)
         })
         .collect()
+}
+
+/// The paper's first table for each model: ms per line and share of each layer type, with
+/// parameters per type.
+pub fn layer_markdown(
+    rows: &[BenchRow],
+    models: &[(String, Crnn, CrnnConfig)],
+    width: usize,
+) -> String {
+    use crate::models::cost::{LayerKind, layer_costs};
+    let mut s = String::new();
+    for (r, (_, _, cfg)) in rows.iter().zip(models) {
+        let costs = layer_costs(cfg, width);
+        let params = |k: &[LayerKind]| {
+            costs
+                .iter()
+                .filter(|c| k.contains(&c.kind))
+                .map(|c| c.params)
+                .sum::<usize>()
+        };
+        let total_params = params(&[
+            LayerKind::Conv3x3,
+            LayerKind::Conv1x1,
+            LayerKind::BatchNorm,
+            LayerKind::Dblstm,
+            LayerKind::Ip,
+        ]);
+        let l = &r.layers_ms;
+        let total = l.total();
+        s.push_str(&format!(
+            "\n{} (40x{width}):\n\n| Layer | ms/line | % | params | % |\n|---|---|---|---|---|\n",
+            r.model
+        ));
+        let rows_of: [(&str, f64, usize); 6] = [
+            ("Conv3x3", l.conv3x3, params(&[LayerKind::Conv3x3])),
+            ("Conv1x1", l.conv1x1, params(&[LayerKind::Conv1x1])),
+            (
+                "ReLU (+ folded BN)",
+                l.relu,
+                params(&[LayerKind::BatchNorm]),
+            ),
+            ("MaxPooling", l.max_pooling, 0),
+            ("DBLSTM", l.dblstm, params(&[LayerKind::Dblstm])),
+            ("IP + softmax", l.ip, params(&[LayerKind::Ip])),
+        ];
+        for (name, ms, p) in rows_of {
+            s.push_str(&format!(
+                "| {name} | {ms:.3} | {:.2} | {:.3}M | {:.2} |\n",
+                100.0 * ms / total.max(1e-12),
+                p as f64 / 1e6,
+                100.0 * p as f64 / total_params.max(1) as f64
+            ));
+        }
+        s.push_str(&format!(
+            "| Total | {total:.2} | 100 | {:.3}M | 100 |\n",
+            total_params as f64 / 1e6
+        ));
+    }
+    s
 }
 
 /// The table as Markdown.

@@ -145,16 +145,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_burn,
             json,
         } => {
-            let rows = engine::bench::bench_models(
-                &engine::bench::preset_models(&presets),
-                width,
-                runs,
-                !no_burn,
-            );
+            let models = engine::bench::preset_models(&presets);
+            let rows = engine::bench::bench_models(&models, width, runs, !no_burn);
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 print!("{}", engine::bench::markdown(&rows, width));
+                print!("{}", engine::bench::layer_markdown(&rows, &models, width));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -39,10 +39,23 @@ fn unknown_subcommand_fails_with_usage() {
 #[test]
 fn bench_prints_a_latency_table_for_two_presets() {
     let out = engine()
-        .args(["bench", "--presets", "teacher-tiny,student-tiny", "--width", "120", "--runs", "2", "--json"])
+        .args([
+            "bench",
+            "--presets",
+            "teacher-tiny,student-tiny",
+            "--width",
+            "120",
+            "--runs",
+            "2",
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 2);
     assert_eq!(rows[0]["speedup"], 1.0);

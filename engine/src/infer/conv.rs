@@ -49,35 +49,6 @@ pub fn matmul(
     }
 }
 
-/// `dst[m x n] += lhs[m x k] * rhs[k x n]` (row-major, contiguous), single-threaded.
-pub fn matmul_acc(dst: &mut [f32], lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) {
-    assert!(dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n, "matmul_acc: buffer sizes");
-    // SAFETY: as in `matmul`; dst is read (alpha = 1) and written in place.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            true,
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            rhs.as_ptr(),
-            1,
-            n as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
-}
-
 /// Columns of a 3x3 "same" convolution: `cols[(c * 9 + ky * 3 + kx), y * w + x]` =
 /// `input[c, y + ky - 1, x + kx - 1]` (zero outside).
 pub fn im2col3x3(input: &[f32], c: usize, h: usize, w: usize, cols: &mut Vec<f32>) {

@@ -8,4 +8,4 @@ mod conv;
 mod lstm;
 mod model;
 
-pub use model::{FastModel, FastRecognizer};
+pub use model::{FastModel, FastRecognizer, Profile};

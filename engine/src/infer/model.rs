@@ -50,6 +50,30 @@ pub struct FastModel {
     pub threads: usize,
 }
 
+/// Seconds spent per layer type (the paper's first table).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Profile {
+    /// 3x3 convolutions (im2col + GEMM).
+    pub conv3x3: f64,
+    /// 1x1 convolutions.
+    pub conv1x1: f64,
+    /// Bias + ReLU (folded BatchNorm included).
+    pub relu: f64,
+    /// Max pooling.
+    pub max_pooling: f64,
+    /// The BLSTM layers.
+    pub dblstm: f64,
+    /// IP layer and log-softmax.
+    pub ip: f64,
+}
+
+impl Profile {
+    /// Sum of all parts.
+    pub fn total(&self) -> f64 {
+        self.conv3x3 + self.conv1x1 + self.relu + self.max_pooling + self.dblstm + self.ip
+    }
+}
+
 /// Reusable buffers (no allocation per line in the steady state).
 #[derive(Debug, Default)]
 struct Scratch {
@@ -152,8 +176,21 @@ impl FastModel {
     }
 
     /// Log-probabilities `[frames, classes]` of one normalized line (`[height, width]` ink).
-    fn run(&self, pixels: &[f32], width: usize, s: &mut Scratch) -> (Vec<f32>, usize) {
+    fn run(
+        &self,
+        pixels: &[f32],
+        width: usize,
+        s: &mut Scratch,
+        mut profile: Option<&mut Profile>,
+    ) -> (Vec<f32>, usize) {
         let Scratch { a, b, cols, gates } = s;
+        let mut clock = std::time::Instant::now();
+        let mut lap = |slot: fn(&mut Profile) -> &mut f64, profile: &mut Option<&mut Profile>| {
+            if let Some(p) = profile.as_deref_mut() {
+                *slot(p) += clock.elapsed().as_secs_f64();
+                clock = std::time::Instant::now();
+            }
+        };
         a.clear();
         a.extend_from_slice(pixels);
         let (mut c, mut h, mut w) = (1usize, self.height, width);
@@ -166,14 +203,18 @@ impl FastModel {
                     if conv.kernel == 3 {
                         im2col3x3(a, c, h, w, cols);
                         matmul(b, &conv.w, cols, conv.c_out, c * 9, hw, self.threads);
+                        lap(|p| &mut p.conv3x3, &mut profile);
                     } else {
                         matmul(b, &conv.w, a, conv.c_out, c, hw, self.threads);
+                        lap(|p| &mut p.conv1x1, &mut profile);
                     }
                     bias_relu(b, &conv.b, hw, conv.relu);
+                    lap(|p| &mut p.relu, &mut profile);
                     c = conv.c_out;
                 }
                 FastLayer::Pool { ph, pw } => {
                     (h, w) = max_pool(a, c, h, w, *ph, *pw, b);
+                    lap(|p| &mut p.max_pooling, &mut profile);
                 }
             }
             std::mem::swap(a, b);
@@ -196,6 +237,7 @@ impl FastModel {
             l.forward(a, frames, b, gates, self.threads);
             std::mem::swap(a, b);
         }
+        lap(|p| &mut p.dblstm, &mut profile);
         let mut logits = vec![0.0f32; frames * self.classes];
         let d = a.len() / frames.max(1);
         if frames > 0 {
@@ -215,6 +257,7 @@ impl FastModel {
             let lse = max + row.iter().map(|v| (v - max).exp()).sum::<f32>().ln();
             row.iter_mut().for_each(|v| *v -= lse);
         }
+        lap(|p| &mut p.ip, &mut profile);
         (logits, frames)
     }
 }
@@ -248,6 +291,15 @@ impl FastRecognizer {
 
     /// Log-probabilities `[frames, classes]` of one normalized line.
     pub fn log_probs(&self, line: &InkLine) -> Vec<f32> {
+        self.run_line(line, None)
+    }
+
+    /// Like [`Self::log_probs`], adding the time of each layer type to `profile`.
+    pub fn log_probs_profiled(&self, line: &InkLine, profile: &mut Profile) -> Vec<f32> {
+        self.run_line(line, Some(profile))
+    }
+
+    fn run_line(&self, line: &InkLine, profile: Option<&mut Profile>) -> Vec<f32> {
         let stride = self.header.config.stride();
         let width = crate::data::batcher::padded_width(line.width, stride);
         let mut pixels = vec![0.0f32; line.height * width];
@@ -256,7 +308,7 @@ impl FastRecognizer {
                 .copy_from_slice(&line.pixels[y * line.width..(y + 1) * line.width]);
         }
         let mut guard = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
-        self.model.run(&pixels, width, &mut guard).0
+        self.model.run(&pixels, width, &mut guard, profile).0
     }
 }
 
