@@ -108,9 +108,16 @@ pub fn max_pool(
             let dst = &mut out[(ch * oh + oy) * ow..(ch * oh + oy + 1) * ow];
             for dy in 0..ph {
                 let src = &input[(ch * h + oy * ph + dy) * w..(ch * h + oy * ph + dy + 1) * w];
-                for (ox, d) in dst.iter_mut().enumerate() {
-                    for dx in 0..pw {
-                        *d = d.max(src[ox * pw + dx]);
+                // Specialized loops for the common factors vectorize; the general one does not.
+                match pw {
+                    1 => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = d.max(v)),
+                    2 => dst.iter_mut().zip(src.chunks_exact(2)).for_each(|(d, p)| *d = d.max(p[0].max(p[1]))),
+                    _ => {
+                        for (ox, d) in dst.iter_mut().enumerate() {
+                            for dx in 0..pw {
+                                *d = d.max(src[ox * pw + dx]);
+                            }
+                        }
                     }
                 }
             }
