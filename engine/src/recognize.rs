@@ -31,6 +31,33 @@ pub fn decode_batch(log_probs: Tensor<3>, frames: &[usize]) -> Vec<Decoded> {
         .collect()
 }
 
+/// Turns a decoded line into text and characters placed in the source image's pixels.
+pub fn to_recognition(
+    d: &Decoded,
+    line: &InkLine,
+    alphabet: &Alphabet,
+    stride: f32,
+) -> Recognition {
+    let chars: Vec<RecognizedChar> = d
+        .chars
+        .iter()
+        .filter_map(|dc| {
+            Some(RecognizedChar {
+                ch: alphabet.char_of(dc.label)?,
+                conf: dc.confidence,
+                x0: line.source_x(dc.start_frame as f32 * stride),
+                x1: line.source_x(dc.end_frame as f32 * stride),
+            })
+        })
+        .collect();
+    Recognition {
+        text: chars.iter().map(|c| c.ch).collect(),
+        confidence: d.confidence,
+        chars,
+        ms: 0.0,
+    }
+}
+
 /// One recognized character.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RecognizedChar {
@@ -147,28 +174,7 @@ impl LineRecognizer for BurnRecognizer {
         decoded
             .into_iter()
             .enumerate()
-            .map(|(i, d)| {
-                let ink = &lines[i];
-                let chars = d
-                    .chars
-                    .iter()
-                    .filter_map(|dc| {
-                        let ch = self.header.alphabet.char_of(dc.label)?;
-                        Some(RecognizedChar {
-                            ch,
-                            conf: dc.confidence,
-                            x0: ink.source_x(dc.start_frame as f32 * stride),
-                            x1: ink.source_x(dc.end_frame as f32 * stride),
-                        })
-                    })
-                    .collect::<Vec<_>>();
-                Recognition {
-                    text: chars.iter().map(|c| c.ch).collect(),
-                    confidence: d.confidence,
-                    chars,
-                    ms: 0.0,
-                }
-            })
+            .map(|(i, d)| to_recognition(&d, &lines[i], &self.header.alphabet, stride))
             .collect()
     }
 }

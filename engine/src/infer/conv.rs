@@ -111,7 +111,10 @@ pub fn max_pool(
                 // Specialized loops for the common factors vectorize; the general one does not.
                 match pw {
                     1 => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = d.max(v)),
-                    2 => dst.iter_mut().zip(src.chunks_exact(2)).for_each(|(d, p)| *d = d.max(p[0].max(p[1]))),
+                    2 => dst
+                        .iter_mut()
+                        .zip(src.chunks_exact(2))
+                        .for_each(|(d, p)| *d = d.max(p[0].max(p[1]))),
                     _ => {
                         for (ox, d) in dst.iter_mut().enumerate() {
                             for dx in 0..pw {

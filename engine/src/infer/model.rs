@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::model_file::{self, ModelHeader};
 use crate::models::backbone::Layer;
 use crate::models::crnn::Crnn;
-use crate::recognize::{LineRecognizer, Recognition, RecognizedChar};
+use crate::recognize::{LineRecognizer, Recognition, to_recognition};
 use burn::prelude::*;
 use std::path::Path;
 use std::sync::Mutex;
@@ -323,26 +323,12 @@ impl LineRecognizer for FastRecognizer {
         lines
             .iter()
             .map(|line| {
-                let lp = self.log_probs(line);
-                let d = greedy(&lp, classes, 0);
-                let chars: Vec<RecognizedChar> = d
-                    .chars
-                    .iter()
-                    .filter_map(|dc| {
-                        Some(RecognizedChar {
-                            ch: self.header.alphabet.char_of(dc.label)?,
-                            conf: dc.confidence,
-                            x0: line.source_x(dc.start_frame as f32 * stride),
-                            x1: line.source_x(dc.end_frame as f32 * stride),
-                        })
-                    })
-                    .collect();
-                Recognition {
-                    text: chars.iter().map(|c| c.ch).collect(),
-                    confidence: d.confidence,
-                    chars,
-                    ms: 0.0,
-                }
+                to_recognition(
+                    &greedy(&self.log_probs(line), classes, 0),
+                    line,
+                    &self.header.alphabet,
+                    stride,
+                )
             })
             .collect()
     }
