@@ -38,18 +38,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let path = recipe_arg(config, &out, resume)?;
             let cfg = TrainConfig::load(&path)?;
-            let cancel = CancelToken::new();
-            let mut reporter = Reporter::new();
-            let result = train(
-                &cfg,
-                &path.display().to_string(),
-                &out,
-                resume,
-                &cancel,
-                &mut |e| reporter.event(e),
-            )
+            let name = path.display().to_string();
+            let result = with_progress(|cancel, observer| {
+                train(&cfg, &name, &out, resume, cancel, observer)
+            })
             .with_context(|| format!("training run {}", out.display()))?;
-            reporter.finish();
             println!(
                 "trained {} steps in {:.0} s; best validation CER {}; best model {}",
                 result.steps,
@@ -78,18 +71,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(c) = criterion {
                 cfg.criterion = c.criterion(temperature);
             }
-            let cancel = CancelToken::new();
-            let mut reporter = Reporter::new();
-            let result = distill(
-                &cfg,
-                &path.display().to_string(),
-                &out,
-                resume,
-                &cancel,
-                &mut |e| reporter.event(e),
-            )
+            let name = path.display().to_string();
+            let result = with_progress(|cancel, observer| {
+                distill(&cfg, &name, &out, resume, cancel, observer)
+            })
             .with_context(|| format!("distillation run {}", out.display()))?;
-            reporter.finish();
             println!("student: {}", result.student().display());
             Ok(ExitCode::SUCCESS)
         }
@@ -101,19 +87,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let path = recipe_arg(config, &out, resume)?;
             let cfg: FinetuneRecipe = read_json(&path)?;
-            let cancel = CancelToken::new();
-            let mut reporter = Reporter::new();
-            let result = finetune(
-                &model,
-                &cfg,
-                &path.display().to_string(),
-                &out,
-                resume,
-                &cancel,
-                &mut |e| reporter.event(e),
-            )
+            let name = path.display().to_string();
+            let result = with_progress(|cancel, observer| {
+                finetune(&model, &cfg, &name, &out, resume, cancel, observer)
+            })
             .with_context(|| format!("fine-tuning run {}", out.display()))?;
-            reporter.finish();
             println!("fine-tuned model: {}", result.best_model.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -121,17 +99,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             which: ExperimentCommand::Distill { config, out },
         } => {
             let cfg: DistillExperiment = read_json(&config)?;
-            let cancel = CancelToken::new();
-            let mut reporter = Reporter::new();
-            let (rows, _) = experiment::distill::run(
-                &cfg,
-                &config.display().to_string(),
-                &out,
-                &cancel,
-                &mut |e| reporter.event(e),
-            )
+            let name = config.display().to_string();
+            let (rows, _) = with_progress(|cancel, observer| {
+                experiment::distill::run(&cfg, &name, &out, cancel, observer)
+            })
             .with_context(|| format!("experiment {}", out.display()))?;
-            reporter.finish();
             print!("{}", std::fs::read_to_string(out.join("results.md"))?);
             println!();
             print!("{}", std::fs::read_to_string(out.join("analysis.md"))?);
@@ -243,6 +215,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Runs a long job with a cancel token and the terminal progress reporter.
+fn with_progress<T>(
+    job: impl FnOnce(&CancelToken, engine::train::progress::Observer) -> engine::Result<T>,
+) -> engine::Result<T> {
+    let cancel = CancelToken::new();
+    let mut reporter = Reporter::new();
+    let result = job(&cancel, &mut |e| reporter.event(e));
+    reporter.finish();
+    result
 }
 
 /// The recipe to use: the one given, or the run's own copy when resuming.

@@ -360,6 +360,24 @@ fn teacher_distill_finetune_eval_pipeline() {
     assert!(out.status.success(), "{}", describe(&out));
 }
 
+/// Writes `count` synthetic lines of `task` (at most `max_chars` characters) to `data`.
+fn synth_lines(data: &Path, task: &str, count: usize, max_chars: usize) {
+    let (count, max_chars) = (count.to_string(), max_chars.to_string());
+    let args = [
+        "synth",
+        "--task",
+        task,
+        "--count",
+        &count,
+        "--out",
+        data.to_str().unwrap(),
+        "--max-chars",
+        &max_chars,
+    ];
+    let out = engine(&args);
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
 /// Writes a tiny teacher for experiments and returns its path.
 fn tiny_teacher(dir: &Path, data: &Path, preset: &str, steps: usize) -> std::path::PathBuf {
     let recipe = serde_json::json!({
@@ -404,18 +422,7 @@ fn experiment_recipe(
 fn distillation_experiment_writes_both_tables_and_resumes() {
     let dir = scratch("experiment");
     let data = dir.join("lines");
-    let out = engine(&[
-        "synth",
-        "--task",
-        "hwr",
-        "--count",
-        "4",
-        "--out",
-        data.to_str().unwrap(),
-        "--max-chars",
-        "8",
-    ]);
-    assert!(out.status.success(), "{}", describe(&out));
+    synth_lines(&data, "hwr", 4, 8);
     let teacher = tiny_teacher(&dir, &data, "teacher-tiny", 4);
     let recipe = dir.join("experiment.json");
     std::fs::write(
@@ -457,18 +464,7 @@ fn distillation_experiment_writes_both_tables_and_resumes() {
 fn paper_presets_run_the_same_pipeline() {
     let dir = scratch("paper-presets");
     let data = dir.join("lines");
-    let out = engine(&[
-        "synth",
-        "--task",
-        "ocr",
-        "--count",
-        "2",
-        "--out",
-        data.to_str().unwrap(),
-        "--max-chars",
-        "6",
-    ]);
-    assert!(out.status.success(), "{}", describe(&out));
+    synth_lines(&data, "ocr", 2, 6);
     let teacher = tiny_teacher(&dir, &data, "teacher-paper", 1);
     let recipe = dir.join("distill.json");
     let mut r = experiment_recipe(&teacher, "student-paper", &data, 1);
