@@ -97,6 +97,9 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
+        /// Worker threads, each recognizing one line at a time (1 = the latency setting).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
         /// Line images (PNG, JPEG, ...).
         #[arg(required = true)]
         images: Vec<PathBuf>,
@@ -143,24 +146,45 @@ pub enum Command {
         #[arg(long, default_value_t = 40)]
         max_chars: usize,
     },
-    /// Latency per line on one core (fast path and Burn's CPU backend), parameters and GFLOPs
-    /// of the presets, with ratios against the first (the teacher).
+    /// Latency per line on one core over a fixed set of synthetic lines (fast path, Burn's CPU
+    /// backend and ONNX Runtime on the same network), parameters and GFLOPs, the convolutions'
+    /// share of the measured fp32 peak, and the per-layer-type table; ratios against the first
+    /// model (the teacher).
     Bench {
-        /// Presets to compare (first = reference).
+        /// Presets to compare (first = reference); ignored when --models is given.
         #[arg(long, value_enum, value_delimiter = ',', default_values = ["teacher-paper", "student-paper", "teacher-cpu", "student-cpu"])]
         presets: Vec<Preset>,
-        /// Line width in pixels (height 40).
+        /// Trained model files to compare instead of presets (first = reference).
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<PathBuf>,
+        /// Reference line width for the GFLOPs column (height 40, as the paper).
         #[arg(long, default_value_t = 800)]
         width: usize,
-        /// Timed runs per model (after two warm-up runs).
-        #[arg(long, default_value_t = 20)]
+        /// Lines in the bench set.
+        #[arg(long, default_value_t = 8)]
+        lines: usize,
+        /// Timed passes over the bench set (after one warm-up pass).
+        #[arg(long, default_value_t = 5)]
         runs: usize,
         /// Skip Burn's own backend (slow).
         #[arg(long)]
         no_burn: bool,
-        /// Print JSON instead of a table.
+        /// Skip the ONNX Runtime peer.
+        #[arg(long)]
+        no_onnx: bool,
+        /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
+    },
+    /// Export a model file to ONNX (opset 17; BatchNorm folded; input `image [1, 1, 40, W]`
+    /// with W a multiple of the model's stride, output `log_probs [frames, 1, classes]`).
+    Export {
+        /// Model file (.inkm).
+        #[arg(long)]
+        model: PathBuf,
+        /// Where to write the ONNX file.
+        #[arg(long)]
+        onnx: PathBuf,
     },
     /// Print parameters and GFLOPs of presets, or the header of a model file.
     Info {

@@ -38,24 +38,62 @@ pub enum ImageResult {
 }
 
 /// Recognizes each image on the fast CPU path; a bad image gives a `Failed` row and the
-/// others go on.
-pub fn recognize_files(model: &Path, images: &[PathBuf]) -> Result<Vec<ImageResult>> {
+/// others go on. `threads` workers take images from a shared queue (one line per worker at a
+/// time, each single-threaded: the throughput setting); results keep the input order.
+pub fn recognize_files(
+    model: &Path,
+    images: &[PathBuf],
+    threads: usize,
+) -> Result<Vec<ImageResult>> {
     let rec = crate::infer::FastRecognizer::load(model)?;
-    Ok(images
-        .iter()
-        .map(
-            |path| match load_gray(path).and_then(|g| rec.recognize_gray(&g, path)) {
-                Ok(result) => ImageResult::Ok {
-                    path: path.clone(),
-                    result,
-                },
-                Err(e) => ImageResult::Failed {
-                    path: path.clone(),
-                    error: e.to_string(),
-                },
-            },
-        )
-        .collect())
+    let one = |path: &PathBuf| match load_gray(path).and_then(|g| rec.recognize_gray(&g, path)) {
+        Ok(result) => ImageResult::Ok {
+            path: path.clone(),
+            result,
+        },
+        Err(e) => ImageResult::Failed {
+            path: path.clone(),
+            error: e.to_string(),
+        },
+    };
+    Ok(parallel_map(images, threads, one))
+}
+
+/// `f` over `items` on `threads` scoped workers pulling from a shared counter, in input order.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    let done: Vec<Vec<(usize, R)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        out.push((i, f(item)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    for (i, r) in done.into_iter().flatten() {
+        slots[i] = Some(r);
+    }
+    slots.into_iter().flatten().collect()
 }
 
 /// The result of `eval`.
@@ -192,4 +230,40 @@ pub fn describe_model(path: &Path, width: usize) -> Result<String> {
         if h.half { "half" } else { "full" },
         serde_json::to_string(&h.provenance).unwrap_or_default()
     ))
+}
+
+/// Loads model files for `engine bench`, named by file stem.
+pub fn load_for_bench(
+    paths: &[PathBuf],
+) -> Result<
+    Vec<(
+        String,
+        crate::models::crnn::Crnn,
+        crate::models::config::CrnnConfig,
+    )>,
+> {
+    paths
+        .iter()
+        .map(|p| {
+            let loaded = crate::model_file::load(p, &burn::prelude::Device::flex())?;
+            let name = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok((name, loaded.model, loaded.header.config))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parallel_map_keeps_the_input_order() {
+        let items: Vec<usize> = (0..101).collect();
+        for threads in [1, 2, 7, 500] {
+            let out = super::parallel_map(&items, threads, |&i| i * i);
+            assert_eq!(out, items.iter().map(|i| i * i).collect::<Vec<_>>());
+        }
+        assert!(super::parallel_map(&[] as &[usize], 4, |&i| i).is_empty());
+    }
 }

@@ -15,6 +15,7 @@ pub mod data;
 pub mod decode;
 pub mod error;
 pub mod experiment;
+pub mod export;
 pub mod infer;
 pub mod jobs;
 pub mod losses;

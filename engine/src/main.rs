@@ -112,27 +112,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench {
             presets,
+            models,
             width,
+            lines,
             runs,
             no_burn,
+            no_onnx,
             json,
         } => {
-            let models = engine::bench::preset_models(&presets);
-            let rows = engine::bench::bench_models(&models, width, runs, !no_burn);
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+            let models = if models.is_empty() {
+                engine::bench::preset_models(&presets)
             } else {
-                print!("{}", engine::bench::markdown(&rows, width));
-                print!("{}", engine::bench::layer_markdown(&rows, &models, width));
+                jobs::load_for_bench(&models)?
+            };
+            let opts = engine::bench::BenchOptions {
+                reference_width: width,
+                lines,
+                runs,
+                burn: !no_burn,
+                onnx: !no_onnx,
+            };
+            let report = engine::bench::bench_models(&models, &opts);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", engine::bench::markdown(&report, &models));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { model, onnx } => {
+            let fast = engine::infer::FastRecognizer::load(&model)?;
+            engine::export::onnx::write(&fast.model, &onnx)?;
+            println!(
+                "wrote {} ({} bytes)",
+                onnx.display(),
+                std::fs::metadata(&onnx).map(|m| m.len()).unwrap_or(0)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Recognize {
             model,
             format,
+            threads,
             images,
         } => {
-            let results = jobs::recognize_files(&model, &images)?;
+            let results = jobs::recognize_files(&model, &images, threads)?;
             match format {
                 OutputFormat::Text => {
                     for r in &results {

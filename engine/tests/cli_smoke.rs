@@ -37,16 +37,17 @@ fn unknown_subcommand_fails_with_usage() {
 }
 
 #[test]
-fn bench_prints_a_latency_table_for_two_presets() {
+fn bench_times_two_presets_on_the_fast_path_and_burn() {
     let out = engine()
         .args([
             "bench",
             "--presets",
             "teacher-tiny,student-tiny",
-            "--width",
-            "120",
+            "--lines",
+            "1",
             "--runs",
             "2",
+            "--no-onnx",
             "--json",
         ])
         .output()
@@ -56,7 +57,14 @@ fn bench_prints_a_latency_table_for_two_presets() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["onnx_status"]
+            .as_str()
+            .unwrap()
+            .starts_with("skipped")
+    );
+    let rows = &report["rows"];
     assert_eq!(rows.as_array().unwrap().len(), 2);
     assert_eq!(rows[0]["speedup"], 1.0);
     assert!(rows[1]["fast_ms"].as_f64().unwrap() > 0.0 && rows[1]["burn_ms"].as_f64().is_some());

@@ -93,6 +93,31 @@ fn synth_train_eval_recognize_pipeline() {
     let out = engine(&["train", "--out", run.to_str().unwrap(), "--resume"]);
     assert!(out.status.success(), "{}", describe(&out));
 
+    // ONNX export of the trained model; a file that is not a model is a clear error.
+    let onnx = dir.join("model.onnx");
+    let model_file = run.join("train-best.inkm");
+    let out = engine(&[
+        "export",
+        "--model",
+        model_file.to_str().unwrap(),
+        "--onnx",
+        onnx.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(std::fs::metadata(&onnx).unwrap().len() > 10_000);
+    let out = engine(&[
+        "export",
+        "--model",
+        recipe.to_str().unwrap(),
+        "--onnx",
+        onnx.to_str().unwrap(),
+    ]);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("model"),
+        "{}",
+        describe(&out)
+    );
+
     let out = engine(&[
         "eval",
         "--model",
@@ -106,7 +131,7 @@ fn synth_train_eval_recognize_pipeline() {
     assert_eq!(report["lines"], 8);
     assert!(report["cer"].as_f64().is_some_and(|c| c >= 0.0));
 
-    // One good image and four bad ones: a row each, exit 0.
+    // One good image and six bad ones: a row each, exit 0.
     let good = std::fs::read_dir(&data)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -121,8 +146,17 @@ fn synth_train_eval_recognize_pipeline() {
         .save(&blank)
         .unwrap();
     let wide = dir.join("wide.png");
-    image::GrayImage::from_pixel(20_000, 40, image::Luma([255]))
+    image::GrayImage::from_pixel(50_000, 40, image::Luma([255]))
         .save(&wide)
+        .unwrap();
+    // A 1 px strip with a stroke in it, and an all-black image.
+    let strip = dir.join("strip.png");
+    let mut img = image::GrayImage::from_pixel(300, 1, image::Luma([255]));
+    (10..200).for_each(|x| img.put_pixel(x, 0, image::Luma([0])));
+    img.save(&strip).unwrap();
+    let black = dir.join("black.png");
+    image::GrayImage::from_pixel(120, 30, image::Luma([0]))
+        .save(&black)
         .unwrap();
     let args = [
         "recognize",
@@ -135,6 +169,8 @@ fn synth_train_eval_recognize_pipeline() {
         empty.to_str().unwrap(),
         blank.to_str().unwrap(),
         wide.to_str().unwrap(),
+        strip.to_str().unwrap(),
+        black.to_str().unwrap(),
     ];
     let out = engine(&args);
     assert!(out.status.success(), "{}", describe(&out));
@@ -142,7 +178,7 @@ fn synth_train_eval_recognize_pipeline() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(rows.len(), 5);
+    assert_eq!(rows.len(), 7);
     assert!(
         rows[0]["text"].is_string()
             && rows[0]["confidence"].is_number()
@@ -151,10 +187,14 @@ fn synth_train_eval_recognize_pipeline() {
         "{:?}",
         rows[0]
     );
-    for (row, what) in rows[1..]
-        .iter()
-        .zip(["decode", "decode", "no ink", "too large"])
-    {
+    for (row, what) in rows[1..].iter().zip([
+        "decode",
+        "decode",
+        "no ink",
+        "too large",
+        "too small",
+        "no ink",
+    ]) {
         let err = row["error"].as_str().unwrap_or_default();
         assert!(err.contains(what), "expected {what:?} in {row}");
     }

@@ -26,6 +26,9 @@ pub const MARGIN_X: usize = 8;
 pub const MAX_INPUT_SIDE: u32 = 16_384;
 /// Largest width of a normalized line, in pixels (about 200 characters at height 40).
 pub const MAX_LINE_WIDTH: usize = 8_192;
+/// Smallest height of an input image: below it no text is legible, and scaling it up to the
+/// model's height would only invent detail (a 1 px strip would become a very long line).
+pub const MIN_INPUT_HEIGHT: usize = 8;
 
 /// A normalized line: an ink map of fixed height, plus the mapping back to the source image.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +123,14 @@ pub fn normalize(gray: &Gray, height: usize, source: &Path) -> Result<InkLine> {
         return Err(Error::image(
             source,
             format!("image is {w}x{h} px; the largest side allowed is {MAX_INPUT_SIDE} px"),
+        ));
+    }
+    if h < MIN_INPUT_HEIGHT {
+        return Err(Error::image(
+            source,
+            format!(
+                "image too small: {h} px tall; a text line needs at least {MIN_INPUT_HEIGHT} px"
+            ),
         ));
     }
     if height < 2 * MARGIN + 4 {

@@ -4,8 +4,18 @@
 //! only its recurrence step by step, both directions together. One thread by default (the
 //! paper's latency setting); buffers are reused from line to line.
 
-mod conv;
-mod lstm;
-mod model;
+pub mod conv;
+pub mod direct;
+pub mod lstm;
+pub(crate) mod model;
+pub mod peak;
 
 pub use model::{FastModel, FastRecognizer, Profile};
+
+/// Largest absolute difference between two equally long slices (0 for empty ones).
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
+}

@@ -1,6 +1,7 @@
 //! A CRNN converted for the fast path, and the recognizer built on it.
 
-use super::conv::{bias_relu, im2col3x3, matmul, max_pool};
+use super::conv::{bias_relu, conv3x3, matmul, max_pool};
+use super::direct::{self, Blocked, PackedConv};
 use super::lstm::FastBlstm;
 use crate::data::normalize::InkLine;
 use crate::decode::greedy;
@@ -22,30 +23,54 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 
 /// A convolution with BatchNorm folded in: `w: [c_out, c_in * k * k]`, `b: [c_out]`.
 #[derive(Debug, Clone)]
-struct FastConv {
-    c_in: usize,
-    c_out: usize,
-    kernel: usize,
-    w: Vec<f32>,
-    b: Vec<f32>,
-    relu: bool,
+pub(crate) struct FastConv {
+    pub(crate) c_in: usize,
+    pub(crate) c_out: usize,
+    pub(crate) kernel: usize,
+    pub(crate) w: Vec<f32>,
+    pub(crate) b: Vec<f32>,
+    pub(crate) relu: bool,
+    /// The same weights packed for the direct kernel (built by [`FastConv::packed`]).
+    pub(crate) packed: Option<PackedConv>,
 }
 
+impl FastConv {
+    /// Packs the weights for the direct kernel (after BatchNorm folding).
+    fn packed(mut self) -> Self {
+        self.packed = Some(PackedConv::new(
+            self.c_in,
+            self.c_out,
+            self.kernel,
+            &self.w,
+            &self.b,
+            self.relu,
+        ));
+        self
+    }
+}
+
+/// One step of the converted backbone.
 #[derive(Debug, Clone)]
-enum FastLayer {
+pub(crate) enum FastLayer {
     Conv(FastConv),
     Pool { ph: usize, pw: usize },
 }
 
+/// Convolutions with at most this many input channels run as direct convolutions (measured on
+/// this machine: faster than im2col + GEMM up to 128 input channels on the wide early maps,
+/// slower from 256 on the narrow late ones; see `cargo bench -p engine --bench kernels`).
+const DIRECT_MAX_C_IN: usize = 128;
+
 /// A trained CRNN in plain `f32` buffers.
 #[derive(Debug, Clone)]
 pub struct FastModel {
-    layers: Vec<FastLayer>,
-    lstm: Vec<FastBlstm>,
-    ip_w: Vec<f32>,
-    ip_b: Vec<f32>,
-    classes: usize,
-    height: usize,
+    pub(crate) layers: Vec<FastLayer>,
+    pub(crate) lstm: Vec<FastBlstm>,
+    /// `[2h, classes]`
+    pub(crate) ip_w: Vec<f32>,
+    pub(crate) ip_b: Vec<f32>,
+    pub(crate) classes: usize,
+    pub(crate) height: usize,
     /// Threads for the GEMMs (1 = the paper's single-core setting).
     pub threads: usize,
 }
@@ -81,6 +106,8 @@ struct Scratch {
     b: Vec<f32>,
     cols: Vec<f32>,
     gates: Vec<f32>,
+    map_a: Blocked,
+    map_b: Blocked,
 }
 
 fn conv_of(conv: &burn::nn::conv::Conv2d, relu: bool) -> FastConv {
@@ -97,6 +124,7 @@ fn conv_of(conv: &burn::nn::conv::Conv2d, relu: bool) -> FastConv {
         w: values(conv.weight.val()),
         b,
         relu,
+        packed: None,
     }
 }
 
@@ -143,19 +171,26 @@ impl FastModel {
                 }
             }
         }
+        let layers = layers
+            .into_iter()
+            .map(|l| match l {
+                FastLayer::Conv(c) => FastLayer::Conv(c.packed()),
+                pool => pool,
+            })
+            .collect();
         let lstm = model
             .rnn
             .layers
             .iter()
             .map(|l| {
                 let [d_in, _] = l.w_input.dims();
-                FastBlstm {
-                    w_input: values(l.w_input.val()),
-                    bias: values(l.bias.val()),
-                    w_hidden: values(l.w_hidden.val()),
+                FastBlstm::new(
+                    values(l.w_input.val()),
+                    values(l.bias.val()),
+                    values(l.w_hidden.val()),
                     d_in,
-                    hidden: l.hidden,
-                }
+                    l.hidden,
+                )
             })
             .collect();
         let [_, classes] = model.ip.weight.dims();
@@ -175,6 +210,32 @@ impl FastModel {
         }
     }
 
+    /// Rounds every weight to the nearest half-precision value, as model files store them
+    /// (random-weight bench models then run exactly like a loaded model file, including the
+    /// DBLSTM's half-precision weight path).
+    pub fn round_to_half(&mut self) {
+        let round = |v: &mut Vec<f32>| {
+            v.iter_mut()
+                .for_each(|x| *x = half::f16::from_f32(*x).to_f32())
+        };
+        for l in &mut self.layers {
+            if let FastLayer::Conv(c) = l {
+                round(&mut c.w);
+                round(&mut c.b);
+                *c = c.clone().packed();
+            }
+        }
+        for l in &mut self.lstm {
+            let (mut wi, mut b, mut wh) = (l.w_input.clone(), l.bias.clone(), l.w_hidden.clone());
+            round(&mut wi);
+            round(&mut b);
+            round(&mut wh);
+            *l = FastBlstm::new(wi, b, wh, l.d_in, l.hidden);
+        }
+        round(&mut self.ip_w);
+        round(&mut self.ip_b);
+    }
+
     /// Log-probabilities `[frames, classes]` of one normalized line (`[height, width]` ink).
     fn run(
         &self,
@@ -183,7 +244,14 @@ impl FastModel {
         s: &mut Scratch,
         mut profile: Option<&mut Profile>,
     ) -> (Vec<f32>, usize) {
-        let Scratch { a, b, cols, gates } = s;
+        let Scratch {
+            a,
+            b,
+            cols,
+            gates,
+            map_a,
+            map_b,
+        } = s;
         let mut clock = std::time::Instant::now();
         let mut lap = |slot: fn(&mut Profile) -> &mut f64, profile: &mut Option<&mut Profile>| {
             if let Some(p) = profile.as_deref_mut() {
@@ -191,47 +259,81 @@ impl FastModel {
                 clock = std::time::Instant::now();
             }
         };
-        a.clear();
-        a.extend_from_slice(pixels);
-        let (mut c, mut h, mut w) = (1usize, self.height, width);
+        // The first layers (wide maps, few channels) run as direct convolutions in the
+        // channel-blocked layout; from the first convolution with more than DIRECT_MAX_C_IN
+        // input channels on (narrow maps, long reductions), im2col + GEMM is faster, so the map
+        // is converted to the plain layout once and stays in it.
+        map_a.from_plain(pixels, self.height, width);
+        let mut plain: Option<(usize, usize, usize)> = None;
         for layer in &self.layers {
-            match layer {
-                FastLayer::Conv(conv) => {
-                    let hw = h * w;
+            if let (None, FastLayer::Conv(conv)) = (plain, layer)
+                && conv.c_in > DIRECT_MAX_C_IN
+            {
+                direct::to_plain(map_a, a);
+                plain = Some((map_a.c, map_a.h, map_a.w));
+            }
+            match (layer, plain.as_mut()) {
+                (FastLayer::Conv(conv), None) => {
+                    let fallback;
+                    let packed = match &conv.packed {
+                        Some(p) => p,
+                        None => {
+                            fallback = conv.clone().packed().packed;
+                            fallback.as_ref().unwrap_or_else(|| unreachable!())
+                        }
+                    };
+                    direct::conv(map_a, packed, map_b);
+                    std::mem::swap(map_a, map_b);
+                }
+                (FastLayer::Pool { ph, pw }, None) => {
+                    direct::max_pool(map_a, *ph, *pw, map_b);
+                    std::mem::swap(map_a, map_b);
+                }
+                (FastLayer::Conv(conv), Some((c, h, w))) => {
+                    let hw = *h * *w;
                     b.clear();
                     b.resize(conv.c_out * hw, 0.0);
                     if conv.kernel == 3 {
-                        im2col3x3(a, c, h, w, cols);
-                        matmul(b, &conv.w, cols, conv.c_out, c * 9, hw, self.threads);
-                        lap(|p| &mut p.conv3x3, &mut profile);
+                        conv3x3(a, *c, *h, *w, &conv.w, conv.c_out, b, cols, self.threads);
                     } else {
-                        matmul(b, &conv.w, a, conv.c_out, c, hw, self.threads);
-                        lap(|p| &mut p.conv1x1, &mut profile);
+                        matmul(b, &conv.w, a, conv.c_out, *c, hw, self.threads);
                     }
                     bias_relu(b, &conv.b, hw, conv.relu);
-                    lap(|p| &mut p.relu, &mut profile);
-                    c = conv.c_out;
+                    *c = conv.c_out;
+                    std::mem::swap(a, b);
                 }
-                FastLayer::Pool { ph, pw } => {
-                    (h, w) = max_pool(a, c, h, w, *ph, *pw, b);
-                    lap(|p| &mut p.max_pooling, &mut profile);
+                (FastLayer::Pool { ph, pw }, Some((c, h, w))) => {
+                    (*h, *w) = max_pool(a, *c, *h, *w, *ph, *pw, b);
+                    std::mem::swap(a, b);
                 }
             }
-            std::mem::swap(a, b);
+            match layer {
+                FastLayer::Conv(conv) if conv.kernel == 3 => lap(|p| &mut p.conv3x3, &mut profile),
+                FastLayer::Conv(_) => lap(|p| &mut p.conv1x1, &mut profile),
+                FastLayer::Pool { .. } => lap(|p| &mut p.max_pooling, &mut profile),
+            }
         }
         // [c, h, frames] -> [frames, c * h]
-        let frames = w;
-        let d = c * h;
-        b.clear();
-        b.resize(frames * d, 0.0);
-        for ch in 0..c {
-            for row in 0..h {
-                let src = &a[(ch * h + row) * w..(ch * h + row + 1) * w];
-                for (t, v) in src.iter().enumerate() {
-                    b[t * d + ch * h + row] = *v;
-                }
+        let frames = match plain {
+            None => {
+                direct::to_frames(map_a, b);
+                map_a.w
             }
-        }
+            Some((c, h, w)) => {
+                let d = c * h;
+                b.clear();
+                b.resize(w * d, 0.0);
+                for ch in 0..c {
+                    for row in 0..h {
+                        let src = &a[(ch * h + row) * w..(ch * h + row + 1) * w];
+                        for (t, v) in src.iter().enumerate() {
+                            b[t * d + ch * h + row] = *v;
+                        }
+                    }
+                }
+                w
+            }
+        };
         std::mem::swap(a, b);
         for l in &self.lstm {
             l.forward(a, frames, b, gates, self.threads);
@@ -269,7 +371,9 @@ pub struct FastRecognizer {
     pub header: ModelHeader,
     /// The converted network.
     pub model: FastModel,
-    scratch: Mutex<Scratch>,
+    /// Buffers of idle workers: each call takes one (or makes one), so that several threads
+    /// can recognize lines at once without sharing buffers.
+    scratch: Mutex<Vec<Scratch>>,
 }
 
 impl FastRecognizer {
@@ -285,7 +389,7 @@ impl FastRecognizer {
         Self {
             header,
             model,
-            scratch: Mutex::new(Scratch::default()),
+            scratch: Mutex::new(Vec::new()),
         }
     }
 
@@ -307,8 +411,11 @@ impl FastRecognizer {
             pixels[y * width..y * width + line.width]
                 .copy_from_slice(&line.pixels[y * line.width..(y + 1) * line.width]);
         }
-        let mut guard = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
-        self.model.run(&pixels, width, &mut guard, profile).0
+        let lock = || self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        let mut scratch = lock().pop().unwrap_or_default();
+        let out = self.model.run(&pixels, width, &mut scratch, profile).0;
+        lock().push(scratch);
+        out
     }
 }
 
@@ -358,7 +465,13 @@ mod tests {
 
     #[test]
     fn fast_path_matches_burn_on_every_backbone() {
-        for preset in [Preset::TeacherTiny, Preset::StudentTiny, Preset::StudentCpu] {
+        // student-paper has convolutions with more than DIRECT_MAX_C_IN inputs (the GEMM path).
+        for preset in [
+            Preset::TeacherTiny,
+            Preset::StudentTiny,
+            Preset::StudentCpu,
+            Preset::StudentPaper,
+        ] {
             let cfg = CrnnConfig::preset(preset, 9);
             let model = warmed_model(&cfg);
             let header = ModelHeader {
@@ -397,11 +510,7 @@ mod tests {
                     .unwrap();
                 let got = fast.log_probs(&ink);
                 assert_eq!(got.len(), expected.len());
-                let diff = got
-                    .iter()
-                    .zip(&expected)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0f32, f32::max);
+                let diff = crate::infer::max_abs_diff(&got, &expected);
                 assert!(diff < 1e-4, "{preset:?} width {width}: max |diff| {diff}");
             }
         }

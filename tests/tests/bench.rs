@@ -1,0 +1,58 @@
+//! `engine bench` end to end on the tiny presets: both tables' fields in the JSON, and the ONNX
+//! Runtime peer running the exported network with the same outputs as the fast path.
+//!
+//! The ONNX check needs Python with `onnxruntime` (`INKLING_PYTHON`, else `python3`); without
+//! it the check is skipped with a message, unless `INKLING_REQUIRE_ONNX=1` (set by `.ci/run`,
+//! which installs the package), where a skip is a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use inkling_tests::{describe, engine};
+
+#[test]
+fn bench_reports_costs_latency_peak_and_the_onnx_peer() {
+    let out = engine(&[
+        "bench",
+        "--presets",
+        "teacher-tiny,student-tiny",
+        "--lines",
+        "2",
+        "--runs",
+        "1",
+        "--no-burn",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["machine"]["fp32_peak_gflops"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["lines"], 2);
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["cr"], 1.0);
+    for row in rows {
+        assert!(row["params"].as_u64().unwrap() > 0);
+        assert!(row["fast_ms"].as_f64().unwrap() > 0.0);
+        assert!(row["gflops_mean"].as_f64().unwrap() > 0.0);
+        assert!(row["layers_ms"]["dblstm"].as_f64().unwrap() > 0.0);
+        assert!(row["conv3x3_gflops_per_s"].as_f64().unwrap() > 0.0);
+    }
+    let status = report["onnx_status"].as_str().unwrap();
+    if status.starts_with("skipped") {
+        assert!(
+            std::env::var("INKLING_REQUIRE_ONNX").as_deref() != Ok("1"),
+            "ONNX Runtime peer required but {status}"
+        );
+        eprintln!("ONNX check skipped: {status}");
+        return;
+    }
+    for row in rows {
+        let ort = &row["ort"];
+        let diff = ort["max_abs_diff"].as_f64().unwrap();
+        assert!(
+            diff < 1e-4,
+            "{}: ONNX Runtime differs by {diff}",
+            row["model"]
+        );
+        assert!(ort["median_ms"].as_f64().unwrap() > 0.0);
+        assert!(ort["lstm_ms"].as_f64().unwrap() > 0.0);
+    }
+}
