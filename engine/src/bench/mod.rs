@@ -326,14 +326,14 @@ pub fn layer_markdown(
         let l = &r.layers_ms;
         let total = l.total();
         s.push_str(&format!(
-            "\n{} (mean bench line, 40x{width}):\n\n| Layer | ms/line | % | params | % |\n|---|---|---|---|---|\n",
+            "\n{} (ms: mean per bench line; mean width {width} px):\n\n| Layer | ms/line | % | params | % |\n|---|---|---|---|---|\n",
             r.model
         ));
         let rows_of: [(&str, f64, usize); 6] = [
             ("Conv3x3", l.conv3x3, params(&[LayerKind::Conv3x3])),
             ("Conv1x1", l.conv1x1, params(&[LayerKind::Conv1x1])),
             (
-                "ReLU (+ folded BN)",
+                "ReLU (fused in the conv store; BN folded)",
                 l.relu,
                 params(&[LayerKind::BatchNorm]),
             ),
