@@ -1,0 +1,543 @@
+//! The distill view: choose a teacher, a criterion, data and lengths; run distillation and
+//! fine-tuning in a background thread through the engine's own pipeline; watch its progress
+//! (phase, step, rate, ETA, loss and validation CER curves); cancel (the run keeps its last
+//! checkpoint) and resume; list past runs and load a finished student into the recognize view.
+
+use eframe::egui;
+use egui_plot::{Line, Plot};
+use engine::losses::distill::Criterion;
+use engine::train::distill::{DistillConfig, distill};
+use engine::train::progress::{CancelToken, ProgressEvent};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, channel};
+
+/// The criteria offered, by name.
+pub const CRITERIA: [&str; 5] = ["softmax-ce", "ip-l2", "lstm-l2", "cnn-mah", "cnn-l2"];
+
+/// The form (persisted between runs of the program).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DistillForm {
+    /// Teacher model file.
+    pub teacher: String,
+    /// Index into [`CRITERIA`].
+    pub criterion: usize,
+    /// Temperature of softmax-ce.
+    pub temperature: f64,
+    /// Synthetic data task ("hwr" or "ocr"), used when `folder` is empty.
+    pub task: String,
+    /// A folder or TSV of labeled lines instead of synthetic data.
+    pub folder: String,
+    /// Student preset name (e.g. "student-cpu").
+    pub student_preset: String,
+    /// Distillation steps.
+    pub distill_steps: usize,
+    /// Fine-tuning steps (0: none).
+    pub finetune_steps: usize,
+    /// Lines per batch.
+    pub batch_size: usize,
+    /// Folder holding the runs.
+    pub runs_dir: String,
+    /// Name of the next run.
+    pub run_name: String,
+}
+
+impl Default for DistillForm {
+    fn default() -> Self {
+        Self {
+            teacher: crate::models::models_dir()
+                .join("hwr-teacher-cpu.inkm")
+                .display()
+                .to_string(),
+            criterion: 3,
+            temperature: 2.0,
+            task: "hwr".into(),
+            folder: String::new(),
+            student_preset: "student-cpu".into(),
+            distill_steps: 1500,
+            finetune_steps: 750,
+            batch_size: 16,
+            runs_dir: "runs".into(),
+            run_name: "gui-distill".into(),
+        }
+    }
+}
+
+impl DistillForm {
+    /// The criterion chosen.
+    pub fn criterion(&self) -> Criterion {
+        match self.criterion {
+            0 => Criterion::SoftmaxCe {
+                temperature: self.temperature,
+            },
+            1 => Criterion::IpL2,
+            2 => Criterion::LstmL2,
+            4 => Criterion::CnnL2,
+            _ => Criterion::CnnMah,
+        }
+    }
+
+    /// The recipe of the run, in the same format as `training/*.json` (errors are messages).
+    pub fn recipe(&self) -> Result<DistillConfig, String> {
+        let source = |split: &str, seed: u64| {
+            if self.folder.trim().is_empty() {
+                serde_json::json!({"synth": {"task": self.task, "split": split, "seed": seed}})
+            } else {
+                serde_json::json!({"files": {"folder": self.folder.trim()}})
+            }
+        };
+        let phase = |steps: usize, lr: f64| {
+            serde_json::json!({
+                "optimizer": {"lr": lr, "warmup_steps": (steps / 15).min(100)},
+                "schedule": {"steps": steps, "batch_size": self.batch_size,
+                             "eval_every": (steps / 5).max(1), "checkpoint_every": (steps / 10).clamp(1, 100)}
+            })
+        };
+        let mut recipe = serde_json::json!({
+            "teacher": self.teacher.trim(),
+            "student": {"preset": self.student_preset},
+            "criterion": self.criterion(),
+            "data": {"train": source("train", 1), "valid": source("valid", 1_000_001), "valid_lines": 100},
+            "seed": 11,
+        });
+        let d = phase(self.distill_steps.max(1), 0.002);
+        recipe["optimizer"] = d["optimizer"].clone();
+        recipe["schedule"] = d["schedule"].clone();
+        if self.finetune_steps > 0 {
+            recipe["finetune"] = phase(self.finetune_steps, 0.0005);
+        }
+        serde_json::from_value(recipe).map_err(|e| format!("recipe: {e}"))
+    }
+
+    /// The run folder.
+    pub fn run_dir(&self) -> PathBuf {
+        Path::new(self.runs_dir.trim()).join(self.run_name.trim())
+    }
+}
+
+/// What the job thread sends.
+enum Message {
+    Event(ProgressEvent),
+    Finished(Result<PathBuf, String>),
+}
+
+/// A running job.
+struct Job {
+    cancel: CancelToken,
+    rx: Receiver<Message>,
+}
+
+/// Progress of the current (or last) run, for display.
+#[derive(Debug, Clone, Default)]
+pub struct RunProgress {
+    /// Current phase name.
+    pub phase: String,
+    /// Step in the phase.
+    pub step: usize,
+    /// Steps in the phase.
+    pub total: usize,
+    /// Lines per second.
+    pub lines_per_s: f64,
+    /// Seconds left in the phase.
+    pub eta_s: f64,
+    /// (global step, loss) per reported step.
+    pub losses: Vec<[f64; 2]>,
+    /// (global step, CER %) per validation.
+    pub cer: Vec<[f64; 2]>,
+    /// Messages of the run.
+    pub log: Vec<String>,
+    /// Steps of the phases before the current one (for the global x axis).
+    offset: usize,
+}
+
+/// A past run found on disk.
+#[derive(Debug, Clone)]
+pub struct PastRun {
+    /// Its folder.
+    pub dir: PathBuf,
+    /// The best student model file in it, if any.
+    pub student: Option<PathBuf>,
+    /// The last validation CER in its metrics, if any.
+    pub cer: Option<f64>,
+}
+
+/// The view's state.
+pub struct DistillView {
+    /// The form.
+    pub form: DistillForm,
+    job: Option<Job>,
+    /// Progress of the current or last run.
+    pub progress: RunProgress,
+    /// How the last run ended (student model, or error).
+    pub outcome: Option<Result<PathBuf, String>>,
+    /// Past runs in the runs folder.
+    pub past: Vec<PastRun>,
+    /// A student the user asked to load into the recognize view.
+    pub load_request: Option<PathBuf>,
+    wake: std::sync::Arc<dyn Fn() + Send + Sync>,
+}
+
+impl DistillView {
+    /// A view with `form`; `wake` repaints the UI when the job reports.
+    pub fn new(form: DistillForm, wake: impl Fn() + Send + Sync + 'static) -> Self {
+        let mut v = Self {
+            form,
+            job: None,
+            progress: RunProgress::default(),
+            outcome: None,
+            past: Vec::new(),
+            load_request: None,
+            wake: std::sync::Arc::new(wake),
+        };
+        v.refresh_past();
+        v
+    }
+
+    /// Whether a run is in progress.
+    pub fn running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Starts (or, with `resume`, continues) the run described by the form.
+    pub fn start(&mut self, resume: bool) {
+        if self.running() {
+            return;
+        }
+        let cfg = match self.form.recipe() {
+            Ok(c) => c,
+            Err(e) => {
+                self.outcome = Some(Err(e));
+                return;
+            }
+        };
+        let run_dir = self.form.run_dir();
+        let (tx, rx) = channel();
+        let cancel = CancelToken::new();
+        let token = cancel.clone();
+        let wake = self.wake.clone();
+        let name = format!("app: {}", run_dir.display());
+        self.progress = RunProgress::default();
+        self.outcome = None;
+        let spawned = std::thread::Builder::new()
+            .name("inkling-distill".into())
+            .spawn(move || {
+                let mut observer = |e: &ProgressEvent| {
+                    let _ = tx.send(Message::Event(e.clone()));
+                    wake();
+                };
+                let result = distill(&cfg, &name, &run_dir, resume, &token, &mut observer)
+                    .map(|r| r.student().to_path_buf())
+                    .map_err(|e| {
+                        e.to_string().replace(
+                            "resume with --resume",
+                            "its checkpoint is kept: press Resume to continue",
+                        )
+                    });
+                let _ = tx.send(Message::Finished(result));
+                wake();
+            });
+        match spawned {
+            Ok(_) => self.job = Some(Job { cancel, rx }),
+            Err(e) => self.outcome = Some(Err(format!("cannot start the run: {e}"))),
+        }
+    }
+
+    /// Asks the running job to stop at its next step (it writes a checkpoint first).
+    pub fn cancel(&self) {
+        if let Some(j) = &self.job {
+            j.cancel.cancel();
+        }
+    }
+
+    /// Takes the job's reports into the progress state.
+    pub fn poll(&mut self) {
+        let Some(job) = &self.job else { return };
+        let mut finished = None;
+        for m in job.rx.try_iter() {
+            match m {
+                Message::Event(e) => apply(&mut self.progress, &e),
+                Message::Finished(r) => finished = Some(r),
+            }
+        }
+        if let Some(r) = finished {
+            self.job = None;
+            self.outcome = Some(r);
+            self.refresh_past();
+        }
+    }
+
+    /// Re-reads the runs folder.
+    pub fn refresh_past(&mut self) {
+        let dir = PathBuf::from(self.form.runs_dir.trim());
+        let mut past: Vec<PastRun> = std::fs::read_dir(&dir)
+            .map(|it| {
+                it.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.join("metrics.csv").is_file())
+                    .map(|d| past_run(&d))
+                    .collect()
+            })
+            .unwrap_or_default();
+        past.sort_by(|a, b| a.dir.cmp(&b.dir));
+        self.past = past;
+    }
+
+    /// Draws the view.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.poll();
+        self.form_ui(ui);
+        ui.separator();
+        self.progress_ui(ui);
+        ui.separator();
+        self.past_ui(ui);
+    }
+
+    fn form_ui(&mut self, ui: &mut egui::Ui) {
+        let running = self.running();
+        let f = &mut self.form;
+        ui.add_enabled_ui(!running, |ui| {
+            egui::Grid::new("distill-form")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    let l = ui.label("Teacher model");
+                    ui.text_edit_singleline(&mut f.teacher).labelled_by(l.id);
+                    ui.end_row();
+                    ui.label("Criterion");
+                    ui.horizontal(|ui| {
+                        egui::ComboBox::from_label("criterion")
+                            .selected_text(CRITERIA[f.criterion.min(CRITERIA.len() - 1)])
+                            .show_ui(ui, |ui| {
+                                for (i, c) in CRITERIA.iter().enumerate() {
+                                    ui.selectable_value(&mut f.criterion, i, *c);
+                                }
+                            });
+                        if f.criterion == 0 {
+                            ui.add(
+                                egui::DragValue::new(&mut f.temperature)
+                                    .range(0.1..=20.0)
+                                    .prefix("T = "),
+                            );
+                        }
+                    });
+                    ui.end_row();
+                    ui.label("Data");
+                    ui.horizontal(|ui| {
+                        ui.selectable_value(
+                            &mut f.task,
+                            "hwr".to_string(),
+                            "synthetic handwriting",
+                        );
+                        ui.selectable_value(&mut f.task, "ocr".to_string(), "synthetic print");
+                    });
+                    ui.end_row();
+                    let l = ui.label("or labeled lines (folder/TSV)");
+                    ui.text_edit_singleline(&mut f.folder).labelled_by(l.id);
+                    ui.end_row();
+                    ui.label("Steps");
+                    ui.horizontal(|ui| {
+                        ui.add(
+                            egui::DragValue::new(&mut f.distill_steps)
+                                .range(1..=1_000_000)
+                                .prefix("distill "),
+                        );
+                        ui.add(
+                            egui::DragValue::new(&mut f.finetune_steps)
+                                .range(0..=1_000_000)
+                                .prefix("fine-tune "),
+                        );
+                        ui.add(
+                            egui::DragValue::new(&mut f.batch_size)
+                                .range(1..=256)
+                                .prefix("batch "),
+                        );
+                    });
+                    ui.end_row();
+                    let l = ui.label("Run folder");
+                    ui.horizontal(|ui| {
+                        ui.text_edit_singleline(&mut f.runs_dir).labelled_by(l.id);
+                        ui.label("/");
+                        ui.text_edit_singleline(&mut f.run_name).labelled_by(l.id);
+                    });
+                    ui.end_row();
+                });
+        });
+        ui.horizontal(|ui| {
+            let exists = self.form.run_dir().join("config.json").is_file();
+            if ui
+                .add_enabled(!running && !exists, egui::Button::new("Start"))
+                .clicked()
+            {
+                self.start(false);
+            }
+            if ui
+                .add_enabled(!running && exists, egui::Button::new("Resume"))
+                .clicked()
+            {
+                self.start(true);
+            }
+            if ui
+                .add_enabled(running, egui::Button::new("Cancel"))
+                .clicked()
+            {
+                self.cancel();
+            }
+            if exists && !running {
+                ui.weak("this run folder exists: resume it, or choose another name");
+            }
+        });
+    }
+
+    fn progress_ui(&mut self, ui: &mut egui::Ui) {
+        let p = &self.progress;
+        if self.running() || p.total > 0 {
+            let frac = if p.total > 0 {
+                p.step as f32 / p.total as f32
+            } else {
+                0.0
+            };
+            ui.add(egui::ProgressBar::new(frac).show_percentage().text(format!(
+                "{}: step {}/{} · {:.1} lines/s · ETA {}",
+                p.phase,
+                p.step,
+                p.total,
+                p.lines_per_s,
+                eta(p.eta_s)
+            )));
+        }
+        match &self.outcome {
+            Some(Ok(student)) => {
+                ui.label(format!("Finished: student {}", student.display()));
+                if ui
+                    .button("Load the student into the recognize view")
+                    .clicked()
+                {
+                    self.load_request = Some(student.clone());
+                }
+            }
+            Some(Err(e)) => {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+            None => {}
+        }
+        if !p.losses.is_empty() || !p.cer.is_empty() {
+            ui.columns(2, |cols| {
+                Plot::new("distill-loss")
+                    .height(160.0)
+                    .x_axis_label("step")
+                    .y_axis_label("loss")
+                    .show(&mut cols[0], |plot| {
+                        plot.line(Line::new("loss", p.losses.clone()));
+                    });
+                Plot::new("distill-cer")
+                    .height(160.0)
+                    .x_axis_label("step")
+                    .y_axis_label("validation CER %")
+                    .show(&mut cols[1], |plot| {
+                        plot.line(Line::new("validation CER %", p.cer.clone()));
+                    });
+            });
+        }
+        if let Some(last) = p.log.last() {
+            ui.weak(last);
+        }
+    }
+
+    fn past_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.strong("Past runs");
+            if ui.button("Refresh").clicked() {
+                self.refresh_past();
+            }
+        });
+        let mut load = None;
+        for r in &self.past {
+            ui.horizontal(|ui| {
+                ui.label(r.dir.display().to_string());
+                if let Some(c) = r.cer {
+                    ui.weak(format!("last validation CER {c:.2}%"));
+                }
+                if let Some(s) = &r.student
+                    && ui.small_button("Load student").clicked()
+                {
+                    load = Some(s.clone());
+                }
+            });
+        }
+        if load.is_some() {
+            self.load_request = load;
+        }
+    }
+}
+
+/// Folds one event into the progress state.
+fn apply(p: &mut RunProgress, e: &ProgressEvent) {
+    match e {
+        ProgressEvent::Phase { name, total_steps } => {
+            p.offset += p.total;
+            p.phase = name.clone();
+            p.step = 0;
+            p.total = *total_steps;
+        }
+        ProgressEvent::Message(m) => p.log.push(m.clone()),
+        ProgressEvent::Step {
+            step,
+            total_steps,
+            losses,
+            lines_per_s,
+            eta_s,
+            ..
+        } => {
+            p.step = *step;
+            p.total = *total_steps;
+            p.lines_per_s = *lines_per_s;
+            p.eta_s = *eta_s;
+            if let Some((_, v)) = losses.first() {
+                p.losses.push([(p.offset + step) as f64, *v]);
+            }
+        }
+        ProgressEvent::Eval { step, cer, .. } => p.cer.push([(p.offset + step) as f64, *cer]),
+        ProgressEvent::Checkpoint { .. } => {}
+        ProgressEvent::Done { step, best_cer } => {
+            p.step = *step;
+            p.log.push(format!(
+                "{} done at step {step}; best CER {}",
+                p.phase,
+                best_cer.map_or("n/a".into(), |c| format!("{c:.2}%"))
+            ));
+        }
+    }
+}
+
+fn eta(s: f64) -> String {
+    if !s.is_finite() || s <= 0.0 {
+        "-".into()
+    } else if s < 90.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{:.0} min", s / 60.0)
+    }
+}
+
+fn past_run(dir: &Path) -> PastRun {
+    // Only distillation runs hold students (a teacher's training run is listed without one).
+    let student = ["finetune-best.inkm", "distill-best.inkm"]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file());
+    let cer = std::fs::read_to_string(dir.join("metrics.csv"))
+        .ok()
+        .and_then(|text| {
+            let mut lines = text.lines();
+            let header: Vec<&str> = lines.next()?.split(',').collect();
+            let col = header.iter().position(|h| h.contains("cer"))?;
+            lines
+                .rev()
+                .find_map(|l| l.split(',').nth(col)?.parse::<f64>().ok())
+        });
+    PastRun {
+        dir: dir.to_path_buf(),
+        student,
+        cer,
+    }
+}

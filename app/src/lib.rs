@@ -1,0 +1,18 @@
+//! Inkling desktop program: write or load a line and see it recognized live by the compact
+//! student beside the teacher.
+//!
+//! - [`canvas`]: strokes as vector data, drawn and rasterized;
+//! - [`worker`]: the background recognition thread (latest request wins);
+//! - [`models`]: finding and loading model files;
+//! - [`recognize_view`]: the recognize view;
+//! - [`distill_view`]: distillation runs with live progress;
+//! - [`app`]: the eframe application (persistence, layout).
+
+pub mod app;
+pub mod canvas;
+pub mod distill_view;
+pub mod models;
+pub mod recognize_view;
+pub mod worker;
+
+pub use app::InklingApp;

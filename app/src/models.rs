@@ -1,0 +1,74 @@
+//! Finding and loading models: the shipped ones in `assets/models/` and any file the user
+//! names, each with a one-line description (role, architecture, parameters, GFLOPs).
+
+use crate::worker::SharedRecognizer;
+use engine::infer::FastRecognizer;
+use engine::model_file::{Role, read_header};
+use engine::models::cost::summary;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A loaded model.
+#[derive(Clone)]
+pub struct LoadedModel {
+    /// Its file.
+    pub path: PathBuf,
+    /// The recognizer (fast CPU path).
+    pub recognizer: SharedRecognizer,
+    /// Role, architecture, size and cost, for the UI.
+    pub summary: String,
+}
+
+/// The shipped models' folder.
+pub fn models_dir() -> PathBuf {
+    engine::data::synth::assets_dir().join("models")
+}
+
+/// The `.inkm` files in a folder, sorted by name.
+pub fn discover(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|it| {
+            it.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "inkm"))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// The default student and teacher among `found`: by the role stored in each file (for a
+/// role with several files, the first by name).
+pub fn default_pair(found: &[PathBuf]) -> (Option<PathBuf>, Option<PathBuf>) {
+    let role_of = |p: &PathBuf| read_header(p).ok().map(|h| h.role);
+    let student = found
+        .iter()
+        .find(|p| role_of(p) == Some(Role::Student))
+        .cloned();
+    let teacher = found
+        .iter()
+        .find(|p| role_of(p) == Some(Role::Teacher))
+        .cloned();
+    (student, teacher)
+}
+
+/// Loads a model file for recognition; errors are messages for the UI.
+pub fn load(path: &Path) -> Result<LoadedModel, String> {
+    let rec = FastRecognizer::load(path).map_err(|e| e.to_string())?;
+    let cfg = &rec.header.config;
+    let cost = summary(cfg, 800);
+    let summary = format!(
+        "{:?} {:?}-DBLSTM, {:.2}M params, {:.2} GFLOPs per 40x800 line, {} characters",
+        rec.header.role,
+        cfg.family,
+        cost.params as f64 / 1e6,
+        cost.gflops,
+        rec.header.alphabet.num_classes() - 1
+    );
+    Ok(LoadedModel {
+        path: path.to_path_buf(),
+        recognizer: Arc::new(rec),
+        summary,
+    })
+}

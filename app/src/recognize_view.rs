@@ -1,0 +1,596 @@
+//! The recognize view: a canvas (or a loaded image) recognized live by the compact student
+//! and the teacher side by side, with per-character confidence, disagreements, latency and
+//! speedup.
+
+use crate::canvas::Canvas;
+use crate::models::{self, LoadedModel};
+use crate::worker::{Outcome, Request, Worker};
+use eframe::egui;
+use engine::data::normalize::{Gray, load_gray};
+use engine::recognize::Recognition;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Settings that survive a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Stroke width in pixels.
+    pub stroke_width: f32,
+    /// The student model file last used.
+    pub student: Option<PathBuf>,
+    /// The teacher model file last used.
+    pub teacher: Option<PathBuf>,
+    /// Run the teacher on every request (otherwise only when asked).
+    pub teacher_live: bool,
+    /// Quiet time after the last change before recognizing, in ms.
+    pub debounce_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            stroke_width: 4.0,
+            student: None,
+            teacher: None,
+            teacher_live: true,
+            debounce_ms: 250,
+        }
+    }
+}
+
+/// Below this line confidence the student is flagged as unsure.
+pub const UNSURE: f32 = 0.6;
+
+/// What is being recognized.
+enum Source {
+    Canvas,
+    Image {
+        path: PathBuf,
+        gray: Gray,
+        texture: Option<egui::TextureHandle>,
+    },
+}
+
+/// The view's state.
+pub struct RecognizeView {
+    /// The writing canvas.
+    pub canvas: Canvas,
+    /// Persistent settings.
+    pub settings: Settings,
+    student: Option<LoadedModel>,
+    teacher: Option<LoadedModel>,
+    found: Vec<PathBuf>,
+    worker: Worker,
+    source: Source,
+    next_id: u64,
+    submitted: Option<(u64, u64)>,
+    last_change: Option<(u64, Instant)>,
+    /// The latest result shown.
+    pub result: Option<Outcome>,
+    /// The latest error or hint for the user.
+    pub message: Option<String>,
+    path_input: String,
+    model_input: String,
+}
+
+impl RecognizeView {
+    /// A view using the given models; `wake` is called when a result arrives.
+    pub fn new(
+        settings: Settings,
+        student: Option<LoadedModel>,
+        teacher: Option<LoadedModel>,
+        wake: impl Fn() + Send + 'static,
+    ) -> Self {
+        let worker = Worker::spawn(wake);
+        worker.set_models(
+            student.as_ref().map(|m| m.recognizer.clone()),
+            teacher.as_ref().map(|m| m.recognizer.clone()),
+        );
+        let mut canvas = Canvas::default();
+        canvas.stroke_width = settings.stroke_width;
+        let message = match (&student, &teacher) {
+            (None, None) => Some(format!(
+                "No model loaded: none found in {}. Name a model file below.",
+                models::models_dir().display()
+            )),
+            _ => None,
+        };
+        Self {
+            canvas,
+            settings,
+            student,
+            teacher,
+            found: models::discover(&models::models_dir()),
+            worker,
+            source: Source::Canvas,
+            next_id: 0,
+            submitted: None,
+            last_change: None,
+            result: None,
+            message,
+            path_input: String::new(),
+            model_input: String::new(),
+        }
+    }
+
+    /// Opens the shipped (or last used) models and builds the view.
+    pub fn with_default_models(settings: Settings, wake: impl Fn() + Send + 'static) -> Self {
+        let found = models::discover(&models::models_dir());
+        let (default_student, default_teacher) = models::default_pair(&found);
+        let mut errors = Vec::new();
+        let mut pick = |last: &Option<PathBuf>, default: Option<PathBuf>| {
+            let path = last.clone().filter(|p| p.is_file()).or(default)?;
+            models::load(&path).map_err(|e| errors.push(e)).ok()
+        };
+        let student = pick(&settings.student, default_student);
+        let teacher = pick(&settings.teacher, default_teacher);
+        let mut view = Self::new(settings, student, teacher, wake);
+        if !errors.is_empty() {
+            view.message = Some(errors.join("\n"));
+        }
+        view
+    }
+
+    /// Loads an image file as the thing to recognize.
+    pub fn load_image(&mut self, path: &Path) {
+        if path.as_os_str().is_empty() {
+            self.message =
+                Some("Type the path of an image file first (or drop one on the window).".into());
+            return;
+        }
+        match load_gray(path) {
+            Ok(gray) => {
+                self.source = Source::Image {
+                    path: path.to_path_buf(),
+                    gray,
+                    texture: None,
+                };
+                self.message = None;
+                self.submit_now();
+            }
+            Err(e) => self.message = Some(e.to_string()),
+        }
+    }
+
+    /// Loads `path` as the student (`student = true`) or the teacher; an error becomes the
+    /// view's message.
+    pub fn set_model(&mut self, student: bool, path: &Path) {
+        match models::load(path) {
+            Ok(m) => {
+                if student {
+                    self.settings.student = Some(m.path.clone());
+                    self.student = Some(m);
+                } else {
+                    self.settings.teacher = Some(m.path.clone());
+                    self.teacher = Some(m);
+                }
+                self.worker.set_models(
+                    self.student.as_ref().map(|m| m.recognizer.clone()),
+                    self.teacher.as_ref().map(|m| m.recognizer.clone()),
+                );
+                self.message = None;
+                self.submit_now();
+            }
+            Err(e) => self.message = Some(e),
+        }
+    }
+
+    fn image(&self) -> Option<Gray> {
+        match &self.source {
+            Source::Canvas => self.canvas.rasterize(),
+            Source::Image { gray, .. } => Some(gray.clone()),
+        }
+    }
+
+    /// Sends the current line to the worker (the teacher too if `with_teacher`).
+    fn submit(&mut self, with_teacher: bool) {
+        let Some(image) = self.image() else {
+            self.result = None;
+            self.submitted = None;
+            return;
+        };
+        self.next_id += 1;
+        self.submitted = Some((self.next_id, self.canvas.revision));
+        self.worker.submit(Request {
+            id: self.next_id,
+            image,
+            with_teacher,
+        });
+    }
+
+    fn submit_now(&mut self) {
+        self.submit(self.settings.teacher_live);
+    }
+
+    /// Whether a request is on its way.
+    pub fn busy(&self) -> bool {
+        match (self.submitted, &self.result) {
+            (Some((id, _)), Some(r)) => r.id < id,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+
+    /// Draws the view.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        if let Some(outcome) = self.worker.poll() {
+            if std::env::var_os("INKLING_APP_LOG").is_some() {
+                log_outcome(&outcome);
+            }
+            self.result = Some(outcome);
+        }
+        self.dropped_files(ui);
+        self.models_ui(ui);
+        ui.separator();
+        self.input_ui(ui);
+        self.debounce(ui);
+        ui.separator();
+        self.results_ui(ui);
+        if let Some(m) = &self.message {
+            ui.colored_label(ui.visuals().error_fg_color, m);
+        }
+    }
+
+    fn dropped_files(&mut self, ui: &egui::Ui) {
+        let dropped: Vec<PathBuf> = ui.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if let Some(path) = dropped.first() {
+            self.load_image(path);
+        }
+    }
+
+    fn models_ui(&mut self, ui: &mut egui::Ui) {
+        let mut choice: Option<(bool, PathBuf)> = None;
+        for (is_student, label) in [(true, "Student"), (false, "Teacher")] {
+            let current = if is_student {
+                &self.student
+            } else {
+                &self.teacher
+            };
+            let name = current
+                .as_ref()
+                .and_then(|m| m.path.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "none".into());
+            ui.horizontal(|ui| {
+                egui::ComboBox::from_label(label)
+                    .selected_text(name)
+                    .show_ui(ui, |ui| {
+                        for p in &self.found {
+                            let n = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                            if ui.selectable_label(false, n.unwrap_or_default()).clicked() {
+                                choice = Some((is_student, p.clone()));
+                            }
+                        }
+                    });
+                if let Some(m) = current {
+                    ui.weak(&m.summary);
+                }
+            });
+        }
+        ui.horizontal(|ui| {
+            let label = ui.label("Model file:");
+            ui.text_edit_singleline(&mut self.model_input)
+                .labelled_by(label.id);
+            let path = PathBuf::from(self.model_input.trim());
+            if ui.button("Use as student").clicked() {
+                choice = Some((true, path.clone()));
+            }
+            if ui.button("Use as teacher").clicked() {
+                choice = Some((false, path));
+            }
+        });
+        if let Some((student, path)) = choice {
+            self.set_model(student, &path);
+        }
+    }
+
+    fn input_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            if ui
+                .selectable_label(matches!(self.source, Source::Canvas), "Write")
+                .clicked()
+            {
+                self.source = Source::Canvas;
+                self.submit_now();
+            }
+            ui.separator();
+            let label = ui.label("Image file:");
+            ui.text_edit_singleline(&mut self.path_input)
+                .labelled_by(label.id);
+            if ui.button("Load image").clicked() {
+                let path = PathBuf::from(self.path_input.trim());
+                self.load_image(&path);
+            }
+            ui.weak("(or drop an image on the window)");
+        });
+        match &mut self.source {
+            Source::Canvas => {
+                ui.horizontal(|ui| {
+                    if ui
+                        .add_enabled(self.canvas.can_undo(), egui::Button::new("Undo"))
+                        .clicked()
+                    {
+                        self.canvas.undo();
+                    }
+                    if ui
+                        .add_enabled(self.canvas.can_redo(), egui::Button::new("Redo"))
+                        .clicked()
+                    {
+                        self.canvas.redo();
+                    }
+                    if ui.button("Clear").clicked() {
+                        self.canvas.clear();
+                    }
+                    if ui
+                        .add(
+                            egui::Slider::new(&mut self.settings.stroke_width, 1.0..=16.0)
+                                .text("Stroke width"),
+                        )
+                        .changed()
+                    {
+                        self.canvas.stroke_width = self.settings.stroke_width;
+                    }
+                    ui.checkbox(&mut self.settings.teacher_live, "Teacher live");
+                });
+                self.canvas.ui(ui);
+            }
+            Source::Image {
+                path,
+                gray,
+                texture,
+            } => {
+                ui.label(path.display().to_string());
+                let tex = texture.get_or_insert_with(|| {
+                    let rgba: Vec<u8> = gray
+                        .pixels
+                        .iter()
+                        .flat_map(|&v| {
+                            let g = (v.clamp(0.0, 1.0) * 255.0) as u8;
+                            [g, g, g, 255]
+                        })
+                        .collect();
+                    let img =
+                        egui::ColorImage::from_rgba_unmultiplied([gray.width, gray.height], &rgba);
+                    ui.ctx()
+                        .load_texture("inkling-image", img, egui::TextureOptions::LINEAR)
+                });
+                let max_w = ui.available_width();
+                let scale = (max_w / gray.width as f32).min(200.0 / gray.height as f32);
+                ui.image((
+                    tex.id(),
+                    egui::vec2(gray.width as f32 * scale, gray.height as f32 * scale),
+                ));
+            }
+        }
+    }
+
+    /// Recognizes the canvas once it has been quiet for the debounce time.
+    fn debounce(&mut self, ui: &egui::Ui) {
+        if !matches!(self.source, Source::Canvas) {
+            return;
+        }
+        let rev = self.canvas.revision;
+        let already = self.submitted.is_some_and(|(_, r)| r == rev);
+        if already || self.canvas.drawing() {
+            return;
+        }
+        if self.canvas.is_empty() {
+            self.result = None;
+            self.submitted = None;
+            return;
+        }
+        let changed_at = match self.last_change {
+            Some((r, t)) if r == rev => t,
+            _ => {
+                let now = Instant::now();
+                self.last_change = Some((rev, now));
+                now
+            }
+        };
+        let wait = Duration::from_millis(self.settings.debounce_ms);
+        if changed_at.elapsed() >= wait {
+            self.submit_now();
+        } else {
+            ui.ctx().request_repaint_after(wait - changed_at.elapsed());
+        }
+    }
+
+    fn results_ui(&mut self, ui: &mut egui::Ui) {
+        if self.busy() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("recognizing…");
+            });
+        }
+        let Some(outcome) = self.result.clone() else {
+            if self.canvas.is_empty() && matches!(self.source, Source::Canvas) {
+                ui.weak("Write a line on the canvas, or load an image.");
+            }
+            return;
+        };
+        let ok = |r: &Option<Result<Recognition, String>>| {
+            r.as_ref().and_then(|r| r.as_ref().ok()).cloned()
+        };
+        let (student, teacher) = (ok(&outcome.student), ok(&outcome.teacher));
+        let marks = match (&student, &teacher) {
+            (Some(s), Some(t)) => Some(disagreements(&s.text, &t.text)),
+            _ => None,
+        };
+        ui.columns(2, |cols| {
+            result_column(
+                &mut cols[0],
+                "Student",
+                &outcome.student,
+                marks.as_ref().map(|m| &m.0),
+            );
+            result_column(
+                &mut cols[1],
+                "Teacher",
+                &outcome.teacher,
+                marks.as_ref().map(|m| &m.1),
+            );
+        });
+        if let (Some(s), Some(t)) = (&student, &teacher) {
+            ui.label(format!(
+                "Student {:.1} ms, teacher {:.1} ms: {:.1}x faster; {}",
+                s.ms,
+                t.ms,
+                t.ms / s.ms.max(1e-3),
+                if s.text == t.text {
+                    "same text".to_string()
+                } else {
+                    "the highlighted characters differ".to_string()
+                }
+            ));
+        }
+        ui.horizontal(|ui| {
+            if let Some(s) = &student {
+                if s.confidence < UNSURE {
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        format!("The student is unsure ({:.0}%).", 100.0 * s.confidence),
+                    );
+                }
+                if teacher.is_none()
+                    && self.teacher.is_some()
+                    && ui.button("Ask the teacher").clicked()
+                {
+                    self.submit(true);
+                }
+            }
+            let best = teacher.as_ref().or(student.as_ref());
+            if let Some(best) = best {
+                if ui.button("Copy text").clicked() {
+                    ui.ctx().copy_text(best.text.clone());
+                }
+                if ui.button("Copy JSON").clicked() {
+                    let json = serde_json::json!({"student": student, "teacher": teacher});
+                    ui.ctx()
+                        .copy_text(serde_json::to_string_pretty(&json).unwrap_or_default());
+                }
+            }
+        });
+    }
+}
+
+/// Prints a result on stderr (with `INKLING_APP_LOG` set: scripted end-to-end checks read it).
+fn log_outcome(o: &Outcome) {
+    let show = |r: &Option<Result<Recognition, String>>| match r {
+        Some(Ok(r)) => format!(
+            "{:?} ({:.1} ms, confidence {:.2})",
+            r.text, r.ms, r.confidence
+        ),
+        Some(Err(e)) => format!("error: {e}"),
+        None => "not run".into(),
+    };
+    eprintln!(
+        "recognized #{}: student {}; teacher {}",
+        o.id,
+        show(&o.student),
+        show(&o.teacher)
+    );
+}
+
+/// One model's result: the text with per-character confidence shading (the less sure, the
+/// redder the background) and disagreements with the other model underlined.
+fn result_column(
+    ui: &mut egui::Ui,
+    title: &str,
+    result: &Option<Result<Recognition, String>>,
+    differs: Option<&Vec<bool>>,
+) {
+    ui.strong(title);
+    match result {
+        None => {
+            ui.weak("not run");
+        }
+        Some(Err(e)) => {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+        Some(Ok(r)) => {
+            let mut job = egui::text::LayoutJob::default();
+            let font = egui::FontId::proportional(22.0);
+            for (i, c) in r.chars.iter().enumerate() {
+                let unsure = (1.0 - c.conf).clamp(0.0, 1.0);
+                let mut format = egui::TextFormat {
+                    font_id: font.clone(),
+                    color: ui.visuals().text_color(),
+                    background: egui::Color32::from_rgba_unmultiplied(
+                        230,
+                        60,
+                        60,
+                        (unsure * 160.0) as u8,
+                    ),
+                    ..Default::default()
+                };
+                if differs.is_some_and(|d| d.get(i).copied().unwrap_or(false)) {
+                    format.underline = egui::Stroke::new(2.0, egui::Color32::from_rgb(240, 150, 0));
+                }
+                job.append(&c.ch.to_string(), 0.0, format);
+            }
+            if r.chars.is_empty() {
+                ui.weak("(no text)");
+            } else {
+                ui.label(job);
+            }
+            ui.label(format!(
+                "confidence {:.0}%, {:.1} ms",
+                100.0 * r.confidence,
+                r.ms
+            ));
+        }
+    }
+}
+
+/// Marks the characters of `a` and `b` that are not part of a longest common subsequence of
+/// the two (where the student and the teacher disagree).
+pub fn disagreements(a: &str, b: &str) -> (Vec<bool>, Vec<bool>) {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (n, m) = (a.len(), b.len());
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut da, mut db) = (vec![true; n], vec![true; m]);
+    let (mut i, mut j) = (0, 0);
+    while i < n && j < m {
+        if a[i] == b[j] {
+            da[i] = false;
+            db[j] = false;
+            i += 1;
+            j += 1;
+        } else if lcs[i + 1][j] >= lcs[i][j + 1] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    (da, db)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn disagreements_mark_what_is_not_shared() {
+        let (a, b) = super::disagreements("hel1o", "hello");
+        assert_eq!(a, vec![false, false, false, true, false]);
+        assert_eq!(b.iter().filter(|&&d| d).count(), 1);
+        let (a, b) = super::disagreements("", "ab");
+        assert!(a.is_empty() && b == vec![true, true]);
+    }
+}

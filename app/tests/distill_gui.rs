@@ -1,0 +1,122 @@
+//! Headless GUI tests of the distill view: a tiny run started from the form finishes and its
+//! student can be loaded; a long run is cancelled from the UI and can then be resumed.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use app::distill_view::{DistillForm, DistillView};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use engine::train::config::TrainConfig;
+use engine::train::progress::CancelToken;
+use std::path::{Path, PathBuf};
+
+/// A tiny teacher trained for a few steps on synthetic print (seconds).
+fn tiny_teacher(dir: &Path) -> PathBuf {
+    let recipe = serde_json::json!({
+        "model": {"preset": "teacher-tiny"},
+        "data": {"train": {"synth": {"task": "ocr", "split": "train", "seed": 1, "max_chars": 8}},
+                 "valid": {"synth": {"task": "ocr", "split": "valid", "seed": 2, "max_chars": 8}},
+                 "valid_lines": 4},
+        "optimizer": {"lr": 0.003},
+        "schedule": {"steps": 3, "batch_size": 2, "eval_every": 3, "checkpoint_every": 3},
+    });
+    let cfg: TrainConfig = serde_json::from_value(recipe).unwrap();
+    let run = dir.join("teacher");
+    engine::train::supervised::train(&cfg, "test", &run, false, &CancelToken::new(), &mut |_| {})
+        .unwrap();
+    run.join("train-best.inkm")
+}
+
+fn form(teacher: &Path, runs: &Path, distill_steps: usize) -> DistillForm {
+    DistillForm {
+        teacher: teacher.display().to_string(),
+        criterion: 3,
+        task: "ocr".into(),
+        student_preset: "student-tiny".into(),
+        distill_steps,
+        finetune_steps: 2,
+        batch_size: 2,
+        runs_dir: runs.display().to_string(),
+        run_name: "gui-run".into(),
+        ..DistillForm::default()
+    }
+}
+
+fn run_until(h: &mut Harness<'_, DistillView>, what: &str, done: impl Fn(&DistillView) -> bool) {
+    for _ in 0..3000 {
+        h.step();
+        if done(h.state()) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn harness(view: DistillView) -> Harness<'static, DistillView> {
+    Harness::builder()
+        .with_size([900.0, 900.0])
+        .build_ui_state(|ui, v: &mut DistillView| v.ui(ui), view)
+}
+
+#[test]
+fn a_tiny_run_finishes_and_its_student_can_be_loaded_and_a_long_one_cancelled() {
+    let dir = std::env::temp_dir().join(format!("inkling-distill-gui-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let teacher = tiny_teacher(&dir);
+    let runs = dir.join("runs");
+
+    let mut h = harness(DistillView::new(form(&teacher, &runs, 3), || {}));
+    h.run_ok();
+    h.get_by_label("Start").click();
+    run_until(&mut h, "the run to finish", |v| v.outcome.is_some());
+    let student = h
+        .state()
+        .outcome
+        .clone()
+        .unwrap()
+        .expect("the run succeeds");
+    assert!(student.is_file(), "{}", student.display());
+    assert!(!h.state().progress.losses.is_empty());
+    h.run_ok();
+    h.get_by_label("Load the student into the recognize view")
+        .click();
+    h.run_ok();
+    assert_eq!(h.state().load_request.as_deref(), Some(student.as_path()));
+    assert_eq!(h.state().past.len(), 1);
+
+    // A long run, cancelled from the UI once it has started stepping: it stops with its
+    // checkpoint, and the same folder can then be resumed.
+    let mut h = harness(DistillView::new(
+        DistillForm {
+            run_name: "long".into(),
+            ..form(&teacher, &runs, 100_000)
+        },
+        || {},
+    ));
+    h.run_ok();
+    h.get_by_label("Start").click();
+    run_until(&mut h, "the first steps", |v| v.progress.step >= 1);
+    h.get_by_label("Cancel").click();
+    run_until(&mut h, "the cancellation", |v| !v.running());
+    let err = h.state().outcome.clone().unwrap().unwrap_err();
+    assert!(err.contains("cancelled"), "{err}");
+    h.run_ok();
+    assert!(h.query_by_label("Resume").is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_missing_teacher_is_a_message() {
+    let dir = std::env::temp_dir().join(format!("inkling-distill-bad-{}", std::process::id()));
+    let mut h = harness(DistillView::new(
+        form(&dir.join("no-such-teacher.inkm"), &dir.join("runs"), 3),
+        || {},
+    ));
+    h.run_ok();
+    h.get_by_label("Start").click();
+    run_until(&mut h, "the error", |v| v.outcome.is_some());
+    let err = h.state().outcome.clone().unwrap().unwrap_err();
+    assert!(err.contains("no-such-teacher"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,197 @@
+//! Headless GUI tests (egui_kittest): drawing on the canvas sends a recognition request and
+//! shows the result of both models; a bad image or model file is an error message in the UI;
+//! undo/clear. A fake recognizer stands behind the engine's `LineRecognizer` trait, so the
+//! tests check the GUI's plumbing, not a model's accuracy.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use app::canvas::Canvas;
+use app::models::LoadedModel;
+use app::recognize_view::{RecognizeView, Settings};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use engine::data::normalize::InkLine;
+use engine::recognize::{LineRecognizer, Recognition, RecognizedChar};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Answers `text` for every line and counts its calls.
+struct Fake {
+    text: &'static str,
+    calls: Arc<AtomicUsize>,
+}
+
+impl LineRecognizer for Fake {
+    fn height(&self) -> usize {
+        40
+    }
+
+    fn recognize_lines(&self, lines: &[InkLine]) -> Vec<Recognition> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        lines
+            .iter()
+            .map(|_| Recognition {
+                text: self.text.into(),
+                confidence: 0.9,
+                chars: self
+                    .text
+                    .chars()
+                    .enumerate()
+                    .map(|(i, ch)| RecognizedChar {
+                        ch,
+                        conf: 0.9,
+                        x0: i as f32,
+                        x1: i as f32 + 1.0,
+                    })
+                    .collect(),
+                ms: 0.0,
+            })
+            .collect()
+    }
+}
+
+fn fake(text: &'static str, calls: &Arc<AtomicUsize>) -> LoadedModel {
+    LoadedModel {
+        path: format!("{text}.inkm").into(),
+        recognizer: Arc::new(Fake {
+            text,
+            calls: calls.clone(),
+        }),
+        summary: "fake".into(),
+    }
+}
+
+fn view(calls: &Arc<AtomicUsize>) -> RecognizeView {
+    let settings = Settings {
+        debounce_ms: 0,
+        ..Settings::default()
+    };
+    RecognizeView::new(
+        settings,
+        Some(fake("hel1o", calls)),
+        Some(fake("hello", calls)),
+        || {},
+    )
+}
+
+/// Steps the UI until `done` holds (the worker answers on its own thread).
+fn run_until(harness: &mut Harness<'_, RecognizeView>, done: impl Fn(&RecognizeView) -> bool) {
+    for _ in 0..200 {
+        harness.step();
+        if done(harness.state()) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("timed out waiting for the UI");
+}
+
+fn harness(view: RecognizeView) -> Harness<'static, RecognizeView> {
+    Harness::builder()
+        .with_size([900.0, 700.0])
+        .build_ui_state(|ui, v: &mut RecognizeView| v.ui(ui), view)
+}
+
+#[test]
+fn a_stroke_on_the_canvas_is_recognized_by_student_and_teacher() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut h = harness(view(&calls));
+    h.run_ok();
+    let canvas = h.get_by_label("Writing canvas").rect();
+    let (a, b) = (canvas.left_center() + egui_vec(40.0, 0.0), canvas.center());
+    h.drag_at(a);
+    h.step();
+    for i in 1..=10 {
+        h.hover_at(a + (b - a) * (i as f32 / 10.0));
+        h.step();
+    }
+    h.drop_at(b);
+    run_until(&mut h, |v| v.result.is_some());
+    assert_eq!(h.state().canvas.strokes.len(), 1);
+    assert!(h.state().canvas.strokes[0].points.len() >= 5);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "student and teacher each ran once"
+    );
+    h.run_ok();
+    // Both texts are shown, with the speedup line and the disagreement note.
+    assert!(
+        h.query_by_label_contains("the highlighted characters differ")
+            .is_some()
+    );
+    h.get_by_label("Copy text");
+    // Undo empties the canvas and the result goes away.
+    h.get_by_label("Undo").click();
+    h.run_ok();
+    assert!(h.state().canvas.is_empty());
+    assert!(h.state().result.is_none());
+}
+
+#[test]
+fn bad_images_and_model_files_are_messages_not_panics() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut h = harness(view(&calls));
+    h.run_ok();
+    let dir = std::env::temp_dir().join(format!("inkling-kittest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let junk = dir.join("junk.png");
+    std::fs::write(&junk, b"not an image").unwrap();
+    h.state_mut().load_image(&junk);
+    h.run_ok();
+    let msg = h.state().message.clone().unwrap_or_default();
+    assert!(msg.contains("junk.png"), "{msg}");
+    assert!(h.query_by_label_contains("junk.png").is_some());
+    // A model file that is not one: typed into the field, then "Use as student".
+    let not_a_model = dir.join("notes.inkm");
+    std::fs::write(&not_a_model, b"hello").unwrap();
+    h.get_by_label("Model file:");
+    let field = h
+        .get_all_by_role(eframe::egui::Role::TextInput)
+        .next()
+        .unwrap();
+    field.focus();
+    field.type_text(not_a_model.to_str().unwrap());
+    h.run_ok();
+    h.get_by_label("Use as student").click();
+    h.run_ok();
+    let msg = h.state().message.clone().unwrap_or_default();
+    assert!(msg.contains("notes.inkm"), "{msg}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_image_file_is_recognized() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut h = harness(view(&calls));
+    let dir = std::env::temp_dir().join(format!("inkling-kittest-img-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("line.png");
+    let mut img = image::GrayImage::from_pixel(200, 40, image::Luma([255]));
+    (20..180).for_each(|x| img.put_pixel(x, 20, image::Luma([0])));
+    img.save(&path).unwrap();
+    h.state_mut().load_image(&path);
+    run_until(&mut h, |v| v.result.is_some());
+    assert!(h.state().message.is_none());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn rasterized_strokes_read_like_an_image_file() {
+    // The canvas goes through the engine's normalization: a stroke becomes a line of ink.
+    let mut c = Canvas::default();
+    c.push_stroke(app::canvas::Stroke {
+        points: (0..50)
+            .map(|i| [i as f32 * 4.0, 30.0 + (i % 5) as f32, 1.0])
+            .collect(),
+        width: 4.0,
+    });
+    let gray = c.rasterize().unwrap();
+    let line =
+        engine::data::normalize::normalize(&gray, 40, std::path::Path::new("<canvas>")).unwrap();
+    assert_eq!(line.height, 40);
+    assert!(line.width > 40);
+}
+
+fn egui_vec(x: f32, y: f32) -> eframe::egui::Vec2 {
+    eframe::egui::vec2(x, y)
+}
