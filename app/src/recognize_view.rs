@@ -193,10 +193,12 @@ impl RecognizeView {
         };
         self.next_id += 1;
         self.submitted = Some((self.next_id, self.canvas.revision));
+        let split = matches!(self.source, Source::Image { .. });
         self.worker.submit(Request {
             id: self.next_id,
             image,
             with_teacher,
+            split,
         });
     }
 
@@ -364,11 +366,36 @@ impl RecognizeView {
                         .load_texture("inkling-image", img, egui::TextureOptions::LINEAR)
                 });
                 let max_w = ui.available_width();
-                let scale = (max_w / gray.width as f32).min(200.0 / gray.height as f32);
-                ui.image((
+                let scale = (max_w / gray.width as f32).min(320.0 / gray.height as f32);
+                let shown = ui.image((
                     tex.id(),
                     egui::vec2(gray.width as f32 * scale, gray.height as f32 * scale),
                 ));
+                // The lines found, numbered, over the image.
+                if let Some(outcome) = &self.result {
+                    let painter = ui.painter_at(shown.rect);
+                    for (i, l) in outcome.lines.iter().enumerate() {
+                        let b = l.bbox;
+                        let r = egui::Rect::from_min_max(
+                            shown.rect.min + egui::vec2(b.x0 as f32, b.y0 as f32) * scale,
+                            shown.rect.min + egui::vec2(b.x1 as f32, b.y1 as f32) * scale,
+                        );
+                        let color = egui::Color32::from_rgb(40, 140, 240);
+                        painter.rect_stroke(
+                            r,
+                            2.0,
+                            egui::Stroke::new(1.5, color),
+                            egui::StrokeKind::Outside,
+                        );
+                        painter.text(
+                            r.left_top(),
+                            egui::Align2::RIGHT_TOP,
+                            format!("{}", i + 1),
+                            egui::FontId::proportional(12.0),
+                            color,
+                        );
+                    }
+                }
             }
         }
     }
@@ -417,6 +444,10 @@ impl RecognizeView {
             }
             return;
         };
+        if !outcome.lines.is_empty() {
+            self.lines_ui(ui, &outcome);
+            return;
+        }
         let ok = |r: &Option<Result<Recognition, String>>| {
             r.as_ref().and_then(|r| r.as_ref().ok()).cloned()
         };
@@ -477,6 +508,54 @@ impl RecognizeView {
                     ui.ctx()
                         .copy_text(serde_json::to_string_pretty(&json).unwrap_or_default());
                 }
+            }
+        });
+    }
+}
+
+impl RecognizeView {
+    /// The results of a split image: one row per line, student beside teacher.
+    fn lines_ui(&self, ui: &mut egui::Ui, outcome: &Outcome) {
+        ui.label(format!("{} lines found", outcome.lines.len()));
+        let text = |r: &Option<Result<Recognition, String>>| match r {
+            Some(Ok(r)) => r.text.clone(),
+            Some(Err(e)) => format!("({e})"),
+            None => "-".into(),
+        };
+        egui::Grid::new("inkling-lines")
+            .striped(true)
+            .num_columns(3)
+            .show(ui, |ui| {
+                ui.strong("#");
+                ui.strong("Student");
+                ui.strong("Teacher");
+                ui.end_row();
+                for (i, l) in outcome.lines.iter().enumerate() {
+                    ui.label(format!("{}", i + 1));
+                    ui.label(text(&l.student));
+                    ui.label(text(&l.teacher));
+                    ui.end_row();
+                }
+            });
+        let all =
+            |pick: fn(&crate::worker::LineOutcome) -> &Option<Result<Recognition, String>>| {
+                outcome
+                    .lines
+                    .iter()
+                    .map(|l| text(pick(l)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+        ui.horizontal(|ui| {
+            if ui.button("Copy text").clicked() {
+                let best = if self.teacher.is_some()
+                    && outcome.lines.iter().any(|l| l.teacher.is_some())
+                {
+                    all(|l| &l.teacher)
+                } else {
+                    all(|l| &l.student)
+                };
+                ui.ctx().copy_text(best);
             }
         });
     }

@@ -3,6 +3,7 @@
 //! that the UI thread never runs a network.
 
 use engine::data::normalize::Gray;
+use engine::data::segment::{LineBox, split_lines};
 use engine::recognize::{LineRecognizer, Recognition};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -20,6 +21,19 @@ pub struct Request {
     pub image: Gray,
     /// Also run the teacher.
     pub with_teacher: bool,
+    /// Split the image into text lines first (loaded pages; not the one-line canvas).
+    pub split: bool,
+}
+
+/// One line of a split image.
+#[derive(Debug, Clone)]
+pub struct LineOutcome {
+    /// Where the line is in the image.
+    pub bbox: LineBox,
+    /// The student's result.
+    pub student: Option<Result<Recognition, String>>,
+    /// The teacher's result.
+    pub teacher: Option<Result<Recognition, String>>,
 }
 
 /// What the worker answers.
@@ -31,6 +45,9 @@ pub struct Outcome {
     pub student: Option<Result<Recognition, String>>,
     /// The teacher's result (or error message), if a teacher is loaded and was asked.
     pub teacher: Option<Result<Recognition, String>>,
+    /// With a split request that found several lines: each line (then `student` and
+    /// `teacher` are the first line's results).
+    pub lines: Vec<LineOutcome>,
 }
 
 #[derive(Default)]
@@ -121,12 +138,40 @@ fn run(shared: &(Mutex<State>, Condvar), tx: &Sender<Outcome>, wake: &dyn Fn()) 
             };
             (request, s.student.clone(), s.teacher.clone())
         };
-        let outcome = Outcome {
-            id: request.id,
-            student: student.map(|m| recognize(&m, &request.image)),
-            teacher: teacher
-                .filter(|_| request.with_teacher)
-                .map(|m| recognize(&m, &request.image)),
+        let teacher = teacher.filter(|_| request.with_teacher);
+        let boxes = if request.split {
+            split_lines(&request.image)
+        } else {
+            Vec::new()
+        };
+        let lines: Vec<LineOutcome> = if boxes.len() > 1 {
+            boxes
+                .iter()
+                .map(|b| {
+                    let crop = b.crop(&request.image);
+                    LineOutcome {
+                        bbox: *b,
+                        student: student.as_ref().map(|m| recognize(m, &crop)),
+                        teacher: teacher.as_ref().map(|m| recognize(m, &crop)),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let outcome = match lines.first() {
+            Some(first) => Outcome {
+                id: request.id,
+                student: first.student.clone(),
+                teacher: first.teacher.clone(),
+                lines,
+            },
+            None => Outcome {
+                id: request.id,
+                student: student.map(|m| recognize(&m, &request.image)),
+                teacher: teacher.map(|m| recognize(&m, &request.image)),
+                lines,
+            },
         };
         if tx.send(outcome).is_err() {
             return;

@@ -176,6 +176,39 @@ fn an_image_file_is_recognized() {
 }
 
 #[test]
+fn a_page_of_several_lines_is_split_and_each_line_recognized() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut h = harness(view(&calls));
+    let dir = std::env::temp_dir().join(format!("inkling-kittest-page-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("page.png");
+    // Three "lines" of dashes on a white page.
+    let mut img = image::GrayImage::from_pixel(300, 200, image::Luma([255]));
+    for top in [20u32, 85, 150] {
+        for y in top..top + 25 {
+            for x in 20..280 {
+                if x % 9 != 0 {
+                    img.put_pixel(x, y, image::Luma([0]));
+                }
+            }
+        }
+    }
+    img.save(&path).unwrap();
+    h.state_mut().load_image(&path);
+    run_until(&mut h, |v| v.result.is_some());
+    let lines = h.state().result.as_ref().unwrap().lines.len();
+    assert_eq!(lines, 3);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        6,
+        "student and teacher on each line"
+    );
+    h.run_ok();
+    assert!(h.query_by_label("3 lines found").is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn rasterized_strokes_read_like_an_image_file() {
     // The canvas goes through the engine's normalization: a stroke becomes a line of ink.
     let mut c = Canvas::default();

@@ -97,9 +97,13 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
-        /// Worker threads, each recognizing one line at a time (1 = the latency setting).
+        /// Worker threads, each recognizing one image at a time (1 = the latency setting).
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// Split each image into text lines first (projection profile; one row per line, with
+        /// its index and box). For photos of whiteboards and notes with several lines.
+        #[arg(long)]
+        split_lines: bool,
         /// Line images (PNG, JPEG, ...).
         #[arg(required = true)]
         images: Vec<PathBuf>,

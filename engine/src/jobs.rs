@@ -24,6 +24,9 @@ pub enum ImageResult {
     Ok {
         /// The image.
         path: PathBuf,
+        /// With `--split-lines`: which line of the image (0-based, top to bottom) and its box.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        line: Option<LinePlace>,
         /// The recognition.
         #[serde(flatten)]
         result: Recognition,
@@ -37,26 +40,78 @@ pub enum ImageResult {
     },
 }
 
+/// Where a line was found in its image.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LinePlace {
+    /// 0-based line number, top to bottom.
+    pub index: usize,
+    /// Its box in the image.
+    #[serde(rename = "box")]
+    pub bbox: crate::data::segment::LineBox,
+}
+
 /// Recognizes each image on the fast CPU path; a bad image gives a `Failed` row and the
-/// others go on. `threads` workers take images from a shared queue (one line per worker at a
-/// time, each single-threaded: the throughput setting); results keep the input order.
+/// others go on. With `split_lines`, each image is first split into text lines
+/// ([`crate::data::segment`]) and each line gives a row. `threads` workers take images from a
+/// shared queue (one image per worker at a time, each single-threaded: the throughput
+/// setting); results keep the input order.
 pub fn recognize_files(
     model: &Path,
     images: &[PathBuf],
     threads: usize,
+    split_lines: bool,
 ) -> Result<Vec<ImageResult>> {
     let rec = crate::infer::FastRecognizer::load(model)?;
-    let one = |path: &PathBuf| match load_gray(path).and_then(|g| rec.recognize_gray(&g, path)) {
-        Ok(result) => ImageResult::Ok {
-            path: path.clone(),
-            result,
-        },
-        Err(e) => ImageResult::Failed {
-            path: path.clone(),
-            error: e.to_string(),
-        },
+    let failed = |path: &PathBuf, e: Error| ImageResult::Failed {
+        path: path.clone(),
+        error: e.to_string(),
     };
-    Ok(parallel_map(images, threads, one))
+    let one = |path: &PathBuf| -> Vec<ImageResult> {
+        let gray = match load_gray(path) {
+            Ok(g) => g,
+            Err(e) => return vec![failed(path, e)],
+        };
+        let boxes = if split_lines {
+            crate::data::segment::split_lines(&gray)
+        } else {
+            Vec::new()
+        };
+        if boxes.len() <= 1 {
+            return vec![match rec.recognize_gray(&gray, path) {
+                Ok(result) => ImageResult::Ok {
+                    path: path.clone(),
+                    line: None,
+                    result,
+                },
+                Err(e) => failed(path, e),
+            }];
+        }
+        boxes
+            .iter()
+            .enumerate()
+            .map(
+                |(index, b)| match rec.recognize_gray(&b.crop(&gray), path) {
+                    Ok(mut result) => {
+                        // Character positions in the whole image.
+                        for c in &mut result.chars {
+                            c.x0 += b.x0 as f32;
+                            c.x1 += b.x0 as f32;
+                        }
+                        ImageResult::Ok {
+                            path: path.clone(),
+                            line: Some(LinePlace { index, bbox: *b }),
+                            result,
+                        }
+                    }
+                    Err(e) => failed(path, e),
+                },
+            )
+            .collect()
+    };
+    Ok(parallel_map(images, threads, one)
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 /// `f` over `items` on `threads` scoped workers pulling from a shared counter, in input order.

@@ -154,14 +154,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             model,
             format,
             threads,
+            split_lines,
             images,
         } => {
-            let results = jobs::recognize_files(&model, &images, threads)?;
+            let results = jobs::recognize_files(&model, &images, threads, split_lines)?;
             match format {
                 OutputFormat::Text => {
                     for r in &results {
                         match r {
-                            ImageResult::Ok { path, result } => {
+                            ImageResult::Ok { path, result, .. } => {
                                 println!("{}\t{}", path.display(), result.text)
                             }
                             ImageResult::Failed { path, error } => {

@@ -207,6 +207,43 @@ fn synth_train_eval_recognize_pipeline() {
         blank.to_str().unwrap(),
     ]);
     assert!(!out.status.success(), "{}", describe(&out));
+
+    // A page of two lines (the brightest synthetic line, stacked twice on white paper; an
+    // inverted one would make the page mostly dark): --split-lines gives a row per line, top to
+    // bottom, with its box.
+    let brightness = |img: &image::GrayImage| {
+        img.pixels().map(|p| u64::from(p.0[0])).sum::<u64>() / u64::from(img.width() * img.height())
+    };
+    let a = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .map(|p| image::open(p).unwrap().to_luma8())
+        .max_by_key(brightness)
+        .unwrap();
+    let page_path = dir.join("page.png");
+    let (w, h) = (a.width() + 40, 2 * a.height() + 90);
+    let mut page = image::GrayImage::from_pixel(w, h, image::Luma([255]));
+    image::imageops::overlay(&mut page, &a, 20, 30);
+    image::imageops::overlay(&mut page, &a, 20, i64::from(a.height()) + 60);
+    page.save(&page_path).unwrap();
+    let out = engine(&[
+        "recognize",
+        "--model",
+        model.to_str().unwrap(),
+        "--split-lines",
+        "--format",
+        "jsonl",
+        page_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0]["line"]["index"], 0);
+    assert!(rows[0]["line"]["box"]["y1"].as_u64() <= rows[1]["line"]["box"]["y0"].as_u64());
 }
 
 #[test]

@@ -12,6 +12,7 @@ pub mod pagexml;
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod reader_tests;
 pub mod render;
+pub mod segment;
 pub mod synth;
 pub mod text;
 pub mod tsv;

@@ -177,7 +177,7 @@ pub fn normalize(gray: &Gray, height: usize, source: &Path) -> Result<InkLine> {
 }
 
 /// Ink in `[0, 1]` per pixel: polarity fixed, local paper level removed, contrast stretched.
-fn ink_map(gray: &Gray) -> Vec<f32> {
+pub(crate) fn ink_map(gray: &Gray) -> Vec<f32> {
     let (w, h) = (gray.width, gray.height);
     let mut px = gray.pixels.clone();
     if percentile(&px, 0.5) < 0.5 {
@@ -263,7 +263,7 @@ fn percentile(values: &[f32], q: f32) -> f32 {
     *kth
 }
 
-fn column_sums(ink: &[f32], w: usize, h: usize) -> Vec<f32> {
+pub(crate) fn column_sums(ink: &[f32], w: usize, h: usize) -> Vec<f32> {
     let mut s = vec![0.0f32; w];
     for y in 0..h {
         for (x, acc) in s.iter_mut().enumerate() {
@@ -273,7 +273,7 @@ fn column_sums(ink: &[f32], w: usize, h: usize) -> Vec<f32> {
     s
 }
 
-fn row_sums(ink: &[f32], w: usize, h: usize) -> Vec<f32> {
+pub(crate) fn row_sums(ink: &[f32], w: usize, h: usize) -> Vec<f32> {
     (0..h)
         .map(|y| ink[y * w..(y + 1) * w].iter().sum())
         .collect()
@@ -281,7 +281,7 @@ fn row_sums(ink: &[f32], w: usize, h: usize) -> Vec<f32> {
 
 /// The index range (end exclusive) from the first to the last entry holding more than 3% of
 /// the largest entry: faint residue of the background and isolated specks are left out.
-fn mass_range(sums: &[f32]) -> (usize, usize) {
+pub(crate) fn mass_range(sums: &[f32]) -> (usize, usize) {
     let peak = sums.iter().copied().fold(0.0f32, f32::max);
     if peak <= 0.0 {
         return (0, 0);
