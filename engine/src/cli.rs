@@ -180,6 +180,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Tucker-2 decompose a VGG teacher's 3x3 convolutions (the paper's compression baseline);
+    /// fine-tune the result with `engine finetune --model OUT`.
+    Tucker {
+        /// The teacher model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// Ranks: v1, v2, v3 (most to least compressed), ratio:R, energy:E or budget:B
+        /// (fraction of the teacher's GFLOPs).
+        #[arg(long)]
+        ranks: String,
+        /// HOOI refinement sweeps after the HOSVD.
+        #[arg(long, default_value_t = 2)]
+        hooi: usize,
+        /// Where to write the decomposed model.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Export a model file to ONNX (opset 17; BatchNorm folded; input `image [1, 1, 40, W]`
     /// with W a multiple of the model's stride, output `log_probs [frames, 1, classes]`).
     Export {

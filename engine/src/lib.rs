@@ -24,6 +24,7 @@ pub mod model_file;
 pub mod models;
 pub mod recognize;
 pub mod train;
+pub mod tucker;
 
 pub use alphabet::Alphabet;
 pub use error::{Error, Result};

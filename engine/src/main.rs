@@ -140,6 +140,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Tucker {
+            model,
+            ranks,
+            hooi,
+            out,
+            json,
+        } => {
+            let spec: engine::tucker::ranks::RankSpec = ranks.parse()?;
+            let teacher = engine::model_file::load(&model, &burn::prelude::Device::flex())?;
+            let (m, header, report) =
+                engine::tucker::convert::decompose_model(&teacher, &model, spec, hooi)?;
+            engine::model_file::save(&out, &m, &header)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.table());
+                println!("wrote {}", out.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Export { model, onnx } => {
             let fast = engine::infer::FastRecognizer::load(&model)?;
             engine::export::onnx::write(&fast.model, &onnx)?;

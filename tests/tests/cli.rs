@@ -435,6 +435,58 @@ fn teacher_distill_finetune_eval_pipeline() {
         dir.join("ft").to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", describe(&out));
+
+    // Tucker: decompose the teacher, fine-tune the result with CTC, evaluate it. A student
+    // given as the teacher and an energy outside (0, 1] are clear errors.
+    let tucker = dir.join("tucker.inkm");
+    let out = engine(&[
+        "tucker",
+        "--model",
+        teacher.to_str().unwrap(),
+        "--ranks",
+        "ratio:0.5",
+        "--out",
+        tucker.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("first layer"));
+    let out = engine(&[
+        "finetune",
+        "--model",
+        tucker.to_str().unwrap(),
+        "--config",
+        ft_recipe.to_str().unwrap(),
+        "--out",
+        dir.join("tk-ft").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = engine(&[
+        "eval",
+        "--model",
+        dir.join("tk-ft/finetune-best.inkm").to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    for (model, ranks, what) in [
+        (&student, "v1", "expects a VGG teacher"),
+        (&teacher, "energy:1.5", "(0, 1]"),
+    ] {
+        let out = engine(&[
+            "tucker",
+            "--model",
+            model.to_str().unwrap(),
+            "--ranks",
+            ranks,
+            "--out",
+            dir.join("bad.inkm").to_str().unwrap(),
+        ]);
+        assert!(
+            !out.status.success() && String::from_utf8_lossy(&out.stderr).contains(what),
+            "{}",
+            describe(&out)
+        );
+    }
 }
 
 /// Writes `count` synthetic lines of `task` (at most `max_chars` characters) to `data`.
