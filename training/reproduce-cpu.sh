@@ -6,7 +6,8 @@
 #   nohup training/reproduce-cpu.sh > runs/reproduce.log 2>&1 &
 #
 # Steps: the hwr teacher (5000 steps), the hwr distillation table (scratch student + 8
-# criteria, each distilled then fine-tuned), the ocr teacher (4000 steps), the ocr table.
+# criteria, each distilled then fine-tuned), the Tucker comparison (v1-v3 fine-tuned), the ocr
+# teacher (4000 steps), the ocr table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p runs
@@ -20,12 +21,13 @@ train() { # recipe run-folder
         "$engine" train --config "$1" --out "$2" >> "$2.log" 2>&1
     fi
 }
-experiment() { # recipe out-folder
-    "$engine" experiment distill --config "$1" --out "$2" >> "$2.log" 2>&1
+experiment() { # kind recipe out-folder
+    "$engine" experiment "$1" --config "$2" --out "$3" >> "$3.log" 2>&1
 }
 
 train training/teacher-cpu-hwr.json runs/teacher-cpu-hwr
-experiment training/experiment-distill-hwr.json runs/experiment-distill-hwr
+experiment distill training/experiment-distill-hwr.json runs/experiment-distill-hwr
+experiment tucker training/experiment-tucker-hwr.json runs/experiment-tucker-hwr
 train training/teacher-cpu-ocr.json runs/teacher-cpu-ocr
-experiment training/experiment-distill-ocr.json runs/experiment-distill-ocr
+experiment distill training/experiment-distill-ocr.json runs/experiment-distill-ocr
 echo "all steps done"

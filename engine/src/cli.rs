@@ -234,6 +234,16 @@ pub enum ExperimentCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Tucker v1/v2/v3 decomposed from the teacher and fine-tuned, against the teacher and a
+    /// distilled student: the paper's comparison table (resumable).
+    Tucker {
+        /// The experiment recipe (JSON).
+        #[arg(long)]
+        config: PathBuf,
+        /// Experiment folder (one sub-folder per variant, tucker.md/csv).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Distillation criteria as CLI values.

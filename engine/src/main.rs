@@ -110,6 +110,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("({} models; tables in {})", rows.len(), out.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Experiment {
+            which: ExperimentCommand::Tucker { config, out },
+        } => {
+            let cfg: experiment::tucker::TuckerExperiment = read_json(&config)?;
+            let name = config.display().to_string();
+            let rows = with_progress(|cancel, observer| {
+                experiment::tucker::run(&cfg, &name, &out, cancel, observer)
+            })
+            .with_context(|| format!("experiment {}", out.display()))?;
+            print!("{}", std::fs::read_to_string(out.join("tucker.md"))?);
+            println!("({} models; table in {})", rows.len(), out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench {
             presets,
             models,

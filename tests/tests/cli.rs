@@ -590,6 +590,53 @@ fn distillation_experiment_writes_both_tables_and_resumes() {
 }
 
 #[test]
+fn tucker_experiment_writes_the_comparison_table_and_resumes() {
+    let dir = scratch("tucker-experiment");
+    let data = dir.join("lines");
+    synth_lines(&data, "ocr", 4, 8);
+    let teacher = tiny_teacher(&dir, &data, "teacher-tiny", 4);
+    let phase = serde_json::json!({"optimizer": {"lr": 0.002}, "schedule": {"steps": 2, "batch_size": 2, "eval_every": 2, "checkpoint_every": 2}});
+    let recipe = serde_json::json!({
+        "teacher": teacher,
+        "data": {"train": {"files": {"folder": data}}, "valid": {"files": {"folder": data}}, "valid_lines": 4},
+        "test_sets": [{"name": "lines", "source": {"files": {"folder": data}}, "lines": 4}],
+        "finetune": phase,
+        "variants": ["ratio:0.25", "energy:0.9"],
+    });
+    let path = dir.join("tucker.json");
+    std::fs::write(&path, recipe.to_string()).unwrap();
+    let exp = dir.join("exp");
+    let args = [
+        "experiment",
+        "tucker",
+        "--config",
+        path.to_str().unwrap(),
+        "--out",
+        exp.to_str().unwrap(),
+    ];
+    let out = engine(&args);
+    assert!(out.status.success(), "{}", describe(&out));
+    let table = std::fs::read_to_string(exp.join("tucker.md")).unwrap();
+    assert_eq!(table.lines().count(), 2 + 3, "{table}");
+    assert!(
+        table.contains("VGG-TK-DBLSTM ratio:0.25") && table.contains("Speedup"),
+        "{table}"
+    );
+    let out = engine(&args);
+    assert!(out.status.success(), "{}", describe(&out));
+    // A typo in the recipe is named.
+    let mut bad = recipe.clone();
+    bad["variants"] = serde_json::json!(["v9"]);
+    std::fs::write(&path, bad.to_string()).unwrap();
+    let out = engine(&args);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("v9"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
 fn paper_presets_run_the_same_pipeline() {
     let dir = scratch("paper-presets");
     let data = dir.join("lines");

@@ -163,7 +163,7 @@ pub fn run(
 
     // Results table.
     observer(&ProgressEvent::Message("evaluating".into()));
-    let tests = load_tests(cfg, &teacher_header, observer)?;
+    let tests = load_tests(&cfg.test_sets, &teacher_header, observer)?;
     let mut rows = vec![
         score("VGG-DBLSTM", "CTC", &cfg.teacher, &tests)?,
         score("DarkNet-DBLSTM", "CTC", &scratch.best_model, &tests)?,
@@ -212,13 +212,13 @@ pub fn run(
 }
 
 /// Prepared lines per test set.
-fn load_tests(
-    cfg: &DistillExperiment,
+pub(crate) fn load_tests(
+    test_sets: &[TestSet],
     header: &ModelHeader,
     observer: Observer,
 ) -> Result<Vec<(String, Vec<PreparedLine>)>> {
     let mut out = Vec::new();
-    for t in &cfg.test_sets {
+    for t in test_sets {
         let mut report = |m: String| observer(&ProgressEvent::Message(m));
         let src = LoadedSource::load(&t.source, &mut report)?;
         let lines = prepare(
@@ -233,7 +233,7 @@ fn load_tests(
 }
 
 /// CER and WER of a model file on each test set.
-fn score(
+pub(crate) fn score(
     model: &str,
     loss: &str,
     file: &Path,
