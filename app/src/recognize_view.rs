@@ -7,6 +7,7 @@ use crate::models::{self, LoadedModel};
 use crate::worker::{Outcome, Request, Worker};
 use eframe::egui;
 use engine::data::normalize::{Gray, load_gray};
+use engine::data::segment::LineBox;
 use engine::recognize::Recognition;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -50,6 +51,10 @@ enum Source {
         path: PathBuf,
         gray: Gray,
         texture: Option<egui::TextureHandle>,
+        /// A region the user dragged out, in image pixels: only it is recognized.
+        region: Option<LineBox>,
+        /// Where the current drag started, in image pixels.
+        drag_from: Option<egui::Pos2>,
     },
 }
 
@@ -146,6 +151,8 @@ impl RecognizeView {
                     path: path.to_path_buf(),
                     gray,
                     texture: None,
+                    region: None,
+                    drag_from: None,
                 };
                 self.message = None;
                 self.submit_now();
@@ -180,7 +187,46 @@ impl RecognizeView {
     fn image(&self) -> Option<Gray> {
         match &self.source {
             Source::Canvas => self.canvas.rasterize(),
+            Source::Image {
+                gray,
+                region: Some(r),
+                ..
+            } => Some(r.crop(gray)),
             Source::Image { gray, .. } => Some(gray.clone()),
+        }
+    }
+
+    /// Takes an image from the system clipboard as the thing to recognize.
+    pub fn paste_image(&mut self) {
+        let pasted = arboard::Clipboard::new().and_then(|mut c| c.get_image());
+        match pasted {
+            Ok(img) if img.width > 0 && img.height > 0 => {
+                let rgba = img.bytes;
+                let pixels = rgba
+                    .chunks_exact(4)
+                    .map(|p| {
+                        (0.299 * f32::from(p[0])
+                            + 0.587 * f32::from(p[1])
+                            + 0.114 * f32::from(p[2]))
+                            / 255.0
+                    })
+                    .collect();
+                self.source = Source::Image {
+                    path: PathBuf::from("<clipboard>"),
+                    gray: Gray {
+                        pixels,
+                        width: img.width,
+                        height: img.height,
+                    },
+                    texture: None,
+                    region: None,
+                    drag_from: None,
+                };
+                self.message = None;
+                self.submit_now();
+            }
+            Ok(_) => self.message = Some("The clipboard image is empty.".into()),
+            Err(e) => self.message = Some(format!("No image on the clipboard ({e}).")),
         }
     }
 
@@ -193,7 +239,7 @@ impl RecognizeView {
         };
         self.next_id += 1;
         self.submitted = Some((self.next_id, self.canvas.revision));
-        let split = matches!(self.source, Source::Image { .. });
+        let split = matches!(self.source, Source::Image { region: None, .. });
         self.worker.submit(Request {
             id: self.next_id,
             image,
@@ -296,6 +342,7 @@ impl RecognizeView {
     }
 
     fn input_ui(&mut self, ui: &mut egui::Ui) {
+        let mut resubmit = false;
         ui.horizontal(|ui| {
             if ui
                 .selectable_label(matches!(self.source, Source::Canvas), "Write")
@@ -312,7 +359,10 @@ impl RecognizeView {
                 let path = PathBuf::from(self.path_input.trim());
                 self.load_image(&path);
             }
-            ui.weak("(or drop an image on the window)");
+            if ui.button("Paste image").clicked() {
+                self.paste_image();
+            }
+            ui.weak("(or drop an image on the window; drag on the image to pick a region)");
         });
         match &mut self.source {
             Source::Canvas => {
@@ -349,8 +399,16 @@ impl RecognizeView {
                 path,
                 gray,
                 texture,
+                region,
+                drag_from,
             } => {
-                ui.label(path.display().to_string());
+                ui.horizontal(|ui| {
+                    ui.label(path.display().to_string());
+                    if region.is_some() && ui.button("Whole image").clicked() {
+                        *region = None;
+                        resubmit = true;
+                    }
+                });
                 let tex = texture.get_or_insert_with(|| {
                     let rgba: Vec<u8> = gray
                         .pixels
@@ -367,12 +425,65 @@ impl RecognizeView {
                 });
                 let max_w = ui.available_width();
                 let scale = (max_w / gray.width as f32).min(320.0 / gray.height as f32);
-                let shown = ui.image((
-                    tex.id(),
-                    egui::vec2(gray.width as f32 * scale, gray.height as f32 * scale),
-                ));
+                let shown = ui.add(
+                    egui::Image::new((
+                        tex.id(),
+                        egui::vec2(gray.width as f32 * scale, gray.height as f32 * scale),
+                    ))
+                    .sense(egui::Sense::drag()),
+                );
+                // Dragging out a rectangle picks the region to recognize.
+                let to_image = |p: egui::Pos2| {
+                    let v = (p - shown.rect.min) / scale;
+                    egui::pos2(
+                        v.x.clamp(0.0, gray.width as f32),
+                        v.y.clamp(0.0, gray.height as f32),
+                    )
+                };
+                if shown.drag_started()
+                    && let Some(p) = shown.interact_pointer_pos()
+                {
+                    *drag_from = Some(to_image(p));
+                }
+                if let (Some(a), Some(p)) = (*drag_from, shown.interact_pointer_pos()) {
+                    let b = to_image(p);
+                    let r = egui::Rect::from_two_pos(a, b);
+                    if shown.drag_stopped() {
+                        *drag_from = None;
+                        if r.width() >= 4.0 && r.height() >= 8.0 {
+                            *region = Some(LineBox {
+                                x0: r.min.x as usize,
+                                y0: r.min.y as usize,
+                                x1: (r.max.x as usize).max(r.min.x as usize + 1),
+                                y1: (r.max.y as usize).max(r.min.y as usize + 1),
+                            });
+                            resubmit = true;
+                        }
+                    } else {
+                        ui.painter_at(shown.rect).rect_stroke(
+                            egui::Rect::from_min_max(
+                                shown.rect.min + r.min.to_vec2() * scale,
+                                shown.rect.min + r.max.to_vec2() * scale,
+                            ),
+                            0.0,
+                            egui::Stroke::new(1.5, egui::Color32::from_rgb(240, 150, 0)),
+                            egui::StrokeKind::Outside,
+                        );
+                    }
+                }
+                if let Some(b) = region {
+                    ui.painter_at(shown.rect).rect_stroke(
+                        egui::Rect::from_min_max(
+                            shown.rect.min + egui::vec2(b.x0 as f32, b.y0 as f32) * scale,
+                            shown.rect.min + egui::vec2(b.x1 as f32, b.y1 as f32) * scale,
+                        ),
+                        0.0,
+                        egui::Stroke::new(2.0, egui::Color32::from_rgb(240, 150, 0)),
+                        egui::StrokeKind::Outside,
+                    );
+                }
                 // The lines found, numbered, over the image.
-                if let Some(outcome) = &self.result {
+                if let (None, Some(outcome)) = (region.as_ref(), &self.result) {
                     let painter = ui.painter_at(shown.rect);
                     for (i, l) in outcome.lines.iter().enumerate() {
                         let b = l.bbox;
@@ -397,6 +508,9 @@ impl RecognizeView {
                     }
                 }
             }
+        }
+        if resubmit {
+            self.submit_now();
         }
     }
 

@@ -156,6 +156,11 @@ fn bad_images_and_model_files_are_messages_not_panics() {
     h.run_ok();
     let msg = h.state().message.clone().unwrap_or_default();
     assert!(msg.contains("notes.inkm"), "{msg}");
+    // No image on the clipboard (or no clipboard at all, headless): a message.
+    h.get_by_label("Paste image").click();
+    h.run_ok();
+    let msg = h.state().message.clone().unwrap_or_default();
+    assert!(msg.contains("clipboard"), "{msg}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -205,6 +210,28 @@ fn a_page_of_several_lines_is_split_and_each_line_recognized() {
     );
     h.run_ok();
     assert!(h.query_by_label("3 lines found").is_some());
+    // Dragging a rectangle over the middle line recognizes that region alone.
+    let shown = h.get_by_role(eframe::egui::Role::Image).rect();
+    let scale = shown.width() / 300.0;
+    let at = |x: f32, y: f32| shown.min + egui_vec(x * scale, y * scale);
+    h.drag_at(at(10.0, 75.0));
+    h.step();
+    h.hover_at(at(150.0, 100.0));
+    h.step();
+    h.hover_at(at(290.0, 120.0));
+    h.step();
+    h.drop_at(at(290.0, 120.0));
+    let before = calls.load(Ordering::SeqCst);
+    run_until(&mut h, |v| {
+        v.result.as_ref().is_some_and(|r| r.lines.is_empty())
+    });
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        before + 2,
+        "one region, both models"
+    );
+    h.run_ok();
+    assert!(h.query_by_label("Whole image").is_some());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
