@@ -44,6 +44,7 @@ impl LineRecognizer for Fake {
                     })
                     .collect(),
                 ms: 0.0,
+                alternatives: Vec::new(),
             })
             .collect()
     }

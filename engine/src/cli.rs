@@ -16,6 +16,16 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Decoders of `recognize`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum DecoderArg {
+    /// Best path.
+    #[default]
+    Greedy,
+    /// CTC prefix beam search.
+    Beam,
+}
+
 /// Output formats of `recognize`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -104,6 +114,27 @@ pub enum Command {
         /// its index and box). For photos of whiteboards and notes with several lines.
         #[arg(long)]
         split_lines: bool,
+        /// How to decode: greedy (best path) or beam (prefix beam search, optional LM).
+        #[arg(long, value_enum, default_value_t)]
+        decoder: DecoderArg,
+        /// Beam width.
+        #[arg(long, default_value_t = 16)]
+        beam: usize,
+        /// Character language model (from `engine lm`), for --decoder beam.
+        #[arg(long)]
+        lm: Option<PathBuf>,
+        /// Weight of the LM's log-probability.
+        #[arg(long, default_value_t = 0.5)]
+        lm_weight: f64,
+        /// Score added per word started.
+        #[arg(long, default_value_t = 1.0)]
+        word_bonus: f64,
+        /// A word list (one per line): only these words may be output.
+        #[arg(long)]
+        lexicon: Option<PathBuf>,
+        /// Alternatives reported in JSON (beam search).
+        #[arg(long, default_value_t = 5)]
+        nbest: usize,
         /// Line images (PNG, JPEG, ...).
         #[arg(required = true)]
         images: Vec<PathBuf>,
@@ -199,6 +230,21 @@ pub enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Train a character n-gram language model for beam search.
+    Lm {
+        /// Text files, one line of text per line.
+        #[arg(long, required = true, num_args = 1..)]
+        corpus: Vec<PathBuf>,
+        /// n of the n-gram.
+        #[arg(long, default_value_t = 5)]
+        order: usize,
+        /// A model file whose alphabet to use (default: Inkling's alphabet).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Where to write the LM (JSON).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Export a model file to ONNX (opset 17; BatchNorm folded; input `image [1, 1, 40, W]`
     /// with W a multiple of the model's stride, output `log_probs [frames, 1, classes]`).

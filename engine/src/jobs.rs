@@ -60,8 +60,10 @@ pub fn recognize_files(
     images: &[PathBuf],
     threads: usize,
     split_lines: bool,
+    decoder: crate::infer::Decoder,
 ) -> Result<Vec<ImageResult>> {
-    let rec = crate::infer::FastRecognizer::load(model)?;
+    let mut rec = crate::infer::FastRecognizer::load(model)?;
+    rec.decoder = decoder;
     let failed = |path: &PathBuf, e: Error| ImageResult::Failed {
         path: path.clone(),
         error: e.to_string(),

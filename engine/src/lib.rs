@@ -18,6 +18,7 @@ pub mod experiment;
 pub mod export;
 pub mod infer;
 pub mod jobs;
+pub mod lm;
 pub mod losses;
 pub mod metrics;
 pub mod model_file;

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use engine::cli::{Cli, Command, ExperimentCommand, OutputFormat, PRESETS};
+use engine::cli::{Cli, Command, DecoderArg, ExperimentCommand, OutputFormat, PRESETS};
 use engine::experiment::{self, distill::DistillExperiment};
 use engine::jobs::{self, ImageResult};
 use engine::train::config::TrainConfig;
@@ -173,6 +173,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Lm {
+            corpus,
+            order,
+            model,
+            out,
+        } => {
+            let alphabet = match model {
+                Some(m) => engine::model_file::read_header(&m)?.alphabet,
+                None => engine::Alphabet::default(),
+            };
+            let mut text = String::new();
+            for c in &corpus {
+                text.push_str(
+                    &std::fs::read_to_string(c)
+                        .with_context(|| format!("corpus {}", c.display()))?,
+                );
+                text.push('\n');
+            }
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            let lm = engine::lm::CharLm::train(lines.iter().copied(), alphabet.chars(), order)?;
+            lm.save(&out)?;
+            println!(
+                "{}-gram character LM from {} lines: {}",
+                order,
+                lines.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Export { model, onnx } => {
             let fast = engine::infer::FastRecognizer::load(&model)?;
             engine::export::onnx::write(&fast.model, &onnx)?;
@@ -188,9 +217,46 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             threads,
             split_lines,
+            decoder,
+            beam,
+            lm,
+            lm_weight,
+            word_bonus,
+            lexicon,
+            nbest,
             images,
         } => {
-            let results = jobs::recognize_files(&model, &images, threads, split_lines)?;
+            let decoder = match decoder {
+                DecoderArg::Greedy => {
+                    if lm.is_some() || lexicon.is_some() {
+                        anyhow::bail!("--lm and --lexicon need --decoder beam");
+                    }
+                    engine::infer::Decoder::Greedy
+                }
+                DecoderArg::Beam => engine::infer::Decoder::Beam {
+                    config: engine::decode::beam::BeamConfig {
+                        width: beam,
+                        lm_weight,
+                        word_bonus,
+                        nbest,
+                    },
+                    lm: lm
+                        .map(|p| engine::lm::CharLm::load(&p).map(std::sync::Arc::new))
+                        .transpose()?,
+                    lexicon: lexicon
+                        .map(|p| {
+                            std::fs::read_to_string(&p)
+                                .map(|t| {
+                                    std::sync::Arc::new(engine::decode::beam::Lexicon::new(
+                                        t.lines(),
+                                    ))
+                                })
+                                .with_context(|| format!("lexicon {}", p.display()))
+                        })
+                        .transpose()?,
+                },
+            };
+            let results = jobs::recognize_files(&model, &images, threads, split_lines, decoder)?;
             match format {
                 OutputFormat::Text => {
                     for r in &results {

@@ -55,6 +55,7 @@ pub fn to_recognition(
         confidence: d.confidence,
         chars,
         ms: 0.0,
+        alternatives: Vec::new(),
     }
 }
 
@@ -83,6 +84,18 @@ pub struct Recognition {
     pub chars: Vec<RecognizedChar>,
     /// Milliseconds spent (normalization + network + decoding).
     pub ms: f64,
+    /// With beam search: the N best texts with their scores (the first is `text`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<Alternative>,
+}
+
+/// One of the N best hypotheses of a beam search.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alternative {
+    /// The text.
+    pub text: String,
+    /// Its score (log domain: CTC + weighted LM + word bonuses).
+    pub score: f64,
 }
 
 /// Anything that turns a normalized line into text.

@@ -208,6 +208,54 @@ fn synth_train_eval_recognize_pipeline() {
     ]);
     assert!(!out.status.success(), "{}", describe(&out));
 
+    // Beam search with a character LM trained by `engine lm`: N best alternatives in JSON; an
+    // LM without the beam decoder is refused.
+    let corpus = dir.join("corpus.txt");
+    std::fs::write(&corpus, "the cat sat\non the mat\n").unwrap();
+    let lm = dir.join("lm.json");
+    let out = engine(&[
+        "lm",
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--order",
+        "3",
+        "--out",
+        lm.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = engine(&[
+        "recognize",
+        "--model",
+        model.to_str().unwrap(),
+        "--decoder",
+        "beam",
+        "--lm",
+        lm.to_str().unwrap(),
+        "--nbest",
+        "3",
+        "--format",
+        "jsonl",
+        good.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let row: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let alts = row["alternatives"].as_array().unwrap();
+    assert!(!alts.is_empty() && alts.len() <= 3, "{row}");
+    assert_eq!(alts[0]["text"], row["text"]);
+    let out = engine(&[
+        "recognize",
+        "--model",
+        model.to_str().unwrap(),
+        "--lm",
+        lm.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--decoder beam"),
+        "{}",
+        describe(&out)
+    );
+
     // A page of two lines (the brightest synthetic line, stacked twice on white paper; an
     // inverted one would make the page mostly dark): --split-lines gives a row per line, top to
     // bottom, with its box.

@@ -10,7 +10,7 @@ pub mod lstm;
 pub(crate) mod model;
 pub mod peak;
 
-pub use model::{FastModel, FastRecognizer, Profile};
+pub use model::{Decoder, FastModel, FastRecognizer, Profile};
 
 /// Largest absolute difference between two equally long slices (0 for empty ones).
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {

@@ -4,12 +4,14 @@ use super::conv::{bias_relu, conv3x3, matmul, max_pool};
 use super::direct::{self, Blocked, PackedConv};
 use super::lstm::FastBlstm;
 use crate::data::normalize::InkLine;
+use crate::decode::beam::{BeamConfig, Lexicon, beam_search};
 use crate::decode::greedy;
 use crate::error::Result;
+use crate::lm::CharLm;
 use crate::model_file::{self, ModelHeader};
 use crate::models::backbone::Layer;
 use crate::models::crnn::Crnn;
-use crate::recognize::{LineRecognizer, Recognition, to_recognition};
+use crate::recognize::{Alternative, LineRecognizer, Recognition, to_recognition};
 use burn::prelude::*;
 use std::path::Path;
 use std::sync::Mutex;
@@ -364,6 +366,23 @@ impl FastModel {
     }
 }
 
+/// How a recognizer turns log-probabilities into text.
+#[derive(Debug, Clone, Default)]
+pub enum Decoder {
+    /// Best path (fast; no language model).
+    #[default]
+    Greedy,
+    /// CTC prefix beam search, with an optional character LM and lexicon.
+    Beam {
+        /// Width, LM weight, word bonus, N best.
+        config: BeamConfig,
+        /// The character language model.
+        lm: Option<std::sync::Arc<CharLm>>,
+        /// Allowed words.
+        lexicon: Option<std::sync::Arc<Lexicon>>,
+    },
+}
+
 /// The recognizer on the fast path.
 #[derive(Debug)]
 pub struct FastRecognizer {
@@ -371,6 +390,8 @@ pub struct FastRecognizer {
     pub header: ModelHeader,
     /// The converted network.
     pub model: FastModel,
+    /// How log-probabilities become text.
+    pub decoder: Decoder,
     /// Buffers of idle workers: each call takes one (or makes one), so that several threads
     /// can recognize lines at once without sharing buffers.
     scratch: Mutex<Vec<Scratch>>,
@@ -389,6 +410,7 @@ impl FastRecognizer {
         Self {
             header,
             model,
+            decoder: Decoder::Greedy,
             scratch: Mutex::new(Vec::new()),
         }
     }
@@ -427,15 +449,48 @@ impl LineRecognizer for FastRecognizer {
     fn recognize_lines(&self, lines: &[InkLine]) -> Vec<Recognition> {
         let classes = self.header.config.num_classes;
         let stride = self.header.config.stride() as f32;
+        let alphabet = &self.header.alphabet;
         lines
             .iter()
             .map(|line| {
-                to_recognition(
-                    &greedy(&self.log_probs(line), classes, 0),
-                    line,
-                    &self.header.alphabet,
-                    stride,
-                )
+                let lp = self.log_probs(line);
+                match &self.decoder {
+                    Decoder::Greedy => {
+                        to_recognition(&greedy(&lp, classes, 0), line, alphabet, stride)
+                    }
+                    Decoder::Beam {
+                        config,
+                        lm,
+                        lexicon,
+                    } => {
+                        let hyps = beam_search(
+                            &lp,
+                            classes,
+                            alphabet,
+                            config,
+                            lm.as_deref(),
+                            lexicon.as_deref(),
+                        );
+                        let Some(best) = hyps.first() else {
+                            // A lexicon can rule out every hypothesis: fall back to greedy.
+                            return to_recognition(
+                                &greedy(&lp, classes, 0),
+                                line,
+                                alphabet,
+                                stride,
+                            );
+                        };
+                        let mut r = to_recognition(&best.decoded, line, alphabet, stride);
+                        r.alternatives = hyps
+                            .iter()
+                            .map(|h| Alternative {
+                                text: alphabet.decode(&h.decoded.labels()),
+                                score: h.score,
+                            })
+                            .collect();
+                        r
+                    }
+                }
             })
             .collect()
     }

@@ -1,4 +1,7 @@
-//! CTC decoding on `[T, C]` log-probabilities, in plain Rust (no Burn).
+//! CTC decoding on `[T, C]` log-probabilities, in plain Rust (no Burn): greedy here, prefix
+//! beam search with a language model in [`beam`].
+
+pub mod beam;
 
 /// One decoded character: its label, confidence and the frames it spans.
 #[derive(Debug, Clone, PartialEq)]
