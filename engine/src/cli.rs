@@ -16,6 +16,73 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// How `recognize` and `eval` decode.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DecodeArgs {
+    /// How to decode: greedy (best path) or beam (prefix beam search, optional LM).
+    #[arg(long, value_enum, default_value_t)]
+    pub decoder: DecoderArg,
+    /// Beam width.
+    #[arg(long, default_value_t = 16)]
+    pub beam: usize,
+    /// Character language model (from `engine lm`), for --decoder beam.
+    #[arg(long)]
+    pub lm: Option<PathBuf>,
+    /// Weight of the LM's log-probability.
+    #[arg(long, default_value_t = 0.5)]
+    pub lm_weight: f64,
+    /// Score added per word started.
+    #[arg(long, default_value_t = 1.0)]
+    pub word_bonus: f64,
+    /// A word list (one per line): only these words may be output.
+    #[arg(long)]
+    pub lexicon: Option<PathBuf>,
+    /// Alternatives reported in JSON (beam search).
+    #[arg(long, default_value_t = 5)]
+    pub nbest: usize,
+}
+
+impl DecodeArgs {
+    /// The decoder these options describe (loading the LM and the lexicon).
+    pub fn decoder(&self) -> crate::Result<crate::infer::Decoder> {
+        use crate::decode::beam::{BeamConfig, Lexicon};
+        use crate::error::Error;
+        use std::sync::Arc;
+        match self.decoder {
+            DecoderArg::Greedy => {
+                if self.lm.is_some() || self.lexicon.is_some() {
+                    return Err(Error::Invalid(
+                        "--lm and --lexicon need --decoder beam".into(),
+                    ));
+                }
+                Ok(crate::infer::Decoder::Greedy)
+            }
+            DecoderArg::Beam => Ok(crate::infer::Decoder::Beam {
+                config: BeamConfig {
+                    width: self.beam,
+                    lm_weight: self.lm_weight,
+                    word_bonus: self.word_bonus,
+                    nbest: self.nbest,
+                },
+                lm: self
+                    .lm
+                    .as_deref()
+                    .map(|p| crate::lm::CharLm::load(p).map(Arc::new))
+                    .transpose()?,
+                lexicon: self
+                    .lexicon
+                    .as_deref()
+                    .map(|p| {
+                        std::fs::read_to_string(p)
+                            .map(|t| Arc::new(Lexicon::new(t.lines())))
+                            .map_err(|e| Error::io(p, e))
+                    })
+                    .transpose()?,
+            }),
+        }
+    }
+}
+
 /// Decoders of `recognize`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum DecoderArg {
@@ -114,27 +181,9 @@ pub enum Command {
         /// its index and box). For photos of whiteboards and notes with several lines.
         #[arg(long)]
         split_lines: bool,
-        /// How to decode: greedy (best path) or beam (prefix beam search, optional LM).
-        #[arg(long, value_enum, default_value_t)]
-        decoder: DecoderArg,
-        /// Beam width.
-        #[arg(long, default_value_t = 16)]
-        beam: usize,
-        /// Character language model (from `engine lm`), for --decoder beam.
-        #[arg(long)]
-        lm: Option<PathBuf>,
-        /// Weight of the LM's log-probability.
-        #[arg(long, default_value_t = 0.5)]
-        lm_weight: f64,
-        /// Score added per word started.
-        #[arg(long, default_value_t = 1.0)]
-        word_bonus: f64,
-        /// A word list (one per line): only these words may be output.
-        #[arg(long)]
-        lexicon: Option<PathBuf>,
-        /// Alternatives reported in JSON (beam search).
-        #[arg(long, default_value_t = 5)]
-        nbest: usize,
+        /// Decoding.
+        #[command(flatten)]
+        decoding: DecodeArgs,
         /// Line images (PNG, JPEG, ...).
         #[arg(required = true)]
         images: Vec<PathBuf>,
@@ -153,6 +202,12 @@ pub enum Command {
         /// How many of the worst lines to print.
         #[arg(long, default_value_t = 10)]
         worst: usize,
+        /// Worker threads (one line each at a time).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Decoding.
+        #[command(flatten)]
+        decoding: DecodeArgs,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,

@@ -10,9 +10,8 @@ use crate::metrics::ErrorRates;
 use crate::model_file::read_header;
 use crate::models::config::CrnnConfig;
 use crate::models::cost::summary;
-use crate::recognize::{BurnRecognizer, LineRecognizer, Recognition};
+use crate::recognize::{LineRecognizer, Recognition};
 use crate::train::stream::{PrepStats, prepare};
-use crate::train::validate::{LineResult, evaluate};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -170,15 +169,23 @@ pub struct EvalReport {
     pub seconds: f64,
 }
 
-/// Scores a model on a dataset.
-pub fn eval(model: &Path, data: &Path, limit: Option<usize>, worst: usize) -> Result<EvalReport> {
-    let rec = BurnRecognizer::load(model)?;
+/// Scores a model on a dataset on the fast path, with `decoder`, on `threads` workers.
+pub fn eval(
+    model: &Path,
+    data: &Path,
+    limit: Option<usize>,
+    worst: usize,
+    threads: usize,
+    decoder: crate::infer::Decoder,
+) -> Result<EvalReport> {
+    let mut rec = crate::infer::FastRecognizer::load(model)?;
+    rec.decoder = decoder;
     let mut ds = read_dataset(data)?;
     if let Some(n) = limit {
         ds.samples.truncate(n);
     }
     let mut stats = PrepStats::default();
-    let lines = prepare(&ds.samples, rec.alphabet(), rec.height(), &mut stats);
+    let lines = prepare(&ds.samples, &rec.header.alphabet, rec.height(), &mut stats);
     if lines.is_empty() {
         return Err(Error::Invalid(format!(
             "{}: no usable lines ({})",
@@ -187,21 +194,27 @@ pub fn eval(model: &Path, data: &Path, limit: Option<usize>, worst: usize) -> Re
         )));
     }
     let start = std::time::Instant::now();
-    let model_ref = rec.model();
-    let (rates, mut results): (ErrorRates, Vec<LineResult>) =
-        evaluate(model_ref, &rec.header.config, rec.alphabet(), &lines, 16);
+    let hypotheses = parallel_map(&lines, threads, |l| {
+        rec.recognize_lines(std::slice::from_ref(&l.ink))
+            .pop()
+            .map(|r| r.text)
+            .unwrap_or_default()
+    });
     let seconds = start.elapsed().as_secs_f64();
-    results.sort_by_key(|r| std::cmp::Reverse(r.errors));
+    let mut rates = ErrorRates::default();
+    let mut results: Vec<(usize, String, String)> = lines
+        .iter()
+        .zip(hypotheses)
+        .map(|(l, h)| (rates.add(&h, &l.text), l.text.clone(), h))
+        .collect();
+    results.sort_by_key(|r| std::cmp::Reverse(r.0));
+    results.truncate(worst);
     Ok(EvalReport {
         lines: rates.lines,
         cer: rates.cer(),
         wer: rates.wer(),
         skipped: ds.skipped.len() + stats.bad_images,
-        worst: results
-            .into_iter()
-            .take(worst)
-            .map(|r| (r.errors, r.reference, r.hypothesis))
-            .collect(),
+        worst: results,
         seconds,
     })
 }

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use engine::cli::{Cli, Command, DecoderArg, ExperimentCommand, OutputFormat, PRESETS};
+use engine::cli::{Cli, Command, ExperimentCommand, OutputFormat, PRESETS};
 use engine::experiment::{self, distill::DistillExperiment};
 use engine::jobs::{self, ImageResult};
 use engine::train::config::TrainConfig;
@@ -217,45 +217,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             threads,
             split_lines,
-            decoder,
-            beam,
-            lm,
-            lm_weight,
-            word_bonus,
-            lexicon,
-            nbest,
+            decoding,
             images,
         } => {
-            let decoder = match decoder {
-                DecoderArg::Greedy => {
-                    if lm.is_some() || lexicon.is_some() {
-                        anyhow::bail!("--lm and --lexicon need --decoder beam");
-                    }
-                    engine::infer::Decoder::Greedy
-                }
-                DecoderArg::Beam => engine::infer::Decoder::Beam {
-                    config: engine::decode::beam::BeamConfig {
-                        width: beam,
-                        lm_weight,
-                        word_bonus,
-                        nbest,
-                    },
-                    lm: lm
-                        .map(|p| engine::lm::CharLm::load(&p).map(std::sync::Arc::new))
-                        .transpose()?,
-                    lexicon: lexicon
-                        .map(|p| {
-                            std::fs::read_to_string(&p)
-                                .map(|t| {
-                                    std::sync::Arc::new(engine::decode::beam::Lexicon::new(
-                                        t.lines(),
-                                    ))
-                                })
-                                .with_context(|| format!("lexicon {}", p.display()))
-                        })
-                        .transpose()?,
-                },
-            };
+            let decoder = decoding.decoder()?;
             let results = jobs::recognize_files(&model, &images, threads, split_lines, decoder)?;
             match format {
                 OutputFormat::Text => {
@@ -292,9 +257,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
             limit,
             worst,
+            threads,
+            decoding,
             json,
         } => {
-            let report = jobs::eval(&model, &data, limit, worst)?;
+            let report = jobs::eval(&model, &data, limit, worst, threads, decoding.decoder()?)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -270,7 +270,8 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert_eq!(result.best_cer, Some(0.0));
-        let report = crate::jobs::eval(&result.best_model, &data, None, 4).unwrap();
+        let report =
+            crate::jobs::eval(&result.best_model, &data, None, 4, 1, Default::default()).unwrap();
         assert_eq!(report.cer, 0.0, "worst lines: {:?}", report.worst);
     }
 
