@@ -643,9 +643,13 @@ fn tucker_experiment_writes_the_comparison_table_and_resumes() {
     let data = dir.join("lines");
     synth_lines(&data, "ocr", 4, 8);
     let teacher = tiny_teacher(&dir, &data, "teacher-tiny", 4);
+    // A DarkNet trained from scratch stands in for the distilled student.
+    let student = tiny_teacher(&dir, &data, "student-tiny", 2);
     let phase = serde_json::json!({"optimizer": {"lr": 0.002}, "schedule": {"steps": 2, "batch_size": 2, "eval_every": 2, "checkpoint_every": 2}});
     let recipe = serde_json::json!({
         "teacher": teacher,
+        "student": student,
+        "student_tucker": "ratio:0.5",
         "data": {"train": {"files": {"folder": data}}, "valid": {"files": {"folder": data}}, "valid_lines": 4},
         "test_sets": [{"name": "lines", "source": {"files": {"folder": data}}, "lines": 4}],
         "finetune": phase,
@@ -665,11 +669,13 @@ fn tucker_experiment_writes_the_comparison_table_and_resumes() {
     let out = engine(&args);
     assert!(out.status.success(), "{}", describe(&out));
     let table = std::fs::read_to_string(exp.join("tucker.md")).unwrap();
-    assert_eq!(table.lines().count(), 2 + 3, "{table}");
+    // Teacher, student, two Tucker teachers, the Tucker student.
+    assert_eq!(table.lines().count(), 2 + 5, "{table}");
     assert!(
         table.contains("VGG-TK-DBLSTM ratio:0.25") && table.contains("Speedup"),
         "{table}"
     );
+    assert!(table.contains("DarkNet-TK-DBLSTM ratio:0.5"), "{table}");
     let out = engine(&args);
     assert!(out.status.success(), "{}", describe(&out));
     // A typo in the recipe is named.

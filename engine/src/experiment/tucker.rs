@@ -15,7 +15,7 @@ use crate::models::cost::summary;
 use crate::train::config::DataConfig;
 use crate::train::distill::{FinetuneRecipe, finetune};
 use crate::train::progress::{CancelToken, Observer, ProgressEvent};
-use crate::tucker::convert::decompose_model;
+use crate::tucker::convert::{decompose_model, decompose_student};
 use crate::tucker::ranks::RankSpec;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,10 @@ pub struct TuckerExperiment {
     /// Rank specifications, in table order (default v1, v2, v3).
     #[serde(default = "presets")]
     pub variants: Vec<String>,
+    /// Also decompose the distilled student with this rank spec and fine-tune it (the journal
+    /// version of the paper combines both compressions).
+    #[serde(default)]
+    pub student_tucker: Option<String>,
     /// HOOI sweeps after the HOSVD.
     #[serde(default = "two")]
     pub hooi: usize,
@@ -149,6 +153,41 @@ pub fn run(
         )?;
         tuned.push((name.clone(), r.best_model));
     }
+    let mut student_tucker = None;
+    if let (Some(student), Some(spec_text)) = (&cfg.student, &cfg.student_tucker) {
+        let spec: RankSpec = spec_text.parse()?;
+        let dir = out.join(format!("student-tucker-{}", spec_text.replace(':', "-")));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let decomposed = dir.join("decomposed.inkm");
+        if !decomposed.is_file() {
+            observer(&ProgressEvent::Message(format!(
+                "Tucker {spec_text} of the student"
+            )));
+            let loaded = model_file::load(student, &Device::flex())?;
+            let (m, header, report) = decompose_student(&loaded, student, spec, cfg.hooi)?;
+            model_file::save(&decomposed, &m, &header)?;
+            model_file::write_atomic(&dir.join("decomposition.md"), report.table().as_bytes())?;
+        }
+        let recipe = FinetuneRecipe {
+            data: cfg.data.clone(),
+            optimizer: cfg.finetune.optimizer.clone(),
+            schedule: cfg.finetune.schedule.clone(),
+            seed: cfg.seed,
+            half_precision: true,
+        };
+        let run_dir = dir.join("finetune");
+        let resume = run_dir.join("config.json").is_file();
+        let r = finetune(
+            &decomposed,
+            &recipe,
+            recipe_name,
+            &run_dir,
+            resume,
+            cancel,
+            observer,
+        )?;
+        student_tucker = Some((spec_text.clone(), r.best_model));
+    }
     observer(&ProgressEvent::Message("evaluating".into()));
     let tests = load_tests(&cfg.test_sets, &teacher.header, observer)?;
     let mut entries = vec![("VGG-DBLSTM".to_string(), cfg.teacher.clone())];
@@ -157,6 +196,9 @@ pub fn run(
     }
     for (name, file) in tuned {
         entries.push((format!("VGG-TK-DBLSTM {name}"), file));
+    }
+    if let Some((name, file)) = student_tucker {
+        entries.push((format!("DarkNet-TK-DBLSTM {name} (student + Tucker)"), file));
     }
     let mut rows = Vec::new();
     for (name, file) in entries {

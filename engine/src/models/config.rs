@@ -50,6 +50,8 @@ pub enum Family {
     Darknet,
     /// A VGG whose conv3x3 layers were Tucker-decomposed.
     VggTucker,
+    /// A DarkNet (a distilled student) whose conv3x3 layers were Tucker-decomposed.
+    DarknetTucker,
 }
 
 /// A CNN-DBLSTM line recognizer: backbone, DBLSTM, IP layer, softmax over alphabet + blank.

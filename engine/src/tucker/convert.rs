@@ -1,4 +1,4 @@
-//! A trained VGG teacher in, its Tucker-decomposed version out: each eligible 3x3 layer's
+//! A trained VGG teacher (or a distilled DarkNet student) in, its Tucker-decomposed version out: each eligible 3x3 layer's
 //! kernel is decomposed ([`super::hosvd`]) at the chosen ranks ([`super::ranks`]) into a
 //! conv1x1 -> conv3x3 -> conv1x1 chain that keeps the layer's BatchNorm; the other layers, the
 //! DBLSTM and the IP layer are copied. The first layer (one input channel) and any layer whose
@@ -162,7 +162,10 @@ fn plan_with(
     ranks: &[std::result::Result<(usize, usize), String>],
 ) -> CrnnConfig {
     let mut out = cfg.clone();
-    out.family = Family::VggTucker;
+    out.family = match cfg.family {
+        Family::Darknet | Family::DarknetTucker => Family::DarknetTucker,
+        Family::Vgg | Family::VggTucker => Family::VggTucker,
+    };
     for (c, r) in convs.iter().zip(ranks) {
         if let Ok((r_in, r_out)) = r {
             out.layers[c.index] = LayerSpec::Tucker {
@@ -175,7 +178,7 @@ fn plan_with(
     out
 }
 
-/// Decomposes a loaded teacher; `path` only names it in errors.
+/// Decomposes a loaded VGG teacher; `path` only names it in errors.
 pub fn decompose_model(
     teacher: &LoadedModel,
     path: &Path,
@@ -192,6 +195,37 @@ pub fn decompose_model(
             ),
         ));
     }
+    decompose_any(teacher, path, spec, hooi)
+}
+
+/// Decomposes the 3x3 layers of a distilled DarkNet student (the journal version of the paper
+/// combines both compressions).
+pub fn decompose_student(
+    student: &LoadedModel,
+    path: &Path,
+    spec: RankSpec,
+    hooi: usize,
+) -> Result<(Crnn, ModelHeader, TuckerReport)> {
+    let h = &student.header;
+    if h.config.family != Family::Darknet {
+        return Err(Error::model(
+            path,
+            format!(
+                "expected a DarkNet student; this file is a {:?} ({:?})",
+                h.role, h.config.family
+            ),
+        ));
+    }
+    decompose_any(student, path, spec, hooi)
+}
+
+fn decompose_any(
+    teacher: &LoadedModel,
+    path: &Path,
+    spec: RankSpec,
+    hooi: usize,
+) -> Result<(Crnn, ModelHeader, TuckerReport)> {
+    let h = &teacher.header;
     let convs = conv3_layers(&teacher.model);
     let ranks = match spec {
         RankSpec::Ratio(r) => ranks_for(&convs, |c| {
@@ -407,6 +441,46 @@ mod tests {
             .unwrap();
         let diff = crate::infer::max_abs_diff(&fast.log_probs(&ink), &expected);
         assert!(diff < 1e-4, "fast path vs Burn on a Tucker model: {diff}");
+    }
+
+    #[test]
+    fn a_distilled_student_decomposes_too() {
+        let mut s = teacher(Preset::StudentCpu);
+        s.header.role = Role::Student;
+        let (m, header, report) =
+            decompose_student(&s, Path::new("s.inkm"), RankSpec::Ratio(0.25), 1).unwrap();
+        assert_eq!(header.config.family, Family::DarknetTucker);
+        assert!(report.layers.iter().any(|l| l.ranks.is_some()));
+        assert!(report.params.1 < report.params.0);
+        let fast = FastRecognizer::new(&m, header.clone());
+        let ink = crate::data::normalize::InkLine {
+            pixels: (0..40 * 64)
+                .map(|i| ((i * 13) % 11) as f32 / 10.0)
+                .collect(),
+            width: 64,
+            height: 40,
+            scale: 1.0,
+            crop_x: 0.0,
+        };
+        let batch = crate::data::batcher::make_batch(
+            &[crate::data::batcher::PreparedLine {
+                ink: ink.clone(),
+                labels: vec![],
+                text: String::new(),
+            }],
+            &header.config,
+            &Device::flex(),
+        );
+        let expected: Vec<f32> = m
+            .forward(batch.images, batch.mask)
+            .log_probs()
+            .into_data()
+            .try_into_vec()
+            .unwrap();
+        assert!(crate::infer::max_abs_diff(&fast.log_probs(&ink), &expected) < 1e-4);
+        // A teacher is not a student.
+        let t = teacher(Preset::TeacherTiny);
+        assert!(decompose_student(&t, Path::new("t.inkm"), RankSpec::Ratio(0.5), 0).is_err());
     }
 
     #[test]
