@@ -97,6 +97,56 @@ fn latency(file: &Path) -> Result<f64> {
     Ok(t[t.len() / 2])
 }
 
+/// Decomposes (once: `dir/decomposed.inkm` is kept) and fine-tunes (resumably) one model;
+/// returns the best fine-tuned model file.
+fn decompose_and_finetune(
+    cfg: &TuckerExperiment,
+    recipe_name: &str,
+    dir: &Path,
+    cancel: &CancelToken,
+    observer: Observer,
+    decompose: impl FnOnce() -> Result<(
+        crate::models::crnn::Crnn,
+        crate::model_file::ModelHeader,
+        crate::tucker::convert::TuckerReport,
+    )>,
+) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let decomposed = dir.join("decomposed.inkm");
+    if !decomposed.is_file() {
+        observer(&ProgressEvent::Message(format!(
+            "Tucker decomposition into {}",
+            dir.display()
+        )));
+        let (m, header, report) = decompose()?;
+        model_file::save(&decomposed, &m, &header)?;
+        model_file::write_atomic(&dir.join("decomposition.md"), report.table().as_bytes())?;
+    }
+    let recipe = FinetuneRecipe {
+        data: cfg.data.clone(),
+        optimizer: cfg.finetune.optimizer.clone(),
+        schedule: cfg.finetune.schedule.clone(),
+        seed: cfg.seed,
+        half_precision: true,
+    };
+    let run_dir = dir.join("finetune");
+    let resume = run_dir.join("config.json").is_file();
+    observer(&ProgressEvent::Message(format!(
+        "fine-tuning {}",
+        dir.display()
+    )));
+    Ok(finetune(
+        &decomposed,
+        &recipe,
+        recipe_name,
+        &run_dir,
+        resume,
+        cancel,
+        observer,
+    )?
+    .best_model)
+}
+
 /// Runs (or resumes) the experiment in `out` and writes `tucker.md` and `tucker.csv` there.
 pub fn run(
     cfg: &TuckerExperiment,
@@ -120,73 +170,20 @@ pub fn run(
     let mut tuned = Vec::new();
     for (name, spec) in &specs {
         let dir = out.join(format!("tucker-{}", name.replace(':', "-")));
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let decomposed = dir.join("decomposed.inkm");
-        if !decomposed.is_file() {
-            observer(&ProgressEvent::Message(format!(
-                "Tucker decomposition {name}"
-            )));
-            let (m, header, report) = decompose_model(&teacher, &cfg.teacher, *spec, cfg.hooi)?;
-            model_file::save(&decomposed, &m, &header)?;
-            model_file::write_atomic(&dir.join("decomposition.md"), report.table().as_bytes())?;
-        }
-        let recipe = FinetuneRecipe {
-            data: cfg.data.clone(),
-            optimizer: cfg.finetune.optimizer.clone(),
-            schedule: cfg.finetune.schedule.clone(),
-            seed: cfg.seed,
-            half_precision: true,
-        };
-        let run_dir = dir.join("finetune");
-        let resume = run_dir.join("config.json").is_file();
-        observer(&ProgressEvent::Message(format!(
-            "fine-tuning Tucker {name}"
-        )));
-        let r = finetune(
-            &decomposed,
-            &recipe,
-            recipe_name,
-            &run_dir,
-            resume,
-            cancel,
-            observer,
-        )?;
-        tuned.push((name.clone(), r.best_model));
+        let best = decompose_and_finetune(cfg, recipe_name, &dir, cancel, observer, || {
+            decompose_model(&teacher, &cfg.teacher, *spec, cfg.hooi)
+        })?;
+        tuned.push((name.clone(), best));
     }
     let mut student_tucker = None;
     if let (Some(student), Some(spec_text)) = (&cfg.student, &cfg.student_tucker) {
         let spec: RankSpec = spec_text.parse()?;
         let dir = out.join(format!("student-tucker-{}", spec_text.replace(':', "-")));
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let decomposed = dir.join("decomposed.inkm");
-        if !decomposed.is_file() {
-            observer(&ProgressEvent::Message(format!(
-                "Tucker {spec_text} of the student"
-            )));
+        let best = decompose_and_finetune(cfg, recipe_name, &dir, cancel, observer, || {
             let loaded = model_file::load(student, &Device::flex())?;
-            let (m, header, report) = decompose_student(&loaded, student, spec, cfg.hooi)?;
-            model_file::save(&decomposed, &m, &header)?;
-            model_file::write_atomic(&dir.join("decomposition.md"), report.table().as_bytes())?;
-        }
-        let recipe = FinetuneRecipe {
-            data: cfg.data.clone(),
-            optimizer: cfg.finetune.optimizer.clone(),
-            schedule: cfg.finetune.schedule.clone(),
-            seed: cfg.seed,
-            half_precision: true,
-        };
-        let run_dir = dir.join("finetune");
-        let resume = run_dir.join("config.json").is_file();
-        let r = finetune(
-            &decomposed,
-            &recipe,
-            recipe_name,
-            &run_dir,
-            resume,
-            cancel,
-            observer,
-        )?;
-        student_tucker = Some((spec_text.clone(), r.best_model));
+            decompose_student(&loaded, student, spec, cfg.hooi)
+        })?;
+        student_tucker = Some((spec_text.clone(), best));
     }
     observer(&ProgressEvent::Message("evaluating".into()));
     let tests = load_tests(&cfg.test_sets, &teacher.header, observer)?;

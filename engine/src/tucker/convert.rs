@@ -392,70 +392,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn full_ranks_reproduce_the_teacher_and_costs_are_exact() {
-        let t = teacher(Preset::TeacherTiny);
-        let path = Path::new("teacher.inkm");
-        let (m, header, report) = decompose_model(&t, path, RankSpec::Ratio(1.0), 0).unwrap();
-        // At full ranks every chain costs more than the conv: all kept except... none decomposed.
-        assert!(report.layers.iter().all(|l| l.ranks.is_none()));
-        // With half ranks the middle layers are decomposed; the first never is.
-        let (m2, header2, report2) = decompose_model(&t, path, RankSpec::Ratio(0.5), 2).unwrap();
-        assert!(
-            report2.layers[0]
-                .kept_because
-                .as_deref()
-                .unwrap()
-                .contains("first layer")
-        );
-        assert!(report2.layers.iter().skip(1).any(|l| l.ranks.is_some()));
-        assert_eq!(report2.params.1, summary(&header2.config, 800).params);
-        // The cost model of the plan counts the chain exactly.
-        let _ = (m, header);
-        let fast = FastRecognizer::new(&m2, header2.clone());
-        let burn = crate::recognize::BurnRecognizer::from_model(&m2, header2);
+    /// The fast path and Burn agree on a decomposed model.
+    fn assert_fast_matches_burn(m: &Crnn, header: &ModelHeader) {
+        let fast = FastRecognizer::new(m, header.clone());
         let ink = crate::data::normalize::InkLine {
             pixels: (0..40 * 64)
                 .map(|i| ((i * 31) % 17) as f32 / 16.0)
-                .collect(),
-            width: 64,
-            height: 40,
-            scale: 1.0,
-            crop_x: 0.0,
-        };
-        let batch = crate::data::batcher::make_batch(
-            &[crate::data::batcher::PreparedLine {
-                ink: ink.clone(),
-                labels: vec![],
-                text: String::new(),
-            }],
-            &burn.header.config,
-            &Device::flex(),
-        );
-        let expected: Vec<f32> = burn
-            .model()
-            .forward(batch.images, batch.mask)
-            .log_probs()
-            .into_data()
-            .try_into_vec()
-            .unwrap();
-        let diff = crate::infer::max_abs_diff(&fast.log_probs(&ink), &expected);
-        assert!(diff < 1e-4, "fast path vs Burn on a Tucker model: {diff}");
-    }
-
-    #[test]
-    fn a_distilled_student_decomposes_too() {
-        let mut s = teacher(Preset::StudentCpu);
-        s.header.role = Role::Student;
-        let (m, header, report) =
-            decompose_student(&s, Path::new("s.inkm"), RankSpec::Ratio(0.25), 1).unwrap();
-        assert_eq!(header.config.family, Family::DarknetTucker);
-        assert!(report.layers.iter().any(|l| l.ranks.is_some()));
-        assert!(report.params.1 < report.params.0);
-        let fast = FastRecognizer::new(&m, header.clone());
-        let ink = crate::data::normalize::InkLine {
-            pixels: (0..40 * 64)
-                .map(|i| ((i * 13) % 11) as f32 / 10.0)
                 .collect(),
             width: 64,
             height: 40,
@@ -477,7 +419,42 @@ mod tests {
             .into_data()
             .try_into_vec()
             .unwrap();
-        assert!(crate::infer::max_abs_diff(&fast.log_probs(&ink), &expected) < 1e-4);
+        let diff = crate::infer::max_abs_diff(&fast.log_probs(&ink), &expected);
+        assert!(diff < 1e-4, "fast path vs Burn on a Tucker model: {diff}");
+    }
+
+    #[test]
+    fn full_ranks_reproduce_the_teacher_and_costs_are_exact() {
+        let t = teacher(Preset::TeacherTiny);
+        let path = Path::new("teacher.inkm");
+        let (m, header, report) = decompose_model(&t, path, RankSpec::Ratio(1.0), 0).unwrap();
+        // At full ranks every chain costs more than the conv: all kept except... none decomposed.
+        assert!(report.layers.iter().all(|l| l.ranks.is_none()));
+        // With half ranks the middle layers are decomposed; the first never is.
+        let (m2, header2, report2) = decompose_model(&t, path, RankSpec::Ratio(0.5), 2).unwrap();
+        assert!(
+            report2.layers[0]
+                .kept_because
+                .as_deref()
+                .unwrap()
+                .contains("first layer")
+        );
+        assert!(report2.layers.iter().skip(1).any(|l| l.ranks.is_some()));
+        assert_eq!(report2.params.1, summary(&header2.config, 800).params);
+        let _ = (m, header);
+        assert_fast_matches_burn(&m2, &header2);
+    }
+
+    #[test]
+    fn a_distilled_student_decomposes_too() {
+        let mut s = teacher(Preset::StudentCpu);
+        s.header.role = Role::Student;
+        let (m, header, report) =
+            decompose_student(&s, Path::new("s.inkm"), RankSpec::Ratio(0.25), 1).unwrap();
+        assert_eq!(header.config.family, Family::DarknetTucker);
+        assert!(report.layers.iter().any(|l| l.ranks.is_some()));
+        assert!(report.params.1 < report.params.0);
+        assert_fast_matches_burn(&m, &header);
         // A teacher is not a student.
         let t = teacher(Preset::TeacherTiny);
         assert!(decompose_student(&t, Path::new("t.inkm"), RankSpec::Ratio(0.5), 0).is_err());
