@@ -49,7 +49,7 @@ fn conv(c: &mut Criterion) {
         let packed = PackedConv::new(c_in, c_out, 3, &weights, &vec![0.0; c_out], true);
         let mut map = Blocked::default();
         if c_in == 1 {
-            map.from_plain(&input, h, w);
+            map.from_plain(&input, h, w, w);
         } else {
             map.reset(c_in, h, w, direct::LANES);
             map.data

@@ -67,12 +67,14 @@ impl Blocked {
         }
     }
 
-    /// A single-channel map from `[h, w]` pixels.
-    pub fn from_plain(&mut self, pixels: &[f32], h: usize, w: usize) {
+    /// A single-channel map `h x w` from `[h, src_w]` pixels (`src_w <= w`), zero-padded on
+    /// the right.
+    pub fn from_plain(&mut self, pixels: &[f32], h: usize, src_w: usize, w: usize) {
         self.reset(1, h, w, 1);
         for y in 0..h {
             let dst = (y + 1) * (w + 2) + 1;
-            self.data[dst..dst + w].copy_from_slice(&pixels[y * w..(y + 1) * w]);
+            self.data[dst..dst + src_w].copy_from_slice(&pixels[y * src_w..(y + 1) * src_w]);
+            self.data[dst + src_w..dst + w].fill(0.0);
         }
     }
 }
@@ -415,7 +417,7 @@ mod tests {
                 let expected = reference(&x, c_in, h, w, c_out, k, &wt, &b, relu);
                 let mut input = Blocked::default();
                 if c_in == 1 {
-                    input.from_plain(&x, h, w);
+                    input.from_plain(&x, h, w, w);
                 } else {
                     input.reset(c_in, h, w, LANES);
                     for ch in 0..c_in {

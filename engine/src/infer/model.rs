@@ -239,9 +239,12 @@ impl FastModel {
     }
 
     /// Log-probabilities `[frames, classes]` of one normalized line (`[height, width]` ink).
+    /// `pixels [height, line_width]`, zero-padded on the right to `width` (a multiple of the
+    /// stride) as it is copied into the first activation map.
     fn run(
         &self,
         pixels: &[f32],
+        line_width: usize,
         width: usize,
         s: &mut Scratch,
         mut profile: Option<&mut Profile>,
@@ -265,7 +268,7 @@ impl FastModel {
         // channel-blocked layout; from the first convolution with more than DIRECT_MAX_C_IN
         // input channels on (narrow maps, long reductions), im2col + GEMM is faster, so the map
         // is converted to the plain layout once and stays in it.
-        map_a.from_plain(pixels, self.height, width);
+        map_a.from_plain(pixels, self.height, line_width, width);
         let mut plain: Option<(usize, usize, usize)> = None;
         for layer in &self.layers {
             if let (None, FastLayer::Conv(conv)) = (plain, layer)
@@ -428,14 +431,12 @@ impl FastRecognizer {
     fn run_line(&self, line: &InkLine, profile: Option<&mut Profile>) -> Vec<f32> {
         let stride = self.header.config.stride();
         let width = crate::data::batcher::padded_width(line.width, stride);
-        let mut pixels = vec![0.0f32; line.height * width];
-        for y in 0..line.height {
-            pixels[y * width..y * width + line.width]
-                .copy_from_slice(&line.pixels[y * line.width..(y + 1) * line.width]);
-        }
         let lock = || self.scratch.lock().unwrap_or_else(|p| p.into_inner());
         let mut scratch = lock().pop().unwrap_or_default();
-        let out = self.model.run(&pixels, width, &mut scratch, profile).0;
+        let out = self
+            .model
+            .run(&line.pixels, line.width, width, &mut scratch, profile)
+            .0;
         lock().push(scratch);
         out
     }

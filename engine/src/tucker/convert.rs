@@ -185,16 +185,13 @@ pub fn decompose_model(
     spec: RankSpec,
     hooi: usize,
 ) -> Result<(Crnn, ModelHeader, TuckerReport)> {
-    let h = &teacher.header;
-    if h.role != Role::Teacher || h.config.family != Family::Vgg {
-        return Err(Error::model(
-            path,
-            format!(
-                "Tucker decomposition expects a VGG teacher; this file is a {:?} ({:?})",
-                h.role, h.config.family
-            ),
-        ));
-    }
+    let ok = teacher.header.role == Role::Teacher && teacher.header.config.family == Family::Vgg;
+    expect(
+        ok,
+        teacher,
+        path,
+        "Tucker decomposition expects a VGG teacher",
+    )?;
     decompose_any(teacher, path, spec, hooi)
 }
 
@@ -206,17 +203,23 @@ pub fn decompose_student(
     spec: RankSpec,
     hooi: usize,
 ) -> Result<(Crnn, ModelHeader, TuckerReport)> {
-    let h = &student.header;
-    if h.config.family != Family::Darknet {
-        return Err(Error::model(
-            path,
-            format!(
-                "expected a DarkNet student; this file is a {:?} ({:?})",
-                h.role, h.config.family
-            ),
-        ));
-    }
+    let ok = student.header.config.family == Family::Darknet;
+    expect(ok, student, path, "expected a DarkNet student")?;
     decompose_any(student, path, spec, hooi)
+}
+
+/// An error naming what the file is when `ok` is false.
+fn expect(ok: bool, m: &LoadedModel, path: &Path, what: &str) -> Result<()> {
+    if ok {
+        return Ok(());
+    }
+    Err(Error::model(
+        path,
+        format!(
+            "{what}; this file is a {:?} ({:?})",
+            m.header.role, m.header.config.family
+        ),
+    ))
 }
 
 fn decompose_any(
