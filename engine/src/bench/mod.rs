@@ -121,7 +121,11 @@ fn quantiles(mut t: Vec<f64>) -> (f64, f64) {
 }
 
 /// Per-line ms of `f` over `lines`, `runs` passes after one warm-up pass.
-fn time_lines<F: FnMut(&InkLine)>(lines: &[InkLine], runs: usize, mut f: F) -> (f64, f64) {
+pub(crate) fn time_lines<F: FnMut(&InkLine)>(
+    lines: &[InkLine],
+    runs: usize,
+    mut f: F,
+) -> (f64, f64) {
     lines.iter().for_each(&mut f);
     let mut t = Vec::with_capacity(runs * lines.len());
     for _ in 0..runs.max(1) {

@@ -261,6 +261,22 @@ pub(crate) fn score(
     })
 }
 
+/// The CER and WER column headers of each test set (Markdown and CSV).
+pub(crate) fn score_headers(md: &mut String, csv: &mut String, test_sets: &[TestSet]) {
+    for t in test_sets {
+        let _ = write!(md, " {0} CER | {0} WER |", t.name);
+        let _ = write!(csv, ",{0}_cer,{0}_wer", t.name);
+    }
+}
+
+/// One row's CER and WER cells (Markdown and CSV).
+pub(crate) fn score_cells(md: &mut String, csv: &mut String, scores: &[(f64, f64)]) {
+    for (c, w) in scores {
+        let _ = write!(md, " {c:.2} | {w:.2} |");
+        let _ = write!(csv, ",{c:.3},{w:.3}");
+    }
+}
+
 fn write_tables(
     out: &Path,
     cfg: &DistillExperiment,
@@ -269,10 +285,7 @@ fn write_tables(
 ) -> Result<()> {
     let mut md = String::from("| Model | Loss function |");
     let mut csv = String::from("model,loss");
-    for t in &cfg.test_sets {
-        let _ = write!(md, " {0} CER | {0} WER |", t.name);
-        let _ = write!(csv, ",{0}_cer,{0}_wer", t.name);
-    }
+    score_headers(&mut md, &mut csv, &cfg.test_sets);
     md.push_str("\n|---|---|");
     md.push_str(&"---|---|".repeat(cfg.test_sets.len()));
     md.push('\n');
@@ -280,10 +293,7 @@ fn write_tables(
     for r in rows {
         let _ = write!(md, "| {} | {} |", r.model, r.loss);
         let _ = write!(csv, "{},{}", r.model, r.loss);
-        for (c, w) in &r.scores {
-            let _ = write!(md, " {c:.2} | {w:.2} |");
-            let _ = write!(csv, ",{c:.3},{w:.3}");
-        }
+        score_cells(&mut md, &mut csv, &r.scores);
         md.push('\n');
         csv.push('\n');
     }

@@ -6,8 +6,9 @@
 //! Each variant lives in its own folder and resumes from its checkpoint: after an interruption,
 //! run the same command again.
 
-use super::distill::{PhaseConfig, TestSet, load_tests, score};
+use super::distill::{PhaseConfig, TestSet, load_tests, score, score_cells, score_headers};
 use crate::bench::lines::{reference_line, synthetic_lines};
+use crate::bench::time_lines;
 use crate::error::{Error, Result};
 use crate::infer::FastRecognizer;
 use crate::model_file;
@@ -77,24 +78,15 @@ pub struct TuckerRow {
     pub ms: f64,
 }
 
-/// Median ms per line of a model on the bench lines (one thread).
+/// Median ms per line of a model on the bench lines (one thread), timed as `engine bench` does.
 fn latency(file: &Path) -> Result<f64> {
     let rec = FastRecognizer::load(file)?;
     let h = rec.header.config.height;
     let lines = synthetic_lines(8, h).unwrap_or_else(|_| vec![reference_line(h, 800)]);
-    lines.iter().for_each(|l| {
+    let (median, _) = time_lines(&lines, 3, |l| {
         std::hint::black_box(rec.log_probs(l));
     });
-    let mut t: Vec<f64> = Vec::new();
-    for _ in 0..3 {
-        for l in &lines {
-            let s = std::time::Instant::now();
-            std::hint::black_box(rec.log_probs(l));
-            t.push(s.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-    t.sort_by(|a, b| a.total_cmp(b));
-    Ok(t[t.len() / 2])
+    Ok(median)
 }
 
 /// Decomposes (once: `dir/decomposed.inkm` is kept) and fine-tunes (resumably) one model;
@@ -218,10 +210,7 @@ pub fn run(
 fn write_table(out: &Path, cfg: &TuckerExperiment, rows: &[TuckerRow]) -> Result<()> {
     let mut md = String::from("| Model |");
     let mut csv = String::from("model");
-    for t in &cfg.test_sets {
-        let _ = write!(md, " {0} CER | {0} WER |", t.name);
-        let _ = write!(csv, ",{0}_cer,{0}_wer", t.name);
-    }
+    score_headers(&mut md, &mut csv, &cfg.test_sets);
     md.push_str(" Params | Cr | GFLOPs | Sr | ms/line | Speedup |\n|---|");
     md.push_str(&"---|---|".repeat(cfg.test_sets.len()));
     md.push_str("---|---|---|---|---|---|\n");
@@ -230,10 +219,7 @@ fn write_table(out: &Path, cfg: &TuckerExperiment, rows: &[TuckerRow]) -> Result
     for r in rows {
         let _ = write!(md, "| {} |", r.model);
         let _ = write!(csv, "{}", r.model);
-        for (c, w) in &r.scores {
-            let _ = write!(md, " {c:.2} | {w:.2} |");
-            let _ = write!(csv, ",{c:.3},{w:.3}");
-        }
+        score_cells(&mut md, &mut csv, &r.scores);
         let (p0, g0, t0) = first
             .as_ref()
             .map_or((r.params, r.gflops, r.ms), |f| (f.params, f.gflops, f.ms));

@@ -75,30 +75,7 @@ pub fn matmul_strided(
 /// Columns of a 3x3 "same" convolution: `cols[(c * 9 + ky * 3 + kx), y * w + x]` =
 /// `input[c, y + ky - 1, x + kx - 1]` (zero outside).
 pub fn im2col3x3(input: &[f32], c: usize, h: usize, w: usize, cols: &mut Vec<f32>) {
-    let hw = h * w;
-    cols.clear();
-    cols.resize(c * 9 * hw, 0.0);
-    for ch in 0..c {
-        let src = &input[ch * hw..(ch + 1) * hw];
-        for ky in 0..3 {
-            for kx in 0..3 {
-                let row = &mut cols[(ch * 9 + ky * 3 + kx) * hw..(ch * 9 + ky * 3 + kx + 1) * hw];
-                for y in 0..h {
-                    let sy = y as isize + ky as isize - 1;
-                    if sy < 0 || sy >= h as isize {
-                        continue;
-                    }
-                    let srow = &src[sy as usize * w..(sy as usize + 1) * w];
-                    let drow = &mut row[y * w..(y + 1) * w];
-                    match kx {
-                        0 => drow[1..].copy_from_slice(&srow[..w - 1]),
-                        1 => drow.copy_from_slice(srow),
-                        _ => drow[..w - 1].copy_from_slice(&srow[1..]),
-                    }
-                }
-            }
-        }
-    }
+    im2col3x3_range(input, c, h, w, 0, h * w, cols);
 }
 
 /// Columns of a 3x3 "same" convolution for the output pixels `p0..p1` (flat `y * w + x`

@@ -16,7 +16,8 @@ use burn::prelude::*;
 use std::path::Path;
 use std::sync::Mutex;
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+/// A tensor's values as `f32`, row-major (empty if they cannot be read).
+pub(crate) fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()

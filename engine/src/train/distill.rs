@@ -441,21 +441,26 @@ mod tests {
         }
     }
 
-    #[test]
-    fn distillation_trains_only_the_cnn_and_finetuning_everything() {
-        let dir = scratch("distill");
-        let data = dir.join("lines");
-        std::fs::create_dir_all(&data).unwrap();
-        tiny_lines(&data);
-        let teacher = train(
-            &folder_recipe(&data, Preset::TeacherTiny, 8, "abcdef "),
+    /// A tiny teacher trained for `steps` steps on the lines in `data`.
+    fn tiny_teacher(dir: &Path, data: &Path, steps: usize) -> PhaseResult {
+        train(
+            &folder_recipe(data, Preset::TeacherTiny, steps, "abcdef "),
             "t",
             &dir.join("teacher"),
             false,
             &CancelToken::new(),
             &mut |_| {},
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn distillation_trains_only_the_cnn_and_finetuning_everything() {
+        let dir = scratch("distill");
+        let data = dir.join("lines");
+        std::fs::create_dir_all(&data).unwrap();
+        tiny_lines(&data);
+        let teacher = tiny_teacher(&dir, &data, 8);
         let device = Device::flex();
         let t = model_file::load(&teacher.last_model, &device)
             .unwrap()
@@ -503,15 +508,7 @@ mod tests {
         let data = dir.join("lines");
         std::fs::create_dir_all(&data).unwrap();
         tiny_lines(&data);
-        let teacher = train(
-            &folder_recipe(&data, Preset::TeacherTiny, 2, "abcdef "),
-            "t",
-            &dir.join("teacher"),
-            false,
-            &CancelToken::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let teacher = tiny_teacher(&dir, &data, 2);
         let run = |cfg: &DistillConfig| {
             distill(
                 cfg,

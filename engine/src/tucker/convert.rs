@@ -7,6 +7,7 @@
 use super::hosvd::{Tucker2, decompose, mode_spectra};
 use super::ranks::{RankSpec, per_pixel_cost, rank_of_energy, rank_of_ratio};
 use crate::error::{Error, Result};
+use crate::infer::model::values;
 use crate::model_file::{LoadedModel, ModelHeader, Role};
 use crate::models::backbone::Layer;
 use crate::models::config::{CrnnConfig, Family, LayerSpec};
@@ -73,13 +74,6 @@ impl TuckerReport {
         ));
         s
     }
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap_or_default()
 }
 
 /// One 3x3 layer of the teacher: plan index, channels, kernel.
