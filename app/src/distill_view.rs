@@ -226,7 +226,8 @@ impl DistillView {
                     let _ = tx.send(Message::Event(e.clone()));
                     wake();
                 };
-                let result = distill(&cfg, &name, &run_dir, resume, &token, &mut observer)
+                let scale = engine::scale::ScaleConfig::default();
+                let result = distill(&cfg, &name, &run_dir, resume, &scale, &token, &mut observer)
                     .map(|r| r.student().to_path_buf())
                     .map_err(|e| {
                         e.to_string().replace(

@@ -5,6 +5,7 @@
 use app::distill_view::{DistillForm, DistillView};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use engine::scale::ScaleConfig;
 use engine::train::config::TrainConfig;
 use engine::train::progress::CancelToken;
 use std::path::{Path, PathBuf};
@@ -21,8 +22,16 @@ fn tiny_teacher(dir: &Path) -> PathBuf {
     });
     let cfg: TrainConfig = serde_json::from_value(recipe).unwrap();
     let run = dir.join("teacher");
-    engine::train::supervised::train(&cfg, "test", &run, false, &CancelToken::new(), &mut |_| {})
-        .unwrap();
+    engine::train::supervised::train(
+        &cfg,
+        "test",
+        &run,
+        false,
+        &ScaleConfig::default(),
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
     run.join("train-best.inkm")
 }
 

@@ -16,6 +16,86 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Scale-out options of `train`, `distill` and `finetune` (see `crate::scale`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScaleArgs {
+    /// Workers on this machine (threads, one model replica each). With more than one, or with
+    /// --strategy, workers train together; the steps of the recipe are steps of each worker,
+    /// so N workers process N times the lines.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// How workers combine: bmuf (model averaging with block momentum every --sync-every
+    /// steps) or ddp (gradients averaged at every step). Default: bmuf when there are several
+    /// workers.
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+    /// BMUF: local steps per block (tau).
+    #[arg(long, default_value_t = 8)]
+    pub sync_every: usize,
+    /// BMUF: block momentum eta (default 1 - 1/N for N workers in all).
+    #[arg(long)]
+    pub block_momentum: Option<f64>,
+    /// BMUF: block learning rate zeta.
+    #[arg(long, default_value_t = 1.0)]
+    pub block_lr: f64,
+    /// BMUF: Nesterov-style block momentum.
+    #[arg(long)]
+    pub nesterov: bool,
+    /// Machines in the run. Start one `engine` per machine with the same arguments and its own
+    /// --node-rank; node 0 hosts the coordinator and writes the run folder.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
+    /// This machine's rank (0..nodes).
+    #[arg(long, default_value_t = 0)]
+    pub node_rank: usize,
+    /// HOST:PORT of node 0 (node 0 listens on that port on all interfaces).
+    #[arg(long)]
+    pub coordinator: Option<String>,
+    /// Seconds to wait for the coordinator.
+    #[arg(long, default_value_t = 60)]
+    pub connect_timeout: u64,
+    /// Training device: cpu (Flex), wgpu (needs the `gpu` feature) or cuda (the `cuda` feature).
+    #[arg(long, value_enum, default_value_t)]
+    pub device: crate::scale::DeviceChoice,
+}
+
+/// Values of `--strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// Blockwise model-update filtering.
+    Bmuf,
+    /// Synchronous gradient averaging.
+    Ddp,
+}
+
+impl ScaleArgs {
+    /// The scale-out configuration these options describe.
+    pub fn config(&self) -> crate::scale::ScaleConfig {
+        use crate::scale::{BmufConfig, ScaleConfig, Strategy};
+        let bmuf = Strategy::Bmuf(BmufConfig {
+            sync_every: self.sync_every,
+            block_momentum: self.block_momentum,
+            block_lr: self.block_lr,
+            nesterov: self.nesterov,
+        });
+        let strategy = match self.strategy {
+            Some(StrategyArg::Ddp) => Some(Strategy::Ddp),
+            Some(StrategyArg::Bmuf) => Some(bmuf),
+            None if self.workers > 1 || self.nodes > 1 => Some(bmuf),
+            None => None,
+        };
+        ScaleConfig {
+            workers: self.workers,
+            strategy,
+            nodes: self.nodes,
+            node_rank: self.node_rank,
+            coordinator: self.coordinator.clone(),
+            connect_timeout_s: self.connect_timeout,
+            device: self.device,
+        }
+    }
+}
+
 /// How `recognize` and `eval` decode.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DecodeArgs {
@@ -119,6 +199,9 @@ pub enum Command {
         /// Continue the run in --out from its last checkpoint.
         #[arg(long)]
         resume: bool,
+        /// Workers, machines and device.
+        #[command(flatten)]
+        scale: ScaleArgs,
     },
     /// Distill a compact student from a trained teacher, then fine-tune it with CTC.
     ///
@@ -144,6 +227,9 @@ pub enum Command {
         /// Continue the run in --out from its last checkpoint.
         #[arg(long)]
         resume: bool,
+        /// Workers, machines and device.
+        #[command(flatten)]
+        scale: ScaleArgs,
     },
     /// Fine-tune a model file with CTC on labeled lines (every layer trainable).
     Finetune {
@@ -159,6 +245,9 @@ pub enum Command {
         /// Continue the run in --out from its last checkpoint.
         #[arg(long)]
         resume: bool,
+        /// Workers, machines and device.
+        #[command(flatten)]
+        scale: ScaleArgs,
     },
     /// Reproduce a table of the paper.
     Experiment {

@@ -45,6 +45,10 @@ pub enum Error {
     /// Invalid arguments or state that the caller can fix.
     #[error("{0}")]
     Invalid(String),
+    /// Another worker or machine of a multi-worker run failed or disconnected; the run stops
+    /// and its last checkpoint is kept.
+    #[error("scale-out: {0}")]
+    Peer(String),
     /// A run was cancelled by the user; its last checkpoint is kept.
     #[error("cancelled at step {0}; resume with --resume")]
     Cancelled(usize),

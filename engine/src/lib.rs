@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod model_file;
 pub mod models;
 pub mod recognize;
+pub mod scale;
 pub mod train;
 pub mod tucker;
 

@@ -35,12 +35,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             out,
             resume,
+            scale,
         } => {
             let path = recipe_arg(config, &out, resume)?;
             let cfg = TrainConfig::load(&path)?;
             let name = path.display().to_string();
+            let scale = scale.config();
             let result = with_progress(|cancel, observer| {
-                train(&cfg, &name, &out, resume, cancel, observer)
+                train(&cfg, &name, &out, resume, &scale, cancel, observer)
             })
             .with_context(|| format!("training run {}", out.display()))?;
             println!(
@@ -62,7 +64,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             criterion,
             temperature,
             resume,
+            scale,
         } => {
+            let scale = scale.config();
             let path = recipe_arg(config, &out, resume)?;
             let mut cfg: DistillConfig = read_json(&path)?;
             if let Some(t) = teacher {
@@ -73,7 +77,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let name = path.display().to_string();
             let result = with_progress(|cancel, observer| {
-                distill(&cfg, &name, &out, resume, cancel, observer)
+                distill(&cfg, &name, &out, resume, &scale, cancel, observer)
             })
             .with_context(|| format!("distillation run {}", out.display()))?;
             println!("student: {}", result.student().display());
@@ -84,12 +88,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             out,
             resume,
+            scale,
         } => {
+            let scale = scale.config();
             let path = recipe_arg(config, &out, resume)?;
             let cfg: FinetuneRecipe = read_json(&path)?;
             let name = path.display().to_string();
             let result = with_progress(|cancel, observer| {
-                finetune(&model, &cfg, &name, &out, resume, cancel, observer)
+                finetune(&model, &cfg, &name, &out, resume, &scale, cancel, observer)
             })
             .with_context(|| format!("fine-tuning run {}", out.display()))?;
             println!("fine-tuned model: {}", result.best_model.display());

@@ -51,3 +51,35 @@ pub fn describe(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// Writes `count` synthetic lines of `task` (at most `max_chars` characters) to `data`.
+pub fn synth_lines(data: &Path, task: &str, count: usize, max_chars: usize) {
+    let (count, max_chars) = (count.to_string(), max_chars.to_string());
+    let args = [
+        "synth",
+        "--task",
+        task,
+        "--count",
+        &count,
+        "--out",
+        data.to_str().unwrap(),
+        "--max-chars",
+        &max_chars,
+    ];
+    let out = engine(&args);
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+/// Writes a recipe training the tiny teacher on a folder of lines for `steps` steps,
+/// validating and checkpointing every `every` steps.
+pub fn tiny_recipe(path: &Path, data: &Path, steps: usize, every: usize) {
+    let recipe = serde_json::json!({
+        "model": {"preset": "teacher-tiny"},
+        "data": {"train": {"files": {"folder": data}}, "valid": {"files": {"folder": data}}, "valid_lines": 8},
+        "optimizer": {"lr": 0.003, "warmup_steps": 2},
+        "schedule": {"steps": steps, "batch_size": 4, "eval_every": every, "checkpoint_every": every},
+        "seed": 1
+    });
+    std::fs::write(path, serde_json::to_string_pretty(&recipe).expect("json"))
+        .expect("write recipe");
+}

@@ -2,20 +2,8 @@
 //! recognize good and bad images, and refuse bad recipes and model files with clear errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use inkling_tests::{describe, engine, scratch};
+use inkling_tests::{describe, engine, scratch, synth_lines, tiny_recipe};
 use std::path::Path;
-
-/// A recipe training the tiny teacher on a folder of lines for a few steps.
-fn tiny_recipe(path: &Path, data: &Path, steps: usize) {
-    let recipe = serde_json::json!({
-        "model": {"preset": "teacher-tiny"},
-        "data": {"train": {"files": {"folder": data}}, "valid": {"files": {"folder": data}}, "valid_lines": 8},
-        "optimizer": {"lr": 0.003, "warmup_steps": 2},
-        "schedule": {"steps": steps, "batch_size": 4, "eval_every": 5, "checkpoint_every": 5},
-        "seed": 1
-    });
-    std::fs::write(path, serde_json::to_string_pretty(&recipe).unwrap()).unwrap();
-}
 
 #[test]
 fn synth_train_eval_recognize_pipeline() {
@@ -48,7 +36,7 @@ fn synth_train_eval_recognize_pipeline() {
     assert_eq!(pngs, 8);
 
     let recipe = dir.join("recipe.json");
-    tiny_recipe(&recipe, &data, 10);
+    tiny_recipe(&recipe, &data, 10, 5);
     let run = dir.join("run");
     let out = engine(&[
         "train",
@@ -366,7 +354,7 @@ fn teacher_distill_finetune_eval_pipeline() {
     ]);
     assert!(out.status.success(), "{}", describe(&out));
     let recipe = dir.join("teacher.json");
-    tiny_recipe(&recipe, &data, 6);
+    tiny_recipe(&recipe, &data, 6, 5);
     let teacher_run = dir.join("teacher");
     let out = engine(&[
         "train",
@@ -535,24 +523,6 @@ fn teacher_distill_finetune_eval_pipeline() {
             describe(&out)
         );
     }
-}
-
-/// Writes `count` synthetic lines of `task` (at most `max_chars` characters) to `data`.
-fn synth_lines(data: &Path, task: &str, count: usize, max_chars: usize) {
-    let (count, max_chars) = (count.to_string(), max_chars.to_string());
-    let args = [
-        "synth",
-        "--task",
-        task,
-        "--count",
-        &count,
-        "--out",
-        data.to_str().unwrap(),
-        "--max-chars",
-        &max_chars,
-    ];
-    let out = engine(&args);
-    assert!(out.status.success(), "{}", describe(&out));
 }
 
 /// Writes a tiny teacher for experiments and returns its path.

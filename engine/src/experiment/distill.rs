@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::losses::distill::Criterion;
 use crate::metrics::ErrorRates;
 use crate::model_file::{self, ModelHeader};
+use crate::scale::ScaleConfig;
 use crate::train::config::{
     DataConfig, DataSource, ModelSpec, OptimizerConfig, ScheduleConfig, TrainConfig,
 };
@@ -131,6 +132,7 @@ pub fn run(
         recipe_name,
         &scratch_dir,
         resume(&scratch_dir),
+        &ScaleConfig::default(),
         cancel,
         observer,
     )?;
@@ -157,7 +159,15 @@ pub fn run(
             seed: cfg.seed,
             half_precision: true,
         };
-        let r = distill(&dcfg, recipe_name, &dir, resume(&dir), cancel, observer)?;
+        let r = distill(
+            &dcfg,
+            recipe_name,
+            &dir,
+            resume(&dir),
+            &ScaleConfig::default(),
+            cancel,
+            observer,
+        )?;
         students.push((*c, r.distill.best_model.clone(), r.student().to_path_buf()));
     }
 

@@ -133,6 +133,7 @@ fn decompose_and_finetune(
         recipe_name,
         &run_dir,
         resume,
+        &crate::scale::ScaleConfig::default(),
         cancel,
         observer,
     )?

@@ -31,6 +31,8 @@ pub struct Checkpoint {
     pub model: LoadedModel,
     /// Optimizer state bytes (burnpack).
     pub optimizer: Vec<u8>,
+    /// Extra loop state: the BMUF block momentum of a multi-worker run.
+    pub extra: Option<Vec<f32>>,
 }
 
 /// Writes a checkpoint atomically.
@@ -40,6 +42,7 @@ pub fn save(
     model: &Crnn,
     header: &ModelHeader,
     optimizer: &[u8],
+    extra: Option<&[f32]>,
 ) -> Result<()> {
     let mut full = header.clone();
     full.half = false;
@@ -47,7 +50,12 @@ pub fn save(
     let json = serde_json::to_vec(state).map_err(|e| Error::Invalid(e.to_string()))?;
     let mut out = Vec::with_capacity(model_bytes.len() + optimizer.len() + json.len() + 32);
     out.extend_from_slice(MAGIC);
-    for part in [&json[..], &model_bytes[..], optimizer] {
+    let extra: Vec<u8> = extra
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    for part in [&json[..], &model_bytes[..], optimizer, &extra[..]] {
         out.extend_from_slice(&(part.len() as u64).to_le_bytes());
         out.extend_from_slice(part);
     }
@@ -63,7 +71,11 @@ pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
     }
     let mut at = 8;
     let mut parts = Vec::new();
-    for _ in 0..3 {
+    // Three parts, and a fourth (extra state) in checkpoints written since scale-out.
+    for _ in 0..4 {
+        if parts.len() == 3 && at == bytes.len() {
+            break;
+        }
         let len = bytes.get(at..at + 8).ok_or_else(|| bad("truncated"))?;
         let len = u64::from_le_bytes(len.try_into().map_err(|_| bad("truncated"))?) as usize;
         let part = bytes
@@ -74,9 +86,15 @@ pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
     }
     let state: LoopState = serde_json::from_slice(parts[0]).map_err(|e| bad(&e.to_string()))?;
     let model = from_bytes(parts[1], path, device)?;
+    let extra = parts.get(3).filter(|p| !p.is_empty()).map(|p| {
+        p.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    });
     Ok(Checkpoint {
         state,
         model,
         optimizer: parts[2].to_vec(),
+        extra,
     })
 }

@@ -19,6 +19,7 @@ use crate::losses::distill::{CnnL2, CnnMah, Criterion, IpL2, LstmL2, SoftmaxCe};
 use crate::model_file::{self, LoadedModel, ModelHeader, Provenance, Role};
 use crate::models::config::CrnnConfig;
 use crate::models::crnn::{Crnn, CrnnOutput};
+use crate::scale::ScaleConfig;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -265,11 +266,16 @@ pub fn distill(
     recipe_name: &str,
     run_dir: &Path,
     resume: bool,
+    scale: &ScaleConfig,
     cancel: &CancelToken,
     observer: Observer,
 ) -> Result<DistillResult> {
     check_criterion(&cfg.criterion)?;
-    let plain = Device::flex();
+    scale.validate(cfg.schedule.eval_every, cfg.schedule.checkpoint_every)?;
+    if let Some(ft) = &cfg.finetune {
+        scale.validate(ft.schedule.eval_every, ft.schedule.checkpoint_every)?;
+    }
+    let plain = scale.device.device(0)?;
     let device = plain.clone().autodiff();
     let (teacher, student_cfg) = load_teacher(&cfg.teacher, &cfg.student, &plain)?;
     record_recipe(run_dir, cfg, resume)?;
@@ -309,6 +315,7 @@ pub fn distill(
         valid: &valid,
         resume,
         cancel,
+        scale,
     };
     let distilled = run_phase(phase, student, &freeze_head, &loss, observer)?;
     let finetuned = match &cfg.finetune {
@@ -333,6 +340,7 @@ pub fn distill(
                 valid: &valid,
                 resume,
                 cancel,
+                scale,
             };
             Some(run_phase(phase, start, &|m| m, &CtcLoss, observer)?)
         }
@@ -362,16 +370,19 @@ pub struct FinetuneRecipe {
 }
 
 /// Fine-tunes any model file with CTC, every layer trainable.
+#[allow(clippy::too_many_arguments)] // the model, then the same run arguments as `distill`
 pub fn finetune(
     model: &Path,
     cfg: &FinetuneRecipe,
     recipe_name: &str,
     run_dir: &Path,
     resume: bool,
+    scale: &ScaleConfig,
     cancel: &CancelToken,
     observer: Observer,
 ) -> Result<PhaseResult> {
-    let device = Device::flex().autodiff();
+    scale.validate(cfg.schedule.eval_every, cfg.schedule.checkpoint_every)?;
+    let device = scale.device.device(0)?.autodiff();
     let loaded = model_file::load(model, &device)?;
     record_recipe(run_dir, cfg, resume)?;
     let (train_src, valid) = load_data(
@@ -397,6 +408,7 @@ pub fn finetune(
         valid: &valid,
         resume,
         cancel,
+        scale,
     };
     run_phase(phase, loaded.model.unfreeze(), &|m| m, &CtcLoss, observer)
 }
@@ -448,6 +460,7 @@ mod tests {
             "t",
             &dir.join("teacher"),
             false,
+            &ScaleConfig::default(),
             &CancelToken::new(),
             &mut |_| {},
         )
@@ -468,7 +481,16 @@ mod tests {
         for criterion in [Criterion::CnnMah, Criterion::SoftmaxCe { temperature: 2.0 }] {
             let run = dir.join(format!("run-{}", criterion.name()));
             let cfg = recipe(&data, &teacher.last_model, criterion);
-            let result = distill(&cfg, "d", &run, false, &CancelToken::new(), &mut |_| {}).unwrap();
+            let result = distill(
+                &cfg,
+                "d",
+                &run,
+                false,
+                &ScaleConfig::default(),
+                &CancelToken::new(),
+                &mut |_| {},
+            )
+            .unwrap();
             let distilled = model_file::load(&result.distill.last_model, &device).unwrap();
             assert_eq!(distilled.header.role, Role::Student);
             assert_eq!(
@@ -515,6 +537,7 @@ mod tests {
                 "d",
                 &dir.join("run"),
                 false,
+                &ScaleConfig::default(),
                 &CancelToken::new(),
                 &mut |_| {},
             )
@@ -543,6 +566,7 @@ mod tests {
             "d",
             &dir.join("student"),
             false,
+            &ScaleConfig::default(),
             &CancelToken::new(),
             &mut |_| {},
         )

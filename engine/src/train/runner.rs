@@ -12,6 +12,10 @@ use crate::data::batcher::{Batch, PreparedLine, make_batch};
 use crate::error::{Error, Result};
 use crate::model_file::{self, ModelHeader};
 use crate::models::crnn::Crnn;
+use crate::scale::flat::GradLayout;
+use crate::scale::group::STOP;
+use crate::scale::worker::WorkerSync;
+use crate::scale::{ScaleConfig, Strategy};
 use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
@@ -21,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The loss of one phase.
-pub trait PhaseLoss {
+/// The loss of one phase (shared by the workers of a multi-worker run).
+pub trait PhaseLoss: Sync {
     /// The scalar to minimize for `batch`, and named values for the log.
     fn loss(&self, model: &Crnn, batch: &Batch) -> (Tensor<1>, Vec<(String, f64)>);
 }
@@ -49,6 +53,8 @@ pub struct Phase<'a> {
     pub resume: bool,
     /// Stops the loop at the next step (after a checkpoint).
     pub cancel: &'a CancelToken,
+    /// Workers, strategy and device.
+    pub scale: &'a ScaleConfig,
 }
 
 /// What a finished phase produced.
@@ -77,15 +83,43 @@ impl Phase<'_> {
 }
 
 /// Runs a phase. `model` is the starting point (on an autodiff device); `prepare` is applied
-/// to it and to any model reloaded from a checkpoint (e.g. to freeze layers).
+/// to it and to any model reloaded from a checkpoint (e.g. to freeze layers). With several
+/// workers (see [`crate::scale`]) every worker runs this loop on its own replica.
 pub fn run_phase(
     phase: Phase,
     model: Crnn,
-    prepare: &dyn Fn(Crnn) -> Crnn,
+    prepare: &(dyn Fn(Crnn) -> Crnn + Sync),
     loss: &dyn PhaseLoss,
     observer: Observer,
 ) -> Result<PhaseResult> {
-    std::fs::create_dir_all(phase.run_dir).map_err(|e| Error::io(phase.run_dir, e))?;
+    if phase.scale.is_single() {
+        run_worker(&phase, model, prepare, loss, observer, None, 0)
+    } else {
+        crate::scale::worker::run(&phase, model, prepare, loss, observer)
+    }
+}
+
+/// The training loop of one worker (`sync` is `None` for a single-worker run; `local` is the
+/// worker's index on this machine).
+pub fn run_worker(
+    phase: &Phase,
+    model: Crnn,
+    prepare: &(dyn Fn(Crnn) -> Crnn + Sync),
+    loss: &dyn PhaseLoss,
+    observer: Observer,
+    sync: Option<&WorkerSync>,
+    local: usize,
+) -> Result<PhaseResult> {
+    let leader = sync.is_none_or(|s| s.is_leader());
+    if leader {
+        std::fs::create_dir_all(phase.run_dir).map_err(|e| Error::io(phase.run_dir, e))?;
+    }
+    let model = if sync.is_some() && local > 0 {
+        // Each extra worker trains on its own device (a GPU per CUDA worker; CPU workers share).
+        model.fork(&phase.scale.device.device(local)?.autodiff())
+    } else {
+        model
+    };
     let device = model
         .devices()
         .first()
@@ -101,15 +135,19 @@ pub fn run_phase(
         )));
     }
     let mut optim = adamw.init();
+    let mut delta = None;
     let (mut model, mut state) = if phase.resume && ckpt_path.is_file() {
         let ck = checkpoint::load(&ckpt_path, &device)?;
         optim = optim
             .from_bytes(Bytes::from_bytes_vec(ck.optimizer))
             .map_err(|e| Error::model(&ckpt_path, format!("optimizer state: {e}")))?;
-        observer(&ProgressEvent::Message(format!(
-            "resuming {} at step {}",
-            phase.name, ck.state.step
-        )));
+        if leader {
+            observer(&ProgressEvent::Message(format!(
+                "resuming {} at step {}",
+                phase.name, ck.state.step
+            )));
+        }
+        delta = ck.extra;
         // A loaded model neither tracks gradients nor updates BatchNorm statistics until unfrozen.
         (prepare(ck.model.model.unfreeze()), ck.state)
     } else {
@@ -121,8 +159,28 @@ pub fn run_phase(
         }
         (prepare(model), LoopState::default())
     };
+    let mut filter = None;
+    if let Some(sync) = sync {
+        let (m, step, f) = sync.start(model, state.step, delta)?;
+        model = m;
+        state.step = step;
+        filter = f;
+    }
+    let layout = match sync.map(|s| s.strategy) {
+        Some(Strategy::Ddp) => Some(GradLayout::of(&model)),
+        _ => None,
+    };
+    let sync_every = sync.map_or(1, |s| s.sync_every());
+    let world = sync.map_or(1, |s| s.world);
+    let mut block_lines = 0usize;
+    let mut pending_stop = false;
+    let mut cancelled = false;
     let metrics_path = phase.run_dir.join("metrics.csv");
-    let mut metrics = open_metrics(&metrics_path, phase.name, state.step)?;
+    let mut metrics = if leader {
+        Some(open_metrics(&metrics_path, phase.name, state.step)?)
+    } else {
+        None
+    };
     observer(&ProgressEvent::Phase {
         name: phase.name.to_owned(),
         total_steps: total,
@@ -136,6 +194,7 @@ pub fn run_phase(
         batch_size,
         phase.seed,
         state.step / chunk_steps,
+        sync.map_or((0, 1), |s| (s.rank, s.world)),
     );
     let mut chunk = prefetch.next()?;
     let mut stats = PrepStats::default();
@@ -144,10 +203,15 @@ pub fn run_phase(
     let mut recent: std::collections::VecDeque<(Instant, usize)> = Default::default();
     let mut stopped_early = false;
     while state.step < total {
-        if phase.cancel.is_cancelled() {
-            save_checkpoint(&phase, &state, &model, &optim)?;
-            observer(&ProgressEvent::Checkpoint { step: state.step });
-            return Err(Error::Cancelled(state.step));
+        if leader && phase.cancel.is_cancelled() {
+            if sync.is_none() {
+                save_checkpoint(phase, &state, &model, &optim, None)?;
+                observer(&ProgressEvent::Checkpoint { step: state.step });
+                return Err(Error::Cancelled(state.step));
+            }
+            // Several workers stop together at the end of the block.
+            pending_stop = true;
+            cancelled = true;
         }
         let chunk_index = state.step / chunk_steps;
         while chunk.index < chunk_index {
@@ -164,13 +228,13 @@ pub fn run_phase(
         let lines = &chunk.batches[state.step % chunk_steps];
         let lr = phase.optimizer.lr_at(state.step, total);
         let mut logged = Vec::new();
+        let mut grads = None;
         if !lines.is_empty() {
             let batch = make_batch(lines, &cfg, &device);
             let (value, named) = loss.loss(&model, &batch);
             let scalar = value.clone().into_scalar::<f32>() as f64;
             if scalar.is_finite() {
-                let grads = GradientsParams::from_grads(value.backward(), &model);
-                model = optim.step(lr, model, grads);
+                grads = Some(GradientsParams::from_grads(value.backward(), &model));
             } else {
                 observer(&ProgressEvent::Message(format!(
                     "step {}: non-finite loss, batch skipped",
@@ -179,10 +243,38 @@ pub fn run_phase(
             }
             logged = named;
         }
+        let flags = if pending_stop { STOP } else { 0 };
+        let mut stop_now = false;
+        match (sync, &layout) {
+            (Some(sync), Some(layout)) => {
+                let inner = device.clone().inner();
+                let (avg, reduced) =
+                    sync.average_gradients(layout, grads, lines.len(), flags, &inner)?;
+                if let Some(g) = avg {
+                    model = optim.step(lr, model, g);
+                }
+                stop_now = WorkerSync::stop_requested(&reduced);
+            }
+            _ => {
+                if let Some(g) = grads {
+                    block_lines += lines.len();
+                    model = optim.step(lr, model, g);
+                }
+            }
+        }
         state.step += 1;
+        let synced = sync.is_none() || state.step % sync_every == 0 || state.step == total;
+        if let (Some(sync), Some(f)) = (sync, filter.as_mut())
+            && synced
+        {
+            let (m, reduced) = sync.end_block(model, f, block_lines, flags)?;
+            model = m;
+            block_lines = 0;
+            stop_now = WorkerSync::stop_requested(&reduced);
+        }
         state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
         let now = Instant::now();
-        recent.push_back((now, lines.len()));
+        recent.push_back((now, lines.len() * world));
         while recent.len() > 20 {
             recent.pop_front();
         }
@@ -220,9 +312,13 @@ pub fn run_phase(
         );
         let eval_now = phase.schedule.eval_every > 0 && state.step % phase.schedule.eval_every == 0
             || state.step == total;
-        if eval_now && !phase.valid.is_empty() {
+        let saved = match sync {
+            Some(s) if leader && synced => s.filtered_model(&model, filter.as_ref()),
+            _ => model.clone(),
+        };
+        if leader && synced && eval_now && !phase.valid.is_empty() {
             let (rates, _) = evaluate(
-                &model.valid(),
+                &saved.valid(),
                 &cfg,
                 &phase.header.alphabet,
                 phase.valid,
@@ -233,7 +329,7 @@ pub fn run_phase(
             if best {
                 state.best_cer = Some(cer);
                 state.evals_since_best = 0;
-                save_model(&phase, "best", &model, &state)?;
+                save_model(phase, "best", &saved, &state)?;
             } else {
                 state.evals_since_best += 1;
             }
@@ -264,24 +360,52 @@ pub fn run_phase(
                 stopped_early = true;
             }
         }
-        writeln!(metrics, "{row}").map_err(|e| Error::io(&metrics_path, e))?;
-        if state.step % phase.schedule.checkpoint_every == 0 || state.step == total || stopped_early
-        {
-            metrics.flush().map_err(|e| Error::io(&metrics_path, e))?;
-            save_checkpoint(&phase, &state, &model, &optim)?;
-            observer(&ProgressEvent::Checkpoint { step: state.step });
+        if sync.is_some() && stopped_early {
+            // The other workers learn it at the end of the next block.
+            pending_stop = true;
+            stopped_early = false;
         }
-        if stopped_early {
+        let stopping = stopped_early || stop_now;
+        if let Some(metrics) = metrics.as_mut() {
+            writeln!(metrics, "{row}").map_err(|e| Error::io(&metrics_path, e))?;
+            if synced
+                && (state.step % phase.schedule.checkpoint_every == 0
+                    || state.step == total
+                    || stopping)
+            {
+                metrics.flush().map_err(|e| Error::io(&metrics_path, e))?;
+                let extra = filter.as_ref().map(|f| f.delta.as_slice());
+                save_checkpoint(phase, &state, &saved, &optim, extra)?;
+                observer(&ProgressEvent::Checkpoint { step: state.step });
+            }
+        }
+        if stop_now && cancelled {
+            return Err(Error::Cancelled(state.step));
+        }
+        if stopping {
             break;
         }
     }
+    if !leader {
+        return Ok(PhaseResult {
+            steps: state.step,
+            best_cer: None,
+            best_model: phase.model_path("best"),
+            last_model: phase.model_path("last"),
+            elapsed_s: state.elapsed_s,
+        });
+    }
+    let model = match sync {
+        Some(s) => s.filtered_model(&model, filter.as_ref()),
+        None => model,
+    };
     if let Some(d) = stats.describe() {
         observer(&ProgressEvent::Message(format!("{} data: {d}", phase.name)));
     }
-    save_model(&phase, "last", &model, &state)?;
+    save_model(phase, "last", &model, &state)?;
     let best_model = phase.model_path("best");
     if !best_model.is_file() {
-        save_model(&phase, "best", &model, &state)?;
+        save_model(phase, "best", &model, &state)?;
     }
     observer(&ProgressEvent::Done {
         step: state.step,
@@ -301,6 +425,7 @@ fn save_checkpoint(
     state: &LoopState,
     model: &Crnn,
     optim: &burn::optim::ModuleOptimizer,
+    extra: Option<&[f32]>,
 ) -> Result<()> {
     let bytes = optim
         .into_bytes()
@@ -311,6 +436,7 @@ fn save_checkpoint(
         model,
         &phase.header,
         &bytes,
+        extra,
     )
 }
 

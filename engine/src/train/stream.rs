@@ -248,14 +248,16 @@ pub fn make_chunk(
     }
 }
 
-/// Prepares chunks in a background thread, in order, from a starting chunk.
+/// Prepares chunks in a background thread, in order, from a starting chunk. A worker of a
+/// multi-worker run reads its own shard: its local chunk `k` is chunk `k * shards + shard` of
+/// the stream, so workers never see the same lines at the same time.
 pub struct Prefetcher {
     rx: Receiver<Chunk>,
     _worker: std::thread::JoinHandle<()>,
 }
 
 impl Prefetcher {
-    /// Starts preparing chunks `first, first + 1, ...`.
+    /// Starts preparing local chunks `first, first + 1, ...` of shard `(shard, shards)`.
     pub fn start(
         source: Arc<LoadedSource>,
         alphabet: Alphabet,
@@ -263,11 +265,14 @@ impl Prefetcher {
         batch_size: usize,
         seed: u64,
         first: usize,
+        (shard, shards): (usize, usize),
     ) -> Self {
         let (tx, rx): (SyncSender<Chunk>, Receiver<Chunk>) = sync_channel(1);
         let worker = std::thread::spawn(move || {
             for index in first.. {
-                let chunk = make_chunk(&source, &alphabet, &cfg, batch_size, seed, index);
+                let global = index * shards.max(1) + shard;
+                let mut chunk = make_chunk(&source, &alphabet, &cfg, batch_size, seed, global);
+                chunk.index = index;
                 if tx.send(chunk).is_err() {
                     break;
                 }

@@ -11,6 +11,7 @@ use crate::losses::ctc::ctc_loss;
 use crate::model_file::{ModelHeader, Provenance, Role};
 use crate::models::config::CrnnConfig;
 use crate::models::crnn::Crnn;
+use crate::scale::ScaleConfig;
 use burn::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
@@ -113,15 +114,17 @@ pub fn train(
     recipe_name: &str,
     run_dir: &Path,
     resume: bool,
+    scale: &ScaleConfig,
     cancel: &CancelToken,
     observer: Observer,
 ) -> Result<PhaseResult> {
     cfg.validate()?;
+    scale.validate(cfg.schedule.eval_every, cfg.schedule.checkpoint_every)?;
     let alphabet = cfg.alphabet()?;
     let model_cfg = cfg.model_config()?;
     record_recipe(run_dir, cfg, resume)?;
     let (train_src, valid) = load_data(&cfg.data, &alphabet, model_cfg.height, observer)?;
-    let device = Device::flex().autodiff();
+    let device = scale.device.device(0)?.autodiff();
     let model = model_cfg.init_seeded(&device, cfg.seed);
     let header = ModelHeader {
         role: Role::Teacher,
@@ -146,6 +149,7 @@ pub fn train(
         valid: &valid,
         resume,
         cancel,
+        scale,
     };
     run_phase(phase, model, &|m| m, &CtcLoss, observer)
 }
@@ -265,6 +269,7 @@ pub(crate) mod tests {
             "test",
             &dir.join("run"),
             false,
+            &ScaleConfig::default(),
             &CancelToken::new(),
             &mut |_| {},
         )
@@ -304,6 +309,7 @@ pub(crate) mod tests {
             "t",
             &dir.join("a"),
             false,
+            &ScaleConfig::default(),
             &CancelToken::new(),
             &mut |_| {},
         )
@@ -311,11 +317,19 @@ pub(crate) mod tests {
         // Cancel after step 5: a checkpoint is written, the call reports the cancellation.
         let cancel = CancelToken::new();
         let c2 = cancel.clone();
-        let err = train(&cfg, "t", &dir.join("b"), false, &cancel, &mut |e| {
-            if matches!(e, ProgressEvent::Step { step: 5, .. }) {
-                c2.cancel();
-            }
-        })
+        let err = train(
+            &cfg,
+            "t",
+            &dir.join("b"),
+            false,
+            &ScaleConfig::default(),
+            &cancel,
+            &mut |e| {
+                if matches!(e, ProgressEvent::Step { step: 5, .. }) {
+                    c2.cancel();
+                }
+            },
+        )
         .unwrap_err();
         assert!(matches!(err, Error::Cancelled(5)), "{err}");
         // Starting again without --resume must refuse to overwrite the run.
@@ -325,6 +339,7 @@ pub(crate) mod tests {
                 "t",
                 &dir.join("b"),
                 false,
+                &ScaleConfig::default(),
                 &CancelToken::new(),
                 &mut |_| {}
             )
@@ -335,6 +350,7 @@ pub(crate) mod tests {
             "t",
             &dir.join("b"),
             true,
+            &ScaleConfig::default(),
             &CancelToken::new(),
             &mut |_| {},
         )

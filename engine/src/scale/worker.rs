@@ -1,0 +1,423 @@
+//! Runs one training phase on every worker of this machine and joins them to the other
+//! machines. Worker 0 of node 0 (global rank 0) is the leader: it alone validates, reports
+//! progress, writes metrics, checkpoints and model files, so a multi-worker run folder looks
+//! like a single-worker one. Each worker reads its own shard of the data stream.
+//!
+//! Local optimizer state: every worker keeps its own AdamW moments across blocks (BMUF does
+//! not average them; they describe that worker's gradients). A checkpoint stores the leader's
+//! moments, which every worker of node 0 restores on resume; the BMUF block momentum `Delta`
+//! is stored alongside, and the leader's model, `Delta` and step are broadcast to all workers
+//! when a run (re)starts, so every replica begins from the same global model.
+
+use super::Strategy;
+use super::bmuf::BlockFilter;
+use super::flat::{GradLayout, flatten, unflatten};
+use super::group::{FailGuard, LocalGroup, NodeLink, Reduced, STOP};
+use super::net::NetLink;
+use crate::error::{Error, Result};
+use crate::models::crnn::Crnn;
+use crate::train::progress::Observer;
+use crate::train::runner::{Phase, PhaseLoss, PhaseResult, run_worker};
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use std::time::Duration;
+
+/// One worker's place in the run.
+pub struct WorkerSync<'a> {
+    /// Global rank (0 is the leader).
+    pub rank: usize,
+    /// Workers in the whole run.
+    pub world: usize,
+    /// This machine's workers.
+    pub group: &'a LocalGroup,
+    /// How workers combine.
+    pub strategy: Strategy,
+}
+
+impl WorkerSync<'_> {
+    /// Whether this worker writes the run.
+    pub fn is_leader(&self) -> bool {
+        self.rank == 0
+    }
+
+    /// Local steps per block (1 for DDP).
+    pub fn sync_every(&self) -> usize {
+        match self.strategy {
+            Strategy::Bmuf(b) => b.sync_every.max(1),
+            Strategy::Ddp => 1,
+        }
+    }
+
+    /// Starts (or resumes) every worker from the leader's model, step and block momentum.
+    /// Returns the model, the step and, for BMUF, the block filter.
+    pub fn start(
+        &self,
+        model: Crnn,
+        step: usize,
+        delta: Option<Vec<f32>>,
+    ) -> Result<(Crnn, usize, Option<BlockFilter>)> {
+        let flat = flatten(&model);
+        let n = flat.values.len();
+        let mut buf = flat.values;
+        match delta {
+            Some(d) if d.len() == n => buf.extend(d),
+            _ => buf.extend(std::iter::repeat_n(0.0, n)),
+        }
+        buf.push(step as f32);
+        let weight = if self.is_leader() { 1.0 } else { 0.0 };
+        self.group.all_reduce(&mut buf, weight, 0)?;
+        let step = buf[2 * n].round() as usize;
+        let model = unflatten(model, &buf[..n]);
+        let filter = match self.strategy {
+            Strategy::Bmuf(cfg) => {
+                let mut f = BlockFilter::new(&cfg, self.world, buf[..n].to_vec(), flat.trainable);
+                f.delta.copy_from_slice(&buf[n..2 * n]);
+                if f.nesterov {
+                    for i in 0..n {
+                        f.global[i] = f.model[i] + f.eta * f.delta[i];
+                    }
+                }
+                Some(f)
+            }
+            Strategy::Ddp => None,
+        };
+        let model = match &filter {
+            Some(f) if f.nesterov => unflatten(model, &f.global),
+            _ => model,
+        };
+        Ok((model, step, filter))
+    }
+
+    /// DDP: averages this step's gradients (weighted by lines) over all workers. `grads` is
+    /// `None` when this worker has nothing to contribute (empty batch, non-finite loss).
+    /// Returns the averaged gradients, or `None` when no worker contributed.
+    pub fn average_gradients(
+        &self,
+        layout: &GradLayout,
+        grads: Option<GradientsParams>,
+        lines: usize,
+        flags: u32,
+        device: &Device,
+    ) -> Result<(Option<GradientsParams>, Reduced)> {
+        let (mut buf, weight) = match grads {
+            Some(mut g) => (layout.take(&mut g).0, lines as f64),
+            None => (vec![0.0; layout.len()], 0.0),
+        };
+        let reduced = self.group.all_reduce(&mut buf, weight, flags)?;
+        if reduced.total_weight <= 0.0 {
+            return Ok((None, reduced));
+        }
+        Ok((Some(layout.build(&buf, device)), reduced))
+    }
+
+    /// BMUF: ends a block. Averages the models (weighted by lines since the last block),
+    /// filters the average and returns the model the next block starts from.
+    pub fn end_block(
+        &self,
+        model: Crnn,
+        filter: &mut BlockFilter,
+        lines: usize,
+        flags: u32,
+    ) -> Result<(Crnn, Reduced)> {
+        let mut buf = flatten(&model).values;
+        let reduced = self.group.all_reduce(&mut buf, lines as f64, flags)?;
+        if reduced.total_weight <= 0.0 {
+            // Nobody trained in this block: keep the global model.
+            return Ok((unflatten(model, &filter.global), reduced));
+        }
+        let global = filter.update(&buf);
+        Ok((unflatten(model, global), reduced))
+    }
+
+    /// The model to validate and save: `W(t)`, which differs from the worker's starting
+    /// point `W_g(t)` under Nesterov momentum.
+    pub fn filtered_model(&self, model: &Crnn, filter: Option<&BlockFilter>) -> Crnn {
+        match filter {
+            Some(f) if f.nesterov => unflatten(model.clone(), &f.model),
+            _ => model.clone(),
+        }
+    }
+
+    /// Whether a reduce asked everyone to stop.
+    pub fn stop_requested(reduced: &Reduced) -> bool {
+        reduced.flags & STOP != 0
+    }
+}
+
+/// Runs `phase` on all workers of this machine (joining the other machines first) and
+/// returns the leader's result on node 0, or this node's view elsewhere.
+pub fn run(
+    phase: &Phase,
+    model: Crnn,
+    prepare: &(dyn Fn(Crnn) -> Crnn + Sync),
+    loss: &dyn PhaseLoss,
+    observer: Observer,
+) -> Result<PhaseResult> {
+    let scale = phase.scale;
+    scale.validate(phase.schedule.eval_every, phase.schedule.checkpoint_every)?;
+    let link: Option<Box<dyn NodeLink>> = if scale.nodes > 1 {
+        let coordinator = scale.coordinator.as_deref().unwrap_or_default();
+        let timeout = Duration::from_secs(if scale.connect_timeout_s == 0 {
+            60
+        } else {
+            scale.connect_timeout_s
+        });
+        observer(&crate::train::progress::ProgressEvent::Message(format!(
+            "node {} of {}: joining the coordinator at {coordinator}",
+            scale.node_rank, scale.nodes
+        )));
+        Some(Box::new(NetLink::join(
+            coordinator,
+            scale.node_rank,
+            scale.nodes,
+            timeout,
+        )?))
+    } else {
+        None
+    };
+    let local = scale.local_workers();
+    let group = LocalGroup::new(local, link);
+    let strategy = scale.strategy();
+    let world = scale.world();
+    let first_rank = scale.node_rank * local;
+    let result = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..local)
+            .map(|i| {
+                let (group, model) = (&group, model.clone());
+                s.spawn(move || {
+                    let guard = FailGuard::new(group, first_rank + i);
+                    let sync = WorkerSync {
+                        rank: first_rank + i,
+                        world,
+                        group,
+                        strategy,
+                    };
+                    let r = run_worker(phase, model, prepare, loss, &mut |_| {}, Some(&sync), i);
+                    match &r {
+                        Ok(_) | Err(Error::Cancelled(_)) => guard.disarm(),
+                        Err(e) => guard.failed(e),
+                    }
+                    r
+                })
+            })
+            .collect();
+        let guard = FailGuard::new(&group, first_rank);
+        let sync = WorkerSync {
+            rank: first_rank,
+            world,
+            group: &group,
+            strategy,
+        };
+        let mine = run_worker(phase, model, prepare, loss, observer, Some(&sync), 0);
+        match &mine {
+            Ok(_) | Err(Error::Cancelled(_)) => guard.disarm(),
+            Err(e) => guard.failed(e),
+        }
+        let others: Vec<Result<PhaseResult>> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Peer("a worker thread panicked".into())))
+            })
+            .collect();
+        // The first real failure explains the others (which only saw a peer stop).
+        match mine {
+            Err(Error::Peer(why)) => Err(others
+                .into_iter()
+                .find_map(|r| r.err().filter(|e| !matches!(e, Error::Peer(_))))
+                .unwrap_or(Error::Peer(why))),
+            m => m,
+        }
+    });
+    if result.is_ok() {
+        group.finish();
+    }
+    result
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::models::config::{CrnnConfig, Preset};
+    use crate::scale::{BmufConfig, ScaleConfig};
+    use crate::train::progress::CancelToken;
+    use crate::train::supervised::tests::{folder_recipe, scratch, tiny_lines};
+    use crate::train::supervised::train;
+
+    fn file_values(path: &std::path::Path) -> Vec<f32> {
+        flatten(
+            &crate::model_file::load(path, &Device::flex())
+                .unwrap()
+                .model,
+        )
+        .values
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    fn bmuf(sync_every: usize) -> Strategy {
+        Strategy::Bmuf(BmufConfig {
+            sync_every,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn one_worker_with_bmuf_or_ddp_equals_plain_training() {
+        let dir = scratch("scale-one");
+        let data = dir.join("lines");
+        std::fs::create_dir_all(&data).unwrap();
+        tiny_lines(&data);
+        let mut cfg = folder_recipe(&data, Preset::TeacherTiny, 10, "abcdef ");
+        cfg.schedule.eval_every = 5;
+        let run = |name: &str, scale: ScaleConfig| {
+            let r = train(
+                &cfg,
+                "t",
+                &dir.join(name),
+                false,
+                &scale,
+                &CancelToken::new(),
+                &mut |_| {},
+            )
+            .unwrap();
+            file_values(&r.last_model)
+        };
+        let plain = run("plain", ScaleConfig::default());
+        for (name, strategy) in [("bmuf", bmuf(1)), ("ddp", Strategy::Ddp)] {
+            let one = run(
+                name,
+                ScaleConfig {
+                    workers: 1,
+                    strategy: Some(strategy),
+                    ..Default::default()
+                },
+            );
+            let d = max_diff(&plain, &one);
+            assert!(d < 1e-5, "{name}: max weight difference {d}");
+        }
+    }
+
+    #[test]
+    fn two_workers_average_a_block_as_computed_by_hand() {
+        // Two replicas of a tiny model hold the constant values 1 and 4 and processed 1 and 3
+        // lines: W_avg = (1 * 1 + 3 * 4) / 4 = 3.25. From W_g = 0 with eta 0.5, zeta 2:
+        // Delta = 2 * 3.25 = 6.5, W = 6.5 (the running statistics are plainly averaged: 3.25).
+        let device = Device::flex().autodiff();
+        let model = CrnnConfig::preset(Preset::TeacherTiny, 5).init_seeded(&device, 1);
+        let start = flatten(&model);
+        let n = start.values.len();
+        let cfg = BmufConfig {
+            sync_every: 1,
+            block_momentum: Some(0.5),
+            block_lr: 2.0,
+            nesterov: false,
+        };
+        let group = LocalGroup::new(2, None);
+        let results: Vec<Vec<f32>> = std::thread::scope(|s| {
+            let hs: Vec<_> = [(1.0f32, 1usize), (4.0, 3)]
+                .into_iter()
+                .enumerate()
+                .map(|(rank, (value, lines))| {
+                    let (group, model, trainable) =
+                        (&group, model.clone(), start.trainable.clone());
+                    s.spawn(move || {
+                        let sync = WorkerSync {
+                            rank,
+                            world: 2,
+                            group,
+                            strategy: Strategy::Bmuf(cfg),
+                        };
+                        let mut f = BlockFilter::new(&cfg, 2, vec![0.0; n], trainable);
+                        let local = unflatten(model, &vec![value; n]);
+                        let (m, r) = sync.end_block(local, &mut f, lines, 0).unwrap();
+                        assert_eq!(r.total_weight, 4.0);
+                        flatten(&m).values
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(results[0], results[1]);
+        for (v, t) in results[0].iter().zip(&start.trainable) {
+            let want = if *t { 6.5 } else { 3.25 };
+            assert!((v - want).abs() < 1e-5, "{v} vs {want}");
+        }
+    }
+
+    #[test]
+    fn two_workers_train_cancel_and_resume_with_bmuf_and_ddp() {
+        let dir = scratch("scale-two");
+        let data = dir.join("lines");
+        std::fs::create_dir_all(&data).unwrap();
+        tiny_lines(&data);
+        let mut cfg = folder_recipe(&data, Preset::TeacherTiny, 8, "abcdef ");
+        cfg.schedule.eval_every = 4;
+        cfg.schedule.checkpoint_every = 4;
+        for (name, strategy) in [("bmuf", bmuf(2)), ("ddp", Strategy::Ddp)] {
+            let scale = ScaleConfig {
+                workers: 2,
+                strategy: Some(strategy),
+                ..Default::default()
+            };
+            let out = dir.join(name);
+            // Cancel during the first block: all workers stop together at its end.
+            let cancel = CancelToken::new();
+            let c2 = cancel.clone();
+            let err = train(&cfg, "t", &out, false, &scale, &cancel, &mut |e| {
+                if matches!(
+                    e,
+                    crate::train::progress::ProgressEvent::Step { step: 1, .. }
+                ) {
+                    c2.cancel();
+                }
+            })
+            .unwrap_err();
+            let stopped = match err {
+                Error::Cancelled(s) => s,
+                e => panic!("{name}: {e}"),
+            };
+            assert_eq!(stopped, 2, "{name}");
+            let r = train(
+                &cfg,
+                "t",
+                &out,
+                true,
+                &scale,
+                &CancelToken::new(),
+                &mut |_| {},
+            )
+            .unwrap();
+            assert_eq!(r.steps, 8);
+            assert!(r.best_cer.is_some());
+            let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+            assert_eq!(csv.lines().count(), 9, "{name}: {csv}");
+        }
+        // Validations must fall on block ends.
+        let mut bad = cfg.clone();
+        bad.schedule.eval_every = 3;
+        let scale = ScaleConfig {
+            workers: 2,
+            strategy: Some(bmuf(2)),
+            ..Default::default()
+        };
+        let e = train(
+            &bad,
+            "t",
+            &dir.join("bad"),
+            false,
+            &scale,
+            &CancelToken::new(),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("multiple of --sync-every"), "{e}");
+    }
+}
