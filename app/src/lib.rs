@@ -4,12 +4,14 @@
 //! - [`canvas`]: strokes as vector data, drawn and rasterized;
 //! - [`worker`]: the background recognition thread (latest request wins);
 //! - [`models`]: finding and loading model files;
+//! - [`dialogs`]: native open/save dialogs on their own threads;
 //! - [`recognize_view`]: the recognize view;
 //! - [`distill_view`]: distillation runs with live progress;
 //! - [`app`]: the eframe application (persistence, layout).
 
 pub mod app;
 pub mod canvas;
+pub mod dialogs;
 pub mod distill_view;
 pub mod models;
 pub mod recognize_view;

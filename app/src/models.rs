@@ -2,7 +2,8 @@
 //! names, each with a one-line description (role, architecture, parameters, GFLOPs).
 
 use crate::worker::SharedRecognizer;
-use engine::infer::FastRecognizer;
+use engine::decode::beam::BeamConfig;
+use engine::infer::{Decoder, FastRecognizer};
 use engine::model_file::{Role, read_header};
 use engine::models::cost::summary;
 use std::path::{Path, PathBuf};
@@ -55,7 +56,19 @@ pub fn default_pair(found: &[PathBuf]) -> (Option<PathBuf>, Option<PathBuf>) {
 
 /// Loads a model file for recognition; errors are messages for the UI.
 pub fn load(path: &Path) -> Result<LoadedModel, String> {
-    let rec = FastRecognizer::load(path).map_err(|e| e.to_string())?;
+    let mut rec = FastRecognizer::load(path).map_err(|e| e.to_string())?;
+    // Beam search without a language model reads as greedy decoding does on clear input, and
+    // yields the N best readings the UI offers as candidates.
+    rec.decoder = Decoder::Beam {
+        config: BeamConfig {
+            width: 8,
+            lm_weight: 0.0,
+            word_bonus: 0.0,
+            nbest: 5,
+        },
+        lm: None,
+        lexicon: None,
+    };
     let cfg = &rec.header.config;
     let cost = summary(cfg, 800);
     let summary = format!(

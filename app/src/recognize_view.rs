@@ -3,6 +3,7 @@
 //! speedup.
 
 use crate::canvas::Canvas;
+use crate::dialogs::{DialogResult, Dialogs};
 use crate::models::{self, LoadedModel};
 use crate::worker::{Outcome, Request, Worker};
 use eframe::egui;
@@ -78,6 +79,7 @@ pub struct RecognizeView {
     pub message: Option<String>,
     path_input: String,
     model_input: String,
+    dialogs: Dialogs,
 }
 
 impl RecognizeView {
@@ -117,6 +119,7 @@ impl RecognizeView {
             message,
             path_input: String::new(),
             model_input: String::new(),
+            dialogs: Dialogs::default(),
         }
     }
 
@@ -269,6 +272,7 @@ impl RecognizeView {
             }
             self.result = Some(outcome);
         }
+        self.dialog_answers();
         self.dropped_files(ui);
         self.models_ui(ui);
         ui.separator();
@@ -278,6 +282,22 @@ impl RecognizeView {
         self.results_ui(ui);
         if let Some(m) = &self.message {
             ui.colored_label(ui.visuals().error_fg_color, m);
+        }
+    }
+
+    fn dialog_answers(&mut self) {
+        for answer in self.dialogs.poll() {
+            match answer {
+                DialogResult::Open(path) => {
+                    self.path_input = path.display().to_string();
+                    self.load_image(&path);
+                }
+                DialogResult::Saved(path) => {
+                    self.message = Some(format!("Saved {}", path.display()));
+                }
+                DialogResult::Failed(e) if !e.is_empty() => self.message = Some(e),
+                DialogResult::Failed(_) => {}
+            }
         }
     }
 
@@ -358,6 +378,12 @@ impl RecognizeView {
             if ui.button("Load image").clicked() {
                 let path = PathBuf::from(self.path_input.trim());
                 self.load_image(&path);
+            }
+            if ui
+                .add_enabled(!self.dialogs.busy(), egui::Button::new("Browse…"))
+                .clicked()
+            {
+                self.dialogs.open_image(repaint(ui));
             }
             if ui.button("Paste image").clicked() {
                 self.paste_image();
@@ -617,10 +643,26 @@ impl RecognizeView {
                 if ui.button("Copy text").clicked() {
                     ui.ctx().copy_text(best.text.clone());
                 }
-                if ui.button("Copy JSON").clicked() {
+                let json = || {
                     let json = serde_json::json!({"student": student, "teacher": teacher});
-                    ui.ctx()
-                        .copy_text(serde_json::to_string_pretty(&json).unwrap_or_default());
+                    serde_json::to_string_pretty(&json).unwrap_or_default()
+                };
+                if ui.button("Copy JSON").clicked() {
+                    ui.ctx().copy_text(json());
+                }
+                let idle = !self.dialogs.busy();
+                if ui
+                    .add_enabled(idle, egui::Button::new("Save text…"))
+                    .clicked()
+                {
+                    self.dialogs
+                        .save("line.txt", format!("{}\n", best.text), repaint(ui));
+                }
+                if ui
+                    .add_enabled(idle, egui::Button::new("Save JSON…"))
+                    .clicked()
+                {
+                    self.dialogs.save("line.json", json(), repaint(ui));
                 }
             }
         });
@@ -673,6 +715,12 @@ impl RecognizeView {
             }
         });
     }
+}
+
+/// Asks for a repaint of `ui`'s window (from any thread).
+fn repaint(ui: &egui::Ui) -> impl Fn() + Send + 'static {
+    let ctx = ui.ctx().clone();
+    move || ctx.request_repaint()
 }
 
 /// Prints a result on stderr (with `INKLING_APP_LOG` set: scripted end-to-end checks read it).
@@ -740,8 +788,36 @@ fn result_column(
                 100.0 * r.confidence,
                 r.ms
             ));
+            candidates_ui(ui, title, r);
         }
     }
+}
+
+/// The beam search's other hypotheses, best first, with their log scores relative to the
+/// best one (click one to copy it).
+fn candidates_ui(ui: &mut egui::Ui, title: &str, r: &Recognition) {
+    let Some(best) = r.alternatives.first() else {
+        return;
+    };
+    let others = &r.alternatives[1..];
+    if others.is_empty() {
+        return;
+    }
+    egui::CollapsingHeader::new("Candidates")
+        .id_salt(("candidates", title))
+        .default_open(false)
+        .show(ui, |ui| {
+            for a in others {
+                let label = format!("{}   ({:+.2})", a.text, a.score - best.score);
+                if ui
+                    .selectable_label(false, label)
+                    .on_hover_text("Copy this reading")
+                    .clicked()
+                {
+                    ui.ctx().copy_text(a.text.clone());
+                }
+            }
+        });
 }
 
 /// Marks the characters of `a` and `b` that are not part of a longest common subsequence of

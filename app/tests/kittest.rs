@@ -10,7 +10,7 @@ use app::recognize_view::{RecognizeView, Settings};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use engine::data::normalize::InkLine;
-use engine::recognize::{LineRecognizer, Recognition, RecognizedChar};
+use engine::recognize::{Alternative, LineRecognizer, Recognition, RecognizedChar};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -44,7 +44,16 @@ impl LineRecognizer for Fake {
                     })
                     .collect(),
                 ms: 0.0,
-                alternatives: Vec::new(),
+                alternatives: vec![
+                    Alternative {
+                        text: self.text.into(),
+                        score: -1.0,
+                    },
+                    Alternative {
+                        text: format!("{}!", self.text),
+                        score: -3.5,
+                    },
+                ],
             })
             .collect()
     }
@@ -121,6 +130,11 @@ fn a_stroke_on_the_canvas_is_recognized_by_student_and_teacher() {
             .is_some()
     );
     h.get_by_label("Copy text");
+    h.get_by_label("Save text…");
+    // The beam's other readings are offered as candidates, with scores relative to the best.
+    h.get_all_by_label("Candidates").next().unwrap().click();
+    h.run_ok();
+    assert!(h.query_by_label_contains("!   (-2.50)").is_some());
     // Undo empties the canvas and the result goes away.
     h.get_by_label("Undo").click();
     h.run_ok();

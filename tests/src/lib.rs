@@ -62,7 +62,7 @@ pub fn synth_lines(data: &Path, task: &str, count: usize, max_chars: usize) {
         "--count",
         &count,
         "--out",
-        data.to_str().unwrap(),
+        data.to_str().expect("UTF-8 path"),
         "--max-chars",
         &max_chars,
     ];

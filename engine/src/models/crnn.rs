@@ -23,6 +23,15 @@ impl CrnnOutput {
     pub fn log_probs(&self) -> Tensor<3> {
         log_softmax(self.logits.clone(), 2)
     }
+
+    /// The same sequences on `device`.
+    pub fn to_device(self, device: &Device) -> Self {
+        Self {
+            features: self.features.to_device(device),
+            lstm: self.lstm.to_device(device),
+            logits: self.logits.to_device(device),
+        }
+    }
 }
 
 /// A CNN-DBLSTM recognizer (teacher, student and Tucker variants share this type).

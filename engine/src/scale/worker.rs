@@ -242,17 +242,8 @@ mod tests {
     use crate::models::config::{CrnnConfig, Preset};
     use crate::scale::{BmufConfig, ScaleConfig};
     use crate::train::progress::CancelToken;
-    use crate::train::supervised::tests::{folder_recipe, scratch, tiny_lines};
+    use crate::train::supervised::tests::{folder_recipe, scratch, tiny_lines, weights};
     use crate::train::supervised::train;
-
-    fn file_values(path: &std::path::Path) -> Vec<f32> {
-        flatten(
-            &crate::model_file::load(path, &Device::flex())
-                .unwrap()
-                .model,
-        )
-        .values
-    }
 
     fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         assert_eq!(a.len(), b.len());
@@ -288,7 +279,7 @@ mod tests {
                 &mut |_| {},
             )
             .unwrap();
-            file_values(&r.last_model)
+            weights(&r.last_model)
         };
         let plain = run("plain", ScaleConfig::default());
         for (name, strategy) in [("bmuf", bmuf(1)), ("ddp", Strategy::Ddp)] {

@@ -158,12 +158,20 @@ pub struct DistillLoss {
 }
 
 impl DistillLoss {
-    /// The teacher's sequences for a batch (constants for the student's graph).
+    /// The teacher's sequences for a batch (constants for the student's graph). A student
+    /// worker on another device (one GPU per CUDA worker) sends its batch to the teacher's
+    /// device and gets the sequences back on its own.
     pub fn teacher_outputs(&self, batch: &Batch) -> CrnnOutput {
-        self.teacher.forward(
-            batch.images.clone().without_autodiff(),
-            batch.mask.clone().without_autodiff(),
-        )
+        let images = batch.images.clone().without_autodiff();
+        let mask = batch.mask.clone().without_autodiff();
+        let here = images.device();
+        match self.teacher.devices().first() {
+            Some(there) if *there != here => self
+                .teacher
+                .forward(images.to_device(there), mask.to_device(there))
+                .to_device(&here),
+            _ => self.teacher.forward(images, mask),
+        }
     }
 }
 
@@ -421,18 +429,9 @@ mod tests {
     use crate::train::supervised::tests::{folder_recipe, scratch, tiny_lines};
     use crate::train::supervised::train;
 
-    /// Flattened values of a module's float parameters.
+    /// Flattened values of a module's float tensors.
     fn values<M: burn::module::Module>(m: &M) -> Vec<f32> {
-        struct Collect(Vec<f32>);
-        impl burn::module::ModuleVisitor for Collect {
-            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
-                self.0
-                    .extend(p.val().into_data().try_into_vec::<f32>().unwrap());
-            }
-        }
-        let mut c = Collect(Vec::new());
-        m.visit(&mut c);
-        c.0
+        crate::scale::flat::flatten(m).values
     }
 
     fn recipe(data: &Path, teacher: &Path, criterion: Criterion) -> DistillConfig {
@@ -521,6 +520,45 @@ mod tests {
                 values(&t.ip),
                 "fine-tuning must unfreeze the IP layer"
             );
+        }
+    }
+
+    #[test]
+    fn distillation_and_finetuning_run_on_two_workers_with_the_head_frozen() {
+        use crate::scale::{BmufConfig, Strategy};
+        let dir = scratch("distill-workers");
+        let data = dir.join("lines");
+        std::fs::create_dir_all(&data).unwrap();
+        tiny_lines(&data);
+        let teacher = tiny_teacher(&dir, &data, 4);
+        let t = model_file::load(&teacher.last_model, &Device::flex())
+            .unwrap()
+            .model;
+        let cfg = recipe(&data, &teacher.last_model, Criterion::CnnMah);
+        let bmuf = Strategy::Bmuf(BmufConfig {
+            sync_every: 2,
+            ..Default::default()
+        });
+        for (name, strategy) in [("bmuf", bmuf), ("ddp", Strategy::Ddp)] {
+            let scale = ScaleConfig {
+                workers: 2,
+                strategy: Some(strategy),
+                ..Default::default()
+            };
+            let r = distill(
+                &cfg,
+                "d",
+                &dir.join(name),
+                false,
+                &scale,
+                &CancelToken::new(),
+                &mut |_| {},
+            )
+            .unwrap();
+            let d = model_file::load(&r.distill.last_model, &Device::flex()).unwrap();
+            assert_eq!(values(&d.model.rnn), values(&t.rnn), "{name}: DBLSTM moved");
+            assert_eq!(values(&d.model.ip), values(&t.ip), "{name}: IP moved");
+            assert_eq!(r.finetune.unwrap().steps, 6);
         }
     }
 

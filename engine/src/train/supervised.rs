@@ -281,18 +281,9 @@ pub(crate) mod tests {
     }
 
     /// All float parameters of a model file, flattened.
-    fn weights(path: &Path) -> Vec<f32> {
-        struct Collect(Vec<f32>);
-        impl burn::module::ModuleVisitor for Collect {
-            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
-                self.0
-                    .extend(p.val().into_data().try_into_vec::<f32>().unwrap());
-            }
-        }
+    pub(crate) fn weights(path: &Path) -> Vec<f32> {
         let m = crate::model_file::load(path, &Device::flex()).unwrap();
-        let mut c = Collect(Vec::new());
-        m.model.visit(&mut c);
-        c.0
+        crate::scale::flat::flatten(&m.model).values
     }
 
     #[test]

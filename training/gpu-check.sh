@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# A short prepared check for a GPU machine (never needed by the tests): builds the engine with
+# Burn's CUDA (or wgpu) backend, trains the scale-out recipe for a few hundred steps on the GPU
+# and on the CPU, and prints lines/s of both from the same machine.
+#
+#   training/gpu-check.sh [cuda|wgpu] [steps]     # default: cuda 200
+set -euo pipefail
+cd "$(dirname "$0")/.."
+device=${1:-cuda}
+steps=${2:-200}
+feature=$([ "$device" = wgpu ] && echo gpu || echo cuda)
+cargo build --release -p engine --features "$feature"
+engine=target/release/engine
+out=${OUT:-runs}/gpu-check
+rm -rf "$out"
+mkdir -p "$out"
+# The scale-out recipe, shortened; validation only at the end.
+python3 - "$steps" > "$out/recipe.json" <<'PY'
+import json, sys
+r = json.load(open("training/scale-ocr-1w.json"))
+steps = int(sys.argv[1])
+r["schedule"].update(steps=steps, eval_every=steps, checkpoint_every=steps)
+r["optimizer"]["warmup_steps"] = steps // 10
+print(json.dumps(r))
+PY
+for d in "$device" cpu; do
+    start=$(date +%s.%N)
+    "$engine" train --config "$out/recipe.json" --out "$out/$d" --device "$d" > "$out/$d.log" 2>&1
+    end=$(date +%s.%N)
+    tail -n 1 "$out/$d/metrics.csv" | awk -F, -v d="$d" -v s="$start" -v e="$end" \
+        '{ printf "%s: %d steps, %.0f lines, %.1f s training, %.1f lines/s, val CER %.2f%% (wall %.1f s)\n", d, $1, $1 * 16, $7, $1 * 16 / $7, $5, e - s }'
+done
