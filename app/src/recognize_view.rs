@@ -285,6 +285,11 @@ impl RecognizeView {
         }
     }
 
+    /// Whether a file dialog is open.
+    pub fn dialog_open(&self) -> bool {
+        self.dialogs.busy()
+    }
+
     fn dialog_answers(&mut self) {
         for answer in self.dialogs.poll() {
             match answer {

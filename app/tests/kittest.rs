@@ -270,3 +270,20 @@ fn rasterized_strokes_read_like_an_image_file() {
 fn egui_vec(x: f32, y: f32) -> eframe::egui::Vec2 {
     eframe::egui::vec2(x, y)
 }
+
+#[test]
+fn browse_without_a_desktop_portal_comes_back_quietly() {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+        // A desktop session would open a real dialog and wait for a person.
+        return;
+    }
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut h = harness(view(&calls));
+    h.run_ok();
+    h.get_by_label("Browse…").click();
+    h.step();
+    assert!(h.state().dialog_open());
+    // No portal answers here: the dialog thread reports a cancel and the button comes back.
+    run_until(&mut h, |v| !v.dialog_open());
+    assert!(h.state().message.is_none());
+}
