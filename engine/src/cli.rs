@@ -324,6 +324,13 @@ pub enum Command {
         /// Longest line in characters.
         #[arg(long, default_value_t = 40)]
         max_chars: usize,
+        /// Share of lines made of real handwritten digits (MNIST, first halves), 0 to 1.
+        #[arg(long, default_value_t = 0.0)]
+        digits: f64,
+        /// Folder of digit samples (default assets/digits; for evaluation sets, the reserved
+        /// halves written by `training/fetch_digits.py --eval DIR`).
+        #[arg(long)]
+        digit_bank: Option<PathBuf>,
     },
     /// Latency per line on one core over a fixed set of synthetic lines (fast path, Burn's CPU
     /// backend and ONNX Runtime on the same network), parameters and GFLOPs, the convolutions'

@@ -2,9 +2,8 @@
 //! returns what to print, so that the binary stays thin and tests can call them directly.
 
 use crate::data::dataset::read_dataset;
-use crate::data::fonts::FontSplit;
 use crate::data::normalize::{Gray, load_gray};
-use crate::data::synth::{Synth, SynthConfig, Task};
+use crate::data::synth::{Synth, SynthConfig};
 use crate::error::{Error, Result};
 use crate::metrics::ErrorRates;
 use crate::model_file::read_header;
@@ -219,24 +218,11 @@ pub fn eval(
     })
 }
 
-/// Writes `count` synthetic lines to `out` as `NAME.png` + `NAME.gt.txt`.
-pub fn synth(
-    task: Task,
-    count: usize,
-    out: &Path,
-    seed: u64,
-    split: FontSplit,
-    fonts: Option<PathBuf>,
-    max_chars: usize,
-) -> Result<usize> {
-    let cfg = SynthConfig {
-        fonts,
-        split,
-        seed,
-        max_chars,
-        ..SynthConfig::new(task)
-    };
-    let generator = Synth::new(&cfg)?;
+/// Writes `count` synthetic lines of the generator `cfg` to `out` as `NAME.png` +
+/// `NAME.gt.txt`.
+pub fn synth(cfg: &SynthConfig, count: usize, out: &Path) -> Result<usize> {
+    let (task, seed) = (cfg.task, cfg.seed);
+    let generator = Synth::new(cfg)?;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     for i in 0..count {
         let s = generator.sample(i as u64);

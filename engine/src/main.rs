@@ -296,8 +296,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             split,
             fonts,
             max_chars,
+            digits,
+            digit_bank,
         } => {
-            let n = jobs::synth(task, count, &out, seed, split.into(), fonts, max_chars)?;
+            let cfg = engine::data::synth::SynthConfig {
+                fonts,
+                split: split.into(),
+                seed,
+                max_chars,
+                digits,
+                digit_bank,
+                ..engine::data::synth::SynthConfig::new(task)
+            };
+            let n = jobs::synth(&cfg, count, &out)?;
             println!("wrote {n} lines to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }

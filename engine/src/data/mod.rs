@@ -3,6 +3,7 @@
 pub mod augment;
 pub mod batcher;
 pub mod dataset;
+pub mod digits;
 pub mod folder;
 pub mod fonts;
 pub mod iam;

@@ -4,6 +4,7 @@
 
 use super::augment::{AugmentConfig, distort, morph, photograph};
 use super::dataset::{LineImage, LineSample};
+use super::digits::{DigitBank, digit_text, render_digits};
 use super::fonts::{FontSplit, LoadedFont, load_fonts};
 use super::normalize::Gray;
 use super::render::{GlyphJitter, render_line};
@@ -52,6 +53,13 @@ pub struct SynthConfig {
     /// Augmentation strengths; default depends on the task.
     #[serde(default)]
     pub augment: Option<AugmentConfig>,
+    /// Share of lines made of real handwritten digits (numbers, dates, times, amounts; see
+    /// [`super::digits`]), in [0, 1]; 0 (the default) leaves the generator as it was.
+    #[serde(default)]
+    pub digits: f64,
+    /// Folder of digit samples; default `assets/digits` (training halves).
+    #[serde(default)]
+    pub digit_bank: Option<PathBuf>,
 }
 
 fn default_max_chars() -> usize {
@@ -70,6 +78,8 @@ impl SynthConfig {
             max_chars: default_max_chars(),
             seed: 0,
             augment: None,
+            digits: 0.0,
+            digit_bank: None,
         }
     }
 }
@@ -94,6 +104,7 @@ pub struct Synth {
     augment: AugmentConfig,
     task: Task,
     seed: u64,
+    digits: Option<(f64, DigitBank)>,
 }
 
 impl Synth {
@@ -117,12 +128,28 @@ impl Synth {
             Task::Hwr => AugmentConfig::default(),
             Task::Ocr => AugmentConfig::printed(),
         });
+        if !(0.0..=1.0).contains(&cfg.digits) {
+            return Err(crate::error::Error::Config(format!(
+                "synth.digits is {}: a share of lines, in [0, 1]",
+                cfg.digits
+            )));
+        }
+        let digits = if cfg.digits > 0.0 {
+            let dir = cfg
+                .digit_bank
+                .clone()
+                .unwrap_or_else(|| assets_dir().join("digits"));
+            Some((cfg.digits, DigitBank::load(&dir)?))
+        } else {
+            None
+        };
         Ok(Self {
             fonts,
             text,
             augment,
             task: cfg.task,
             seed: cfg.seed,
+            digits,
         })
     }
 
@@ -171,6 +198,14 @@ impl Synth {
     }
 
     fn try_sample(&self, rng: &mut StdRng) -> Option<(Gray, String)> {
+        if let Some((share, bank)) = &self.digits
+            && rng.random_bool(*share)
+        {
+            let text = digit_text(rng);
+            let size = rng.random_range(28.0f32..44.0);
+            let cov = render_digits(&text, bank, size, rng)?;
+            return Some((self.finish(&cov, size, rng)?, text));
+        }
         let font = &self.fonts[rng.random_range(0..self.fonts.len())];
         let raw = self.text.sample(rng);
         // Keep only what the font can draw, and collapse the spaces that leaves.
@@ -209,7 +244,12 @@ impl Synth {
             .collect();
         let size = rng.random_range(32.0f32..52.0);
         let cov = render_line(&text, &others, size, jitter, mix_p, rng)?;
-        let cov = crop_to_ink(&cov, (size * 0.6) as usize)?;
+        Some((self.finish(&cov, size, rng)?, text))
+    }
+
+    /// Crops rendered ink, varies its stroke width, distorts and "photographs" it.
+    fn finish(&self, cov: &Gray, size: f32, rng: &mut StdRng) -> Option<Gray> {
+        let cov = crop_to_ink(cov, (size * 0.6) as usize)?;
         let cov = if self.augment.stroke > 0.0 && rng.random_bool(self.augment.stroke) {
             let changed = morph(&cov, rng.random_bool(0.6));
             // Thinning must not erase thin strokes: keep it only if most of the ink survives.
@@ -223,7 +263,7 @@ impl Synth {
             cov
         };
         let cov = distort(&cov, size, &self.augment, rng);
-        Some((photograph(&cov, &self.augment, rng), text))
+        Some(photograph(&cov, &self.augment, rng))
     }
 }
 
