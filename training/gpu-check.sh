@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # A short prepared check for a GPU machine (never needed by the tests): builds the engine with
-# Burn's CUDA (or wgpu) backend, trains the scale-out recipe for a few hundred steps on the GPU
+# Burn's wgpu (or CUDA) backend, trains the scale-out recipe for a few hundred steps on the GPU
 # and on the CPU, and prints lines/s of both from the same machine.
 #
-#   training/gpu-check.sh [cuda|wgpu] [steps]     # default: cuda 200
+#   training/gpu-check.sh [wgpu|cuda] [steps]     # default: wgpu 200
+#
+# wgpu is the default: the cuda feature downloads LLVM while building, which a machine that
+# reaches only package registries cannot do. On a lent GPU machine, bring the Vulkan loader
+# (see the device tool's notes) before running it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-device=${1:-cuda}
+device=${1:-wgpu}
 steps=${2:-200}
 feature=$([ "$device" = wgpu ] && echo gpu || echo cuda)
 cargo build --release -p engine --features "$feature"
