@@ -15,6 +15,7 @@ use super::flat::{GradLayout, flatten, unflatten};
 use super::group::{FailGuard, LocalGroup, NodeLink, Reduced, STOP};
 use super::net::NetLink;
 use crate::error::{Error, Result};
+use crate::model_file::ModelHeader;
 use crate::models::crnn::Crnn;
 use crate::train::progress::Observer;
 use crate::train::runner::{Phase, PhaseLoss, PhaseResult, run_worker};
@@ -142,6 +143,18 @@ impl WorkerSync<'_> {
     pub fn stop_requested(reduced: &Reduced) -> bool {
         reduced.flags & STOP != 0
     }
+}
+
+/// An independent copy of `model` on `device` for another worker. Cloning a Burn module is not
+/// enough: clones share their BatchNorm running statistics (one `Arc<Mutex<..>>`), so replicas
+/// would write each other's statistics. A round trip through the model format copies
+/// everything; like a loaded checkpoint, the copy is unfrozen before use.
+pub fn replica(model: &Crnn, header: &ModelHeader, device: &Device) -> Result<Crnn> {
+    let mut full = header.clone();
+    full.half = false;
+    let bytes = crate::model_file::to_bytes(model, &full)?;
+    let copy = crate::model_file::from_bytes(&bytes, std::path::Path::new("<replica>"), device)?;
+    Ok(copy.model.unfreeze())
 }
 
 /// Runs `phase` on all workers of this machine (joining the other machines first) and
@@ -302,7 +315,15 @@ mod tests {
         // lines: W_avg = (1 * 1 + 3 * 4) / 4 = 3.25. From W_g = 0 with eta 0.5, zeta 2:
         // Delta = 2 * 3.25 = 6.5, W = 6.5 (the running statistics are plainly averaged: 3.25).
         let device = Device::flex().autodiff();
-        let model = CrnnConfig::preset(Preset::TeacherTiny, 5).init_seeded(&device, 1);
+        let cfg = CrnnConfig::preset(Preset::TeacherTiny, 5);
+        let model = cfg.init_seeded(&device, 1);
+        let header = ModelHeader {
+            role: crate::model_file::Role::Teacher,
+            config: cfg,
+            alphabet: crate::alphabet::Alphabet::new("abcd").unwrap(),
+            half: false,
+            provenance: Default::default(),
+        };
         let start = flatten(&model);
         let n = start.values.len();
         let cfg = BmufConfig {

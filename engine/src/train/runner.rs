@@ -115,8 +115,10 @@ pub fn run_worker(
         std::fs::create_dir_all(phase.run_dir).map_err(|e| Error::io(phase.run_dir, e))?;
     }
     let model = if sync.is_some() && local > 0 {
-        // Each extra worker trains on its own device (a GPU per CUDA worker; CPU workers share).
-        model.fork(&phase.scale.device.device(local)?.autodiff())
+        // Each extra worker trains its own copy, on its own device (a GPU per CUDA worker; CPU
+        // workers share the CPU).
+        let device = phase.scale.device.device(local)?.autodiff();
+        crate::scale::worker::replica(&model, &phase.header, &device)?
     } else {
         model
     };
