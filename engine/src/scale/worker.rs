@@ -338,8 +338,8 @@ mod tests {
                 .into_iter()
                 .enumerate()
                 .map(|(rank, (value, lines))| {
-                    let (group, model, trainable) =
-                        (&group, model.clone(), start.trainable.clone());
+                    let model = replica(&model, &header, &device).unwrap();
+                    let (group, trainable) = (&group, start.trainable.clone());
                     s.spawn(move || {
                         let sync = WorkerSync {
                             rank,
