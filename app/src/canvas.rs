@@ -4,6 +4,7 @@
 
 use eframe::egui;
 use engine::data::normalize::Gray;
+use engine::data::render::draw_capsule;
 use serde::{Deserialize, Serialize};
 
 /// One stroke: points `[x, y, pressure]` in canvas coordinates (pixels from the top-left).
@@ -205,7 +206,11 @@ pub fn rasterize(strokes: &[Stroke]) -> Option<Gray> {
     let (ox, oy) = (x0 - margin, y0 - margin);
     let width = (x1 - x0 + 2.0 * margin).ceil().max(1.0) as usize;
     let height = (y1 - y0 + 2.0 * margin).ceil().max(1.0) as usize;
-    let mut ink = vec![0.0f32; width * height];
+    let mut ink = Gray {
+        pixels: vec![0.0f32; width * height],
+        width,
+        height,
+    };
     for s in strokes {
         let pts: Vec<[f32; 3]> = s
             .points
@@ -219,33 +224,11 @@ pub fn rasterize(strokes: &[Stroke]) -> Option<Gray> {
         };
         for (a, b) in segments {
             let r = a[2].max(b[2]).max(0.5);
-            let bx0 = (a[0].min(b[0]) - r - 1.0).floor().max(0.0) as usize;
-            let by0 = (a[1].min(b[1]) - r - 1.0).floor().max(0.0) as usize;
-            let bx1 = ((a[0].max(b[0]) + r + 1.0).ceil() as usize).min(width);
-            let by1 = ((a[1].max(b[1]) + r + 1.0).ceil() as usize).min(height);
-            let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-            let len2 = dx * dx + dy * dy;
-            for y in by0..by1 {
-                for x in bx0..bx1 {
-                    let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
-                    let t = if len2 > 0.0 {
-                        (((px - a[0]) * dx + (py - a[1]) * dy) / len2).clamp(0.0, 1.0)
-                    } else {
-                        0.0
-                    };
-                    let d = (px - a[0] - t * dx).hypot(py - a[1] - t * dy);
-                    let cover = (r + 0.5 - d).clamp(0.0, 1.0);
-                    let v = &mut ink[y * width + x];
-                    *v = v.max(cover);
-                }
-            }
+            draw_capsule(&mut ink, (a[0], a[1]), (b[0], b[1]), r);
         }
     }
-    Some(Gray {
-        pixels: ink.into_iter().map(|v| 1.0 - v).collect(),
-        width,
-        height,
-    })
+    ink.pixels.iter_mut().for_each(|v| *v = 1.0 - *v);
+    Some(ink)
 }
 
 #[cfg(test)]

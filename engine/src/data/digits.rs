@@ -4,7 +4,9 @@
 //! are drawn as strokes of a similar width. Each digit is cropped to its ink, scaled to a
 //! jittered height and set on a common baseline with jittered gaps.
 
-use super::normalize::Gray;
+use super::normalize::{Gray, resize};
+use super::render::draw_capsule;
+use super::synth::crop_to_ink;
 use crate::error::{Error, Result};
 use rand::RngExt;
 use rand::rngs::StdRng;
@@ -52,7 +54,7 @@ impl DigitBank {
                             t.pixels[y * TILE + x] = p.0[0] as f32 / 255.0;
                         }
                     }
-                    if let Some(c) = crop(&t) {
+                    if let Some(c) = crop_to_ink(&t, 0) {
                         out.push(c);
                     }
                 }
@@ -71,31 +73,6 @@ impl DigitBank {
     pub fn count(&self, d: usize) -> usize {
         self.samples[d].len()
     }
-}
-
-/// The ink's bounding box of a coverage map (None without ink).
-fn crop(g: &Gray) -> Option<Gray> {
-    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-    for y in 0..g.height {
-        for x in 0..g.width {
-            if g.pixels[y * g.width + x] > 0.1 {
-                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
-            }
-        }
-    }
-    if x1 <= x0 {
-        return None;
-    }
-    let (w, h) = (x1 - x0, y1 - y0);
-    let mut pixels = Vec::with_capacity(w * h);
-    for y in y0..y1 {
-        pixels.extend_from_slice(&g.pixels[y * g.width + x0..y * g.width + x1]);
-    }
-    Some(Gray {
-        pixels,
-        width: w,
-        height: h,
-    })
 }
 
 /// A random text a digit line holds: a number, a date, a time, an amount or a phone number.
@@ -145,30 +122,14 @@ pub fn digit_text(rng: &mut StdRng) -> String {
     }
 }
 
-/// Draws a line of ink of width `w` from `a` to `b` (pixel coordinates) into `g`.
-fn stroke(g: &mut Gray, a: (f32, f32), b: (f32, f32), w: f32) {
-    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    let len2 = (dx * dx + dy * dy).max(1e-6);
-    for y in 0..g.height {
-        for x in 0..g.width {
-            let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
-            let t = (((px - a.0) * dx + (py - a.1) * dy) / len2).clamp(0.0, 1.0);
-            let (cx, cy) = (a.0 + t * dx, a.1 + t * dy);
-            let d = ((px - cx).powi(2) + (py - cy).powi(2)).sqrt();
-            let v = (w / 2.0 + 0.5 - d).clamp(0.0, 1.0);
-            let p = &mut g.pixels[y * g.width + x];
-            *p = p.max(v);
-        }
-    }
-}
-
 /// A separator glyph for digits of height `h`: its coverage (height `2h`, baseline at `1.5h`).
 fn separator(c: char, h: f32, w: f32, rng: &mut StdRng) -> Gray {
     let j = |rng: &mut StdRng| rng.random_range(-0.06f32..0.06) * h;
-    let (width, base) = match c {
-        '/' => ((0.55 * h) as usize + 2, 1.5 * h),
-        '-' => ((0.5 * h) as usize + 2, 1.5 * h),
-        _ => ((0.25 * h) as usize + 2, 1.5 * h),
+    let base = 1.5 * h;
+    let width = match c {
+        '/' => (0.55 * h) as usize + 2,
+        '-' => (0.5 * h) as usize + 2,
+        _ => (0.25 * h) as usize + 2,
     };
     let mut g = Gray {
         pixels: vec![0.0; width * (2.0 * h) as usize],
@@ -178,23 +139,28 @@ fn separator(c: char, h: f32, w: f32, rng: &mut StdRng) -> Gray {
     let wf = width as f32;
     let dot = |g: &mut Gray, y: f32, rng: &mut StdRng| {
         let x = wf / 2.0 + j(rng);
-        stroke(g, (x, y), (x + 0.3, y + 0.3), w * 1.3);
+        draw_capsule(g, (x, y), (x + 0.3, y + 0.3), w * 0.65);
     };
     match c {
-        '/' => stroke(
+        '/' => draw_capsule(
             &mut g,
             (1.0 + j(rng), base),
             (wf - 1.0 + j(rng), base - h),
-            w,
+            w / 2.0,
         ),
         '-' => {
             let y = base - 0.5 * h + j(rng);
-            stroke(&mut g, (1.0, y), (wf - 1.0, y + j(rng)), w);
+            draw_capsule(&mut g, (1.0, y), (wf - 1.0, y + j(rng)), w / 2.0);
         }
         '.' => dot(&mut g, base - w, rng),
         ',' => {
             let x = wf / 2.0;
-            stroke(&mut g, (x, base - w), (x - 0.12 * h, base + 0.2 * h), w);
+            draw_capsule(
+                &mut g,
+                (x, base - w),
+                (x - 0.12 * h, base + 0.2 * h),
+                w / 2.0,
+            );
         }
         ':' => {
             dot(&mut g, base - w, rng);
@@ -205,25 +171,11 @@ fn separator(c: char, h: f32, w: f32, rng: &mut StdRng) -> Gray {
     g
 }
 
-/// Scales a coverage map to height `h` (bilinear), keeping its aspect ratio.
+/// Scales a coverage map to height `h`, keeping its aspect ratio.
 fn scale_to(g: &Gray, h: usize) -> Gray {
-    let s = h as f32 / g.height as f32;
-    let w = ((g.width as f32 * s).round() as usize).max(1);
-    let mut out = vec![0.0; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let sx = ((x as f32 + 0.5) / s - 0.5).clamp(0.0, (g.width - 1) as f32);
-            let sy = ((y as f32 + 0.5) / s - 0.5).clamp(0.0, (g.height - 1) as f32);
-            let (x0, y0) = (sx as usize, sy as usize);
-            let (x1, y1) = ((x0 + 1).min(g.width - 1), (y0 + 1).min(g.height - 1));
-            let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
-            let p = |x: usize, y: usize| g.pixels[y * g.width + x];
-            out[y * w + x] = (p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx) * (1.0 - fy)
-                + (p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx) * fy;
-        }
-    }
+    let w = ((g.width as f32 * h as f32 / g.height as f32).round() as usize).max(1);
     Gray {
-        pixels: out,
+        pixels: resize(&g.pixels, g.width, g.height, w, h),
         width: w,
         height: h,
     }

@@ -268,7 +268,7 @@ impl Synth {
 }
 
 /// Crops a coverage canvas to its ink plus `margin` pixels.
-fn crop_to_ink(cov: &Gray, margin: usize) -> Option<Gray> {
+pub(crate) fn crop_to_ink(cov: &Gray, margin: usize) -> Option<Gray> {
     let (w, h) = (cov.width, cov.height);
     let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
     for y in 0..h {

@@ -81,6 +81,18 @@ impl BlockFilter {
         }
     }
 
+    /// The filter of a resumed run: block momentum `delta` from the checkpoint, and the next
+    /// block's start moved ahead by it under Nesterov momentum.
+    pub fn resumed(mut self, delta: &[f32]) -> Self {
+        self.delta.copy_from_slice(delta);
+        if self.nesterov {
+            for ((g, m), d) in self.global.iter_mut().zip(&self.model).zip(&self.delta) {
+                *g = m + self.eta * d;
+            }
+        }
+        self
+    }
+
     /// Applies one block: `averaged` is `W_avg(t)`. Returns `W_g(t)`, the start of the next
     /// block; [`BlockFilter::model`] becomes `W(t)`.
     pub fn update(&mut self, averaged: &[f32]) -> &[f32] {

@@ -104,17 +104,15 @@ impl GradLayout {
     }
 
     /// Moves the gradients into a flat vector (zeros, presence 0 where a parameter got none).
-    pub fn take(&self, grads: &mut GradientsParams) -> (Vec<f32>, Option<Device>) {
+    pub fn take(&self, grads: &mut GradientsParams) -> Vec<f32> {
         let mut out = Vec::with_capacity(self.len());
         let mut present = Vec::with_capacity(self.entries.len());
-        let mut device = None;
         for (id, shape) in &self.entries {
             let n: usize = shape.iter().product();
             match take_any(grads, *id, shape.len()) {
-                Some((v, d)) if v.len() == n => {
+                Some(v) if v.len() == n => {
                     out.extend(v);
                     present.push(1.0);
-                    device.get_or_insert(d);
                 }
                 _ => {
                     out.extend(std::iter::repeat_n(0.0, n));
@@ -123,7 +121,7 @@ impl GradLayout {
             }
         }
         out.extend(present);
-        (out, device)
+        out
     }
 
     /// Gradients from a flat vector; parameters whose presence is zero get none.
@@ -143,12 +141,9 @@ impl GradLayout {
     }
 }
 
-fn take_any(grads: &mut GradientsParams, id: ParamId, rank: usize) -> Option<(Vec<f32>, Device)> {
-    fn get<const D: usize>(g: &mut GradientsParams, id: ParamId) -> Option<(Vec<f32>, Device)> {
-        g.remove::<D>(id).map(|t| {
-            let d = t.device();
-            (crate::infer::model::values(t), d)
-        })
+fn take_any(grads: &mut GradientsParams, id: ParamId, rank: usize) -> Option<Vec<f32>> {
+    fn get<const D: usize>(g: &mut GradientsParams, id: ParamId) -> Option<Vec<f32>> {
+        g.remove::<D>(id).map(crate::infer::model::values)
     }
     match rank {
         1 => get::<1>(grads, id),

@@ -185,14 +185,15 @@ impl<'a> FailGuard<'a> {
             armed: true,
         }
     }
-    /// The worker finished normally.
-    pub fn disarm(mut self) {
-        self.armed = false;
-    }
-    /// The worker failed with `e`.
-    pub fn failed(mut self, e: &Error) {
-        self.group
-            .fail(&format!("worker {} stopped: {e}", self.worker));
+    /// The worker returned `result`: a finished or cancelled run leaves the group alone, an
+    /// error fails it (so the other workers stop).
+    pub fn settle<T>(mut self, result: &Result<T>) {
+        if let Err(e) = result
+            && !matches!(e, Error::Cancelled(_))
+        {
+            self.group
+                .fail(&format!("worker {} stopped: {e}", self.worker));
+        }
         self.armed = false;
     }
 }

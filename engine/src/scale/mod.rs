@@ -28,6 +28,16 @@ pub enum Strategy {
     Ddp,
 }
 
+impl Strategy {
+    /// Local steps between synchronizations (1 for DDP).
+    pub fn sync_every(&self) -> usize {
+        match self {
+            Strategy::Bmuf(b) => b.sync_every.max(1),
+            Strategy::Ddp => 1,
+        }
+    }
+}
+
 /// The device a run trains on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -118,14 +128,6 @@ impl ScaleConfig {
             .unwrap_or_else(|| Strategy::Bmuf(BmufConfig::default()))
     }
 
-    /// Local steps between synchronizations.
-    pub fn sync_every(&self) -> usize {
-        match self.strategy() {
-            Strategy::Bmuf(b) => b.sync_every.max(1),
-            Strategy::Ddp => 1,
-        }
-    }
-
     /// Checks the options against a schedule: validations and checkpoints happen on
     /// synchronized models, so their rhythm must be a multiple of the block length.
     pub fn validate(&self, eval_every: usize, checkpoint_every: usize) -> Result<()> {
@@ -145,7 +147,7 @@ impl ScaleConfig {
                 return Err(Error::Config("--block-momentum must be in [0, 1)".into()));
             }
         }
-        let tau = self.sync_every();
+        let tau = self.strategy().sync_every();
         for (name, every) in [
             ("eval_every", eval_every),
             ("checkpoint_every", checkpoint_every),

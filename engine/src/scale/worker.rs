@@ -41,14 +41,6 @@ impl WorkerSync<'_> {
         self.rank == 0
     }
 
-    /// Local steps per block (1 for DDP).
-    pub fn sync_every(&self) -> usize {
-        match self.strategy {
-            Strategy::Bmuf(b) => b.sync_every.max(1),
-            Strategy::Ddp => 1,
-        }
-    }
-
     /// Starts (or resumes) every worker from the leader's model, step and block momentum.
     /// Returns the model, the step and, for BMUF, the block filter.
     pub fn start(
@@ -70,16 +62,10 @@ impl WorkerSync<'_> {
         let step = buf[2 * n].round() as usize;
         let model = unflatten(model, &buf[..n]);
         let filter = match self.strategy {
-            Strategy::Bmuf(cfg) => {
-                let mut f = BlockFilter::new(&cfg, self.world, buf[..n].to_vec(), flat.trainable);
-                f.delta.copy_from_slice(&buf[n..2 * n]);
-                if f.nesterov {
-                    for i in 0..n {
-                        f.global[i] = f.model[i] + f.eta * f.delta[i];
-                    }
-                }
-                Some(f)
-            }
+            Strategy::Bmuf(cfg) => Some(
+                BlockFilter::new(&cfg, self.world, buf[..n].to_vec(), flat.trainable)
+                    .resumed(&buf[n..2 * n]),
+            ),
             Strategy::Ddp => None,
         };
         let model = match &filter {
@@ -101,7 +87,7 @@ impl WorkerSync<'_> {
         device: &Device,
     ) -> Result<(Option<GradientsParams>, Reduced)> {
         let (mut buf, weight) = match grads {
-            Some(mut g) => (layout.take(&mut g).0, lines as f64),
+            Some(mut g) => (layout.take(&mut g), lines as f64),
             None => (vec![0.0; layout.len()], 0.0),
         };
         let reduced = self.group.all_reduce(&mut buf, weight, flags)?;
@@ -206,10 +192,7 @@ pub fn run(
                         strategy,
                     };
                     let r = run_worker(phase, model, prepare, loss, &mut |_| {}, Some(&sync), i);
-                    match &r {
-                        Ok(_) | Err(Error::Cancelled(_)) => guard.disarm(),
-                        Err(e) => guard.failed(e),
-                    }
+                    guard.settle(&r);
                     r
                 })
             })
@@ -222,10 +205,7 @@ pub fn run(
             strategy,
         };
         let mine = run_worker(phase, model, prepare, loss, observer, Some(&sync), 0);
-        match &mine {
-            Ok(_) | Err(Error::Cancelled(_)) => guard.disarm(),
-            Err(e) => guard.failed(e),
-        }
+        guard.settle(&mine);
         let others: Vec<Result<PhaseResult>> = handles
             .into_iter()
             .map(|h| {
@@ -255,7 +235,9 @@ mod tests {
     use crate::models::config::{CrnnConfig, Preset};
     use crate::scale::{BmufConfig, ScaleConfig};
     use crate::train::progress::CancelToken;
-    use crate::train::supervised::tests::{folder_recipe, scratch, tiny_lines, weights};
+    use crate::train::supervised::tests::{
+        folder_recipe, scratch, tiny_lines, train_quietly, weights,
+    };
     use crate::train::supervised::train;
 
     fn max_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -282,16 +264,7 @@ mod tests {
         let mut cfg = folder_recipe(&data, Preset::TeacherTiny, 10, "abcdef ");
         cfg.schedule.eval_every = 5;
         let run = |name: &str, scale: ScaleConfig| {
-            let r = train(
-                &cfg,
-                "t",
-                &dir.join(name),
-                false,
-                &scale,
-                &CancelToken::new(),
-                &mut |_| {},
-            )
-            .unwrap();
+            let r = train_quietly(&cfg, &dir.join(name), false, &scale).unwrap();
             weights(&r.last_model)
         };
         let plain = run("plain", ScaleConfig::default());
@@ -397,16 +370,7 @@ mod tests {
                 e => panic!("{name}: {e}"),
             };
             assert_eq!(stopped, 2, "{name}");
-            let r = train(
-                &cfg,
-                "t",
-                &out,
-                true,
-                &scale,
-                &CancelToken::new(),
-                &mut |_| {},
-            )
-            .unwrap();
+            let r = train_quietly(&cfg, &out, true, &scale).unwrap();
             assert_eq!(r.steps, 8);
             assert!(r.best_cer.is_some());
             let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
@@ -420,16 +384,7 @@ mod tests {
             strategy: Some(bmuf(2)),
             ..Default::default()
         };
-        let e = train(
-            &bad,
-            "t",
-            &dir.join("bad"),
-            false,
-            &scale,
-            &CancelToken::new(),
-            &mut |_| {},
-        )
-        .unwrap_err();
+        let e = train_quietly(&bad, &dir.join("bad"), false, &scale).unwrap_err();
         assert!(e.to_string().contains("multiple of --sync-every"), "{e}");
     }
 }

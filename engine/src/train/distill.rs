@@ -426,12 +426,28 @@ pub fn finetune(
 mod tests {
     use super::*;
     use crate::models::config::Preset;
-    use crate::train::supervised::tests::{folder_recipe, scratch, tiny_lines};
-    use crate::train::supervised::train;
+    use crate::train::supervised::tests::{folder_recipe, scratch, tiny_lines, train_quietly};
 
     /// Flattened values of a module's float tensors.
     fn values<M: burn::module::Module>(m: &M) -> Vec<f32> {
         crate::scale::flat::flatten(m).values
+    }
+
+    /// Distills `cfg` into `run`, without progress output or cancellation.
+    fn distill_quietly(
+        cfg: &DistillConfig,
+        run: &Path,
+        scale: &ScaleConfig,
+    ) -> Result<DistillResult> {
+        distill(
+            cfg,
+            "d",
+            run,
+            false,
+            scale,
+            &CancelToken::new(),
+            &mut |_| {},
+        )
     }
 
     fn recipe(data: &Path, teacher: &Path, criterion: Criterion) -> DistillConfig {
@@ -454,16 +470,8 @@ mod tests {
 
     /// A tiny teacher trained for `steps` steps on the lines in `data`.
     fn tiny_teacher(dir: &Path, data: &Path, steps: usize) -> PhaseResult {
-        train(
-            &folder_recipe(data, Preset::TeacherTiny, steps, "abcdef "),
-            "t",
-            &dir.join("teacher"),
-            false,
-            &ScaleConfig::default(),
-            &CancelToken::new(),
-            &mut |_| {},
-        )
-        .unwrap()
+        let cfg = folder_recipe(data, Preset::TeacherTiny, steps, "abcdef ");
+        train_quietly(&cfg, &dir.join("teacher"), false, &ScaleConfig::default()).unwrap()
     }
 
     #[test]
@@ -480,16 +488,7 @@ mod tests {
         for criterion in [Criterion::CnnMah, Criterion::SoftmaxCe { temperature: 2.0 }] {
             let run = dir.join(format!("run-{}", criterion.name()));
             let cfg = recipe(&data, &teacher.last_model, criterion);
-            let result = distill(
-                &cfg,
-                "d",
-                &run,
-                false,
-                &ScaleConfig::default(),
-                &CancelToken::new(),
-                &mut |_| {},
-            )
-            .unwrap();
+            let result = distill_quietly(&cfg, &run, &ScaleConfig::default()).unwrap();
             let distilled = model_file::load(&result.distill.last_model, &device).unwrap();
             assert_eq!(distilled.header.role, Role::Student);
             assert_eq!(
@@ -545,16 +544,7 @@ mod tests {
                 strategy: Some(strategy),
                 ..Default::default()
             };
-            let r = distill(
-                &cfg,
-                "d",
-                &dir.join(name),
-                false,
-                &scale,
-                &CancelToken::new(),
-                &mut |_| {},
-            )
-            .unwrap();
+            let r = distill_quietly(&cfg, &dir.join(name), &scale).unwrap();
             let d = model_file::load(&r.distill.last_model, &Device::flex()).unwrap();
             assert_eq!(values(&d.model.rnn), values(&t.rnn), "{name}: DBLSTM moved");
             assert_eq!(values(&d.model.ip), values(&t.ip), "{name}: IP moved");
@@ -570,17 +560,9 @@ mod tests {
         tiny_lines(&data);
         let teacher = tiny_teacher(&dir, &data, 2);
         let run = |cfg: &DistillConfig| {
-            distill(
-                cfg,
-                "d",
-                &dir.join("run"),
-                false,
-                &ScaleConfig::default(),
-                &CancelToken::new(),
-                &mut |_| {},
-            )
-            .unwrap_err()
-            .to_string()
+            distill_quietly(cfg, &dir.join("run"), &ScaleConfig::default())
+                .unwrap_err()
+                .to_string()
         };
         // Temperature <= 0.
         let cfg = recipe(
@@ -599,16 +581,7 @@ mod tests {
         );
         // A student file given as the teacher.
         let cfg = recipe(&data, &teacher.last_model, Criterion::CnnL2);
-        let student = distill(
-            &cfg,
-            "d",
-            &dir.join("student"),
-            false,
-            &ScaleConfig::default(),
-            &CancelToken::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let student = distill_quietly(&cfg, &dir.join("student"), &ScaleConfig::default()).unwrap();
         let cfg = recipe(&data, student.student(), Criterion::CnnL2);
         assert!(run(&cfg).contains("needs a teacher"), "{}", run(&cfg));
         // An unknown criterion in a recipe.

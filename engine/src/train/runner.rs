@@ -172,7 +172,9 @@ pub fn run_worker(
         Some(Strategy::Ddp) => Some(GradLayout::of(&model)),
         _ => None,
     };
-    let sync_every = sync.map_or(1, |s| s.sync_every());
+    // Gradients live on the device without autodiff.
+    let grad_device = device.clone().inner();
+    let sync_every = sync.map_or(1, |s| s.strategy.sync_every());
     let world = sync.map_or(1, |s| s.world);
     let mut block_lines = 0usize;
     let mut pending_stop = false;
@@ -249,9 +251,8 @@ pub fn run_worker(
         let mut stop_now = false;
         match (sync, &layout) {
             (Some(sync), Some(layout)) => {
-                let inner = device.clone().inner();
                 let (avg, reduced) =
-                    sync.average_gradients(layout, grads, lines.len(), flags, &inner)?;
+                    sync.average_gradients(layout, grads, lines.len(), flags, &grad_device)?;
                 if let Some(g) = avg {
                     model = optim.step(lr, model, g);
                 }
@@ -276,6 +277,7 @@ pub fn run_worker(
         }
         state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
         let now = Instant::now();
+        // Every worker's batch has this worker's size: the run's rate is about `world` times it.
         recent.push_back((now, lines.len() * world));
         while recent.len() > 20 {
             recent.pop_front();
@@ -314,11 +316,18 @@ pub fn run_worker(
         );
         let eval_now = phase.schedule.eval_every > 0 && state.step % phase.schedule.eval_every == 0
             || state.step == total;
-        let saved = match sync {
-            Some(s) if leader && synced => s.filtered_model(&model, filter.as_ref()),
-            _ => model.clone(),
-        };
-        if leader && synced && eval_now && !phase.valid.is_empty() {
+        let checkpoint_due =
+            synced && (state.step % phase.schedule.checkpoint_every == 0 || state.step == total);
+        // The model the leader validates and saves (W(t), not the Nesterov start of a block).
+        let saved =
+            (leader && synced && (eval_now || checkpoint_due || stop_now)).then(|| match sync {
+                Some(s) => s.filtered_model(&model, filter.as_ref()),
+                None => model.clone(),
+            });
+        if let Some(saved) = saved
+            .as_ref()
+            .filter(|_| eval_now && !phase.valid.is_empty())
+        {
             let (rates, _) = evaluate(
                 &saved.valid(),
                 &cfg,
@@ -331,7 +340,7 @@ pub fn run_worker(
             if best {
                 state.best_cer = Some(cer);
                 state.evals_since_best = 0;
-                save_model(phase, "best", &saved, &state)?;
+                save_model(phase, "best", saved, &state)?;
             } else {
                 state.evals_since_best += 1;
             }
@@ -370,14 +379,10 @@ pub fn run_worker(
         let stopping = stopped_early || stop_now;
         if let Some(metrics) = metrics.as_mut() {
             writeln!(metrics, "{row}").map_err(|e| Error::io(&metrics_path, e))?;
-            if synced
-                && (state.step % phase.schedule.checkpoint_every == 0
-                    || state.step == total
-                    || stopping)
-            {
+            if let Some(saved) = saved.as_ref().filter(|_| checkpoint_due || stopping) {
                 metrics.flush().map_err(|e| Error::io(&metrics_path, e))?;
                 let extra = filter.as_ref().map(|f| f.delta.as_slice());
-                save_checkpoint(phase, &state, &saved, &optim, extra)?;
+                save_checkpoint(phase, &state, saved, &optim, extra)?;
                 observer(&ProgressEvent::Checkpoint { step: state.step });
             }
         }

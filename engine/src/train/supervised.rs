@@ -174,6 +174,24 @@ pub(crate) mod tests {
     use crate::models::config::Preset;
     use crate::train::config::{DataSource, OptimizerConfig, ScheduleConfig};
 
+    /// Trains `cfg` into `run`, without progress output or cancellation.
+    pub(crate) fn train_quietly(
+        cfg: &TrainConfig,
+        run: &Path,
+        resume: bool,
+        scale: &ScaleConfig,
+    ) -> Result<PhaseResult> {
+        train(
+            cfg,
+            "test",
+            run,
+            resume,
+            scale,
+            &CancelToken::new(),
+            &mut |_| {},
+        )
+    }
+
     /// A fresh folder under the system temp dir.
     pub(crate) fn scratch(name: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("inkling-{name}-{}", std::process::id()));
@@ -264,16 +282,7 @@ pub(crate) mod tests {
         // One batch holds all eight lines, so BatchNorm's statistics in training are exactly
         // those it uses for recognition.
         cfg.schedule.batch_size = 8;
-        let result = train(
-            &cfg,
-            "test",
-            &dir.join("run"),
-            false,
-            &ScaleConfig::default(),
-            &CancelToken::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let result = train_quietly(&cfg, &dir.join("run"), false, &ScaleConfig::default()).unwrap();
         assert_eq!(result.best_cer, Some(0.0));
         let report =
             crate::jobs::eval(&result.best_model, &data, None, 4, 1, Default::default()).unwrap();
@@ -295,16 +304,7 @@ pub(crate) mod tests {
         let mut cfg = folder_recipe(&data, Preset::TeacherTiny, 12, "abcdef ");
         cfg.schedule.checkpoint_every = 100;
         cfg.schedule.eval_every = 6;
-        let straight = train(
-            &cfg,
-            "t",
-            &dir.join("a"),
-            false,
-            &ScaleConfig::default(),
-            &CancelToken::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let straight = train_quietly(&cfg, &dir.join("a"), false, &ScaleConfig::default()).unwrap();
         // Cancel after step 5: a checkpoint is written, the call reports the cancellation.
         let cancel = CancelToken::new();
         let c2 = cancel.clone();
@@ -324,28 +324,8 @@ pub(crate) mod tests {
         .unwrap_err();
         assert!(matches!(err, Error::Cancelled(5)), "{err}");
         // Starting again without --resume must refuse to overwrite the run.
-        assert!(
-            train(
-                &cfg,
-                "t",
-                &dir.join("b"),
-                false,
-                &ScaleConfig::default(),
-                &CancelToken::new(),
-                &mut |_| {}
-            )
-            .is_err()
-        );
-        let resumed = train(
-            &cfg,
-            "t",
-            &dir.join("b"),
-            true,
-            &ScaleConfig::default(),
-            &CancelToken::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+        assert!(train_quietly(&cfg, &dir.join("b"), false, &ScaleConfig::default()).is_err());
+        let resumed = train_quietly(&cfg, &dir.join("b"), true, &ScaleConfig::default()).unwrap();
         assert_eq!(resumed.steps, 12);
         let (a, b) = (weights(&straight.last_model), weights(&resumed.last_model));
         assert_eq!(a.len(), b.len());
