@@ -2,6 +2,8 @@
 //! student can be loaded; a long run is cancelled from the UI and can then be resumed.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
 use app::distill_view::{DistillForm, DistillView};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -50,15 +52,9 @@ fn form(teacher: &Path, runs: &Path, distill_steps: usize) -> DistillForm {
     }
 }
 
+/// Steps the UI until `done` holds (runs take a while on a shared machine).
 fn run_until(h: &mut Harness<'_, DistillView>, what: &str, done: impl Fn(&DistillView) -> bool) {
-    for _ in 0..3000 {
-        h.step();
-        if done(h.state()) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    panic!("timed out waiting for: {what}");
+    common::run_until(h, what, std::time::Duration::from_secs(60), done);
 }
 
 fn harness(view: DistillView) -> Harness<'static, DistillView> {

@@ -4,6 +4,8 @@
 //! tests check the GUI's plumbing, not a model's accuracy.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
 use app::canvas::Canvas;
 use app::models::LoadedModel;
 use app::recognize_view::{RecognizeView, Settings};
@@ -85,14 +87,7 @@ fn view(calls: &Arc<AtomicUsize>) -> RecognizeView {
 
 /// Steps the UI until `done` holds (the worker answers on its own thread).
 fn run_until(harness: &mut Harness<'_, RecognizeView>, done: impl Fn(&RecognizeView) -> bool) {
-    for _ in 0..200 {
-        harness.step();
-        if done(harness.state()) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!("timed out waiting for the UI");
+    common::run_until(harness, "the UI", std::time::Duration::from_secs(2), done);
 }
 
 fn harness(view: RecognizeView) -> Harness<'static, RecognizeView> {
