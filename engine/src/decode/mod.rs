@@ -1,6 +1,7 @@
 //! CTC decoding on `[T, C]` log-probabilities, in plain Rust (no Burn): greedy here, prefix
-//! beam search with a language model in [`beam`].
+//! beam search with a language model in [`beam`], forced alignment in [`align`].
 
+pub mod align;
 pub mod beam;
 
 /// One decoded character: its label, confidence and the frames it spans.
