@@ -25,13 +25,27 @@ pub fn models_dir() -> PathBuf {
     engine::data::synth::assets_dir().join("models")
 }
 
+/// The sample line images shipped with the program (`training/make_samples.sh`).
+pub fn samples_dir() -> PathBuf {
+    engine::data::synth::assets_dir().join("samples")
+}
+
 /// The `.inkm` files in a folder, sorted by name.
 pub fn discover(dir: &Path) -> Vec<PathBuf> {
+    files_with_extension(dir, "inkm")
+}
+
+/// The `.png` sample images in a folder, sorted by name.
+pub fn discover_samples(dir: &Path) -> Vec<PathBuf> {
+    files_with_extension(dir, "png")
+}
+
+fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|it| {
             it.filter_map(|e| e.ok())
                 .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "inkm"))
+                .filter(|p| p.extension().is_some_and(|x| x == extension))
                 .collect()
         })
         .unwrap_or_default();

@@ -68,6 +68,7 @@ pub struct RecognizeView {
     student: Option<LoadedModel>,
     teacher: Option<LoadedModel>,
     found: Vec<PathBuf>,
+    samples: Vec<PathBuf>,
     worker: Worker,
     source: Source,
     next_id: u64,
@@ -110,6 +111,7 @@ impl RecognizeView {
             student,
             teacher,
             found: models::discover(&models::models_dir()),
+            samples: models::discover_samples(&models::samples_dir()),
             worker,
             source: Source::Canvas,
             next_id: 0,
@@ -393,8 +395,26 @@ impl RecognizeView {
             if ui.button("Paste image").clicked() {
                 self.paste_image();
             }
-            ui.weak("(or drop an image on the window; drag on the image to pick a region)");
+            let mut sample = None;
+            egui::ComboBox::from_label("Samples")
+                .selected_text("open…")
+                .show_ui(ui, |ui| {
+                    for path in &self.samples {
+                        let name = path.file_name().unwrap_or_default().to_string_lossy();
+                        if ui.selectable_label(false, name).clicked() {
+                            sample = Some(path.clone());
+                        }
+                    }
+                    if self.samples.is_empty() {
+                        ui.weak(format!("none in {}", models::samples_dir().display()));
+                    }
+                });
+            if let Some(path) = sample {
+                self.path_input = path.display().to_string();
+                self.load_image(&path);
+            }
         });
+        ui.weak("Or drop an image on the window. Drag on an image to recognize one region.");
         match &mut self.source {
             Source::Canvas => {
                 ui.horizontal(|ui| {
@@ -455,7 +475,10 @@ impl RecognizeView {
                         .load_texture("inkling-image", img, egui::TextureOptions::LINEAR)
                 });
                 let max_w = ui.available_width();
-                let scale = (max_w / gray.width as f32).min(320.0 / gray.height as f32);
+                // Fit the width and 320 px of height; small images grow at most 2.5 times.
+                let scale = (max_w / gray.width as f32)
+                    .min(320.0 / gray.height as f32)
+                    .min(2.5);
                 let shown = ui.add(
                     egui::Image::new((
                         tex.id(),

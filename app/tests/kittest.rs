@@ -282,3 +282,15 @@ fn browse_without_a_desktop_portal_comes_back_quietly() {
     run_until(&mut h, |v| !v.dialog_open());
     assert!(h.state().message.is_none());
 }
+
+#[test]
+fn a_shipped_sample_loads_from_the_samples_menu() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut h = harness(view(&calls));
+    h.get_by_label("Samples").click();
+    h.run_ok();
+    h.get_by_label("note-3-lines.png").click();
+    run_until(&mut h, |v| v.result.is_some());
+    assert!(h.state().message.is_none(), "{:?}", h.state().message);
+    assert_eq!(h.state().result.as_ref().unwrap().lines.len(), 3);
+}
