@@ -89,14 +89,24 @@ pub fn recipe_path(run_dir: &Path) -> std::path::PathBuf {
 }
 
 /// Writes the recipe into the run folder, or on resume checks it is the same run.
-pub fn record_recipe<T: serde::Serialize>(run_dir: &Path, recipe: &T, resume: bool) -> Result<()> {
+///
+/// The stored recipe is read back as a `T` before the comparison, so a run recorded by an
+/// older engine (whose recipes lacked fields added since, with defaults) still resumes.
+pub fn record_recipe<T>(run_dir: &Path, recipe: &T, resume: bool) -> Result<()>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
     std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
     let path = recipe_path(run_dir);
     let json = serde_json::to_string_pretty(recipe).map_err(|e| Error::Invalid(e.to_string()))?;
     if resume && path.is_file() {
         let old = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let same = serde_json::from_str::<serde_json::Value>(&old).ok()
-            == serde_json::from_str::<serde_json::Value>(&json).ok();
+        let old = serde_json::from_str::<T>(&old)
+            .and_then(|r| serde_json::to_value(&r))
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        // Both sides as values of the same serializer (an f32 read back from text and one
+        // converted directly differ in their last digits).
+        let same = serde_json::to_value(recipe).ok() == Some(old);
         if !same {
             return Err(Error::Config(format!(
                 "{} holds another recipe than the one given; resume with the same recipe (or omit --config)",
@@ -268,6 +278,26 @@ pub(crate) mod tests {
             gray.to_luma8().save(dir.join(format!("l{i}.png"))).unwrap();
             std::fs::write(dir.join(format!("l{i}.gt.txt")), w).unwrap();
         }
+    }
+
+    #[test]
+    fn a_run_recorded_before_new_recipe_fields_still_resumes() {
+        let dir = scratch("record-recipe");
+        let cfg = folder_recipe(&dir, Preset::TeacherTiny, 10, "abc");
+        record_recipe(&dir, &cfg, false).unwrap();
+        // An older engine wrote no `patience` (a field with a default added since).
+        let path = recipe_path(&dir);
+        let mut old: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        old["schedule"].as_object_mut().unwrap().remove("patience");
+        std::fs::write(&path, old.to_string()).unwrap();
+        record_recipe(&dir, &cfg, true).unwrap();
+        // Another recipe is still refused.
+        let mut other = cfg.clone();
+        other.seed += 1;
+        let err = record_recipe(&dir, &other, true).unwrap_err().to_string();
+        assert!(err.contains("another recipe"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
