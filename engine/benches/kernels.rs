@@ -25,6 +25,8 @@ fn conv(c: &mut Criterion) {
         ("conv3x3 512->512 5x66", 512, 512, 5, 66),
         ("conv3x3 256->256 10x66", 256, 256, 10, 66),
         ("conv3x3 1->16 40x800", 1, 16, 40, 800),
+        ("conv3x3 16->32 40x800", 16, 32, 40, 800),
+        ("conv3x3 32->32 40x800", 32, 32, 40, 800),
     ] {
         let input = filled(c_in * h * w, 1);
         let weights = filled(c_out * c_in * 9, 2);
