@@ -175,10 +175,15 @@ pub fn conv(input: &Blocked, conv: &PackedConv, out: &mut Blocked) {
         for y in 0..h {
             let mut x0 = 0;
             while x0 < w {
-                // Full tiles; the last one is shifted left to end at w (recomputing a few
-                // pixels) unless the row is narrower than a tile.
-                let (x, xt) = if w >= XT {
-                    (x0.min(w - XT), XT)
+                // Full tiles, then the rest of the row: for the assembly tile's block pairs, in
+                // one narrower tile; otherwise the last full tile is shifted left to end at w
+                // (recomputing a few pixels), unless the row is narrower than a tile.
+                let (x, xt) = if x0 + XT <= w {
+                    (x0, XT)
+                } else if avx512 && nb == 2 && k == 3 && g.in_lanes == LANES {
+                    (x0, w - x0)
+                } else if w >= XT {
+                    (w - XT, XT)
                 } else {
                     (x0, 1)
                 };
@@ -201,6 +206,10 @@ pub fn conv(input: &Blocked, conv: &PackedConv, out: &mut Blocked) {
                         #[cfg(target_arch = "x86_64")]
                         (true, 2, XT, 3) => {
                             tile_avx512::<2, XT, 3>(i, inp, wts, wt, bias, o, outp, g)
+                        }
+                        #[cfg(target_arch = "x86_64")]
+                        (true, 2, rest, 3) if rest < XT => {
+                            tile_rest_avx512(rest, i, inp, wts, wt, bias, o, outp, g)
                         }
                         #[cfg(target_arch = "x86_64")]
                         (true, 1, XT, 3) => {
@@ -512,6 +521,39 @@ unsafe fn tile_asm_2x12x3(
             }
         }
     }
+}
+
+/// The end of a row for a block pair of a 3x3 convolution: a tile of `rest` (1 to 11) pixels.
+/// Narrow tiles keep few broadcasts alive, so the compiled kernel runs without spills; this
+/// costs less than recomputing a full right-aligned tile (on the teacher's 66-pixel rows, 6
+/// pixels of a 12-pixel tile).
+///
+/// # Safety
+/// As [`tile_avx512`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_rest_avx512(
+    rest: usize,
+    input: &[f32],
+    inp: usize,
+    weights: &[f32],
+    wt: usize,
+    bias: &[f32],
+    out: &mut [f32],
+    outp: usize,
+    g: Geometry,
+) {
+    macro_rules! rest {
+        ($($x:literal)*) => {
+            match rest {
+                $($x => tile_avx512::<2, $x, 3>(input, inp, weights, wt, bias, out, outp, g),)*
+                _ => unreachable!("a rest of {rest} pixels"),
+            }
+        };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { rest!(1 2 3 4 5 6 7 8 9 10 11) }
 }
 
 /// The portable tile (any size; CPUs without AVX-512 and rows narrower than a tile).
