@@ -318,7 +318,7 @@ pub enum Command {
         /// Fonts to use: train, valid (held-out fonts) or all.
         #[arg(long, value_enum, default_value = "train")]
         split: SplitArg,
-        /// Folder of fonts (default assets/fonts/<task>).
+        /// Folder of fonts (default `assets/fonts/<task>`).
         #[arg(long)]
         fonts: Option<PathBuf>,
         /// Longest line in characters.

@@ -61,7 +61,7 @@ impl Lexicon {
 /// One hypothesis.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hypothesis {
-    /// The decoded line (characters placed by [`align`](super::align::align)).
+    /// The decoded line (characters placed by [`align`]).
     pub decoded: Decoded,
     /// Its total score (CTC + weighted LM + bonuses), log domain.
     pub score: f64,

@@ -8,7 +8,9 @@
 //! every input value loaded feeds `OB` FMAs and every weight vector `XT`, so the loop runs at
 //! the FMA ports' rate, and no im2col matrix is ever written. Bias and ReLU are applied when the
 //! tile is stored. The first layer (one input channel) reads a plain `[1, h + 2, w + 2]` map
-//! (`lanes` = 1) so that it does not multiply 15 zero channels.
+//! (`lanes` = 1) so that it does not multiply 15 zero channels. The hot case (two output
+//! blocks, 12 pixels, 3x3, blocked input) is an assembly tile, `tile_asm_2x12x3`, which also
+//! reuses each broadcast for the three taps of a kernel row.
 
 /// Channels per block (one AVX-512 vector of f32).
 pub const LANES: usize = 16;

@@ -1,8 +1,10 @@
 //! The fast CPU inference path: a trained CRNN converted to plain `f32` buffers (BatchNorm
-//! folded into the convolutions, ReLU fused), convolutions as SIMD GEMMs (the `gemm` crate,
-//! AVX-512 where the CPU has it), the DBLSTM's input projections of all frames as one GEMM and
-//! only its recurrence step by step, both directions together. One thread by default (the
-//! paper's latency setting); buffers are reused from line to line.
+//! folded into the convolutions, ReLU fused), convolutions as direct convolutions in a
+//! channel-blocked layout ([`direct`]: an AVX-512 assembly tile for the 3x3 layers) or, with
+//! several threads per line or without AVX-512 on the deep layers, as SIMD GEMMs ([`conv`]:
+//! the `gemm` crate), the DBLSTM's input projections of all frames as one GEMM and only its
+//! recurrence step by step ([`lstm`]). One thread by default (the paper's latency setting);
+//! buffers are reused from line to line.
 
 pub mod conv;
 pub mod direct;
