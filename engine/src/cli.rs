@@ -331,6 +331,10 @@ pub enum Command {
         /// halves written by `training/fetch_digits.py --eval DIR`).
         #[arg(long)]
         digit_bank: Option<PathBuf>,
+        /// Share of lines written with single-stroke fonts (pen strokes of uniform width, like
+        /// the app's canvas), 0 to 1; --split picks the training or held-out stroke fonts.
+        #[arg(long, default_value_t = 0.0)]
+        strokes: f64,
     },
     /// Latency per line on one core over a fixed set of synthetic lines (fast path, Burn's CPU
     /// backend and ONNX Runtime on the same network), parameters and GFLOPs, the convolutions'

@@ -298,6 +298,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_chars,
             digits,
             digit_bank,
+            strokes,
         } => {
             let cfg = engine::data::synth::SynthConfig {
                 fonts,
@@ -306,6 +307,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 max_chars,
                 digits,
                 digit_bank,
+                strokes,
                 ..engine::data::synth::SynthConfig::new(task)
             };
             let n = jobs::synth(&cfg, count, &out)?;

@@ -14,6 +14,7 @@ pub mod pagexml;
 mod reader_tests;
 pub mod render;
 pub mod segment;
+pub mod strokes;
 pub mod synth;
 pub mod text;
 pub mod tsv;

@@ -8,6 +8,7 @@ use super::digits::{DigitBank, digit_text, render_digits};
 use super::fonts::{FontSplit, LoadedFont, load_fonts};
 use super::normalize::Gray;
 use super::render::{GlyphJitter, render_line};
+use super::strokes::{StrokeFont, load_stroke_fonts, render_strokes};
 use super::text::TextSource;
 use crate::error::Result;
 use rand::rngs::StdRng;
@@ -60,6 +61,14 @@ pub struct SynthConfig {
     /// Folder of digit samples; default `assets/digits` (training halves).
     #[serde(default)]
     pub digit_bank: Option<PathBuf>,
+    /// Share of lines written with single-stroke fonts (pen strokes of uniform width, like the
+    /// app's canvas; see [`super::strokes`]), in [0, 1]; 0 (the default) leaves the generator
+    /// as it was. The split picks the training or held-out stroke fonts.
+    #[serde(default)]
+    pub strokes: f64,
+    /// Folder of stroke fonts (`.jhf`); default `assets/fonts/strokes`.
+    #[serde(default)]
+    pub stroke_fonts: Option<PathBuf>,
 }
 
 fn default_max_chars() -> usize {
@@ -80,6 +89,8 @@ impl SynthConfig {
             augment: None,
             digits: 0.0,
             digit_bank: None,
+            strokes: 0.0,
+            stroke_fonts: None,
         }
     }
 }
@@ -96,6 +107,24 @@ pub fn assets_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets")
 }
 
+/// A recipe's share of lines of some kind: an error outside [0, 1], `None` for 0.
+fn share(name: &str, value: f64) -> Result<Option<f64>> {
+    if !(0.0..=1.0).contains(&value) {
+        return Err(crate::error::Error::Config(format!(
+            "synth.{name} is {value}: a share of lines, in [0, 1]"
+        )));
+    }
+    Ok((value > 0.0).then_some(value))
+}
+
+/// How much each handwritten glyph varies.
+const HWR_JITTER: GlyphJitter = GlyphJitter {
+    size: 0.1,
+    baseline: 0.05,
+    slant: 0.15,
+    spacing: 0.08,
+};
+
 /// A ready generator.
 #[derive(Debug, Clone)]
 pub struct Synth {
@@ -105,6 +134,7 @@ pub struct Synth {
     task: Task,
     seed: u64,
     digits: Option<(f64, DigitBank)>,
+    strokes: Option<(f64, Vec<StrokeFont>)>,
 }
 
 impl Synth {
@@ -128,20 +158,21 @@ impl Synth {
             Task::Hwr => AugmentConfig::default(),
             Task::Ocr => AugmentConfig::printed(),
         });
-        if !(0.0..=1.0).contains(&cfg.digits) {
-            return Err(crate::error::Error::Config(format!(
-                "synth.digits is {}: a share of lines, in [0, 1]",
-                cfg.digits
-            )));
-        }
-        let digits = if cfg.digits > 0.0 {
-            let dir = cfg
-                .digit_bank
-                .clone()
-                .unwrap_or_else(|| assets_dir().join("digits"));
-            Some((cfg.digits, DigitBank::load(&dir)?))
-        } else {
-            None
+        let digits = match share("digits", cfg.digits)? {
+            Some(p) => {
+                let dir = cfg.digit_bank.clone();
+                let dir = dir.unwrap_or_else(|| assets_dir().join("digits"));
+                Some((p, DigitBank::load(&dir)?))
+            }
+            None => None,
+        };
+        let strokes = match share("strokes", cfg.strokes)? {
+            Some(p) => {
+                let dir = cfg.stroke_fonts.clone();
+                let dir = dir.unwrap_or_else(|| assets_dir().join("fonts").join("strokes"));
+                Some((p, load_stroke_fonts(&dir, cfg.split)?))
+            }
+            None => None,
         };
         Ok(Self {
             fonts,
@@ -150,6 +181,7 @@ impl Synth {
             task: cfg.task,
             seed: cfg.seed,
             digits,
+            strokes,
         })
     }
 
@@ -206,6 +238,20 @@ impl Synth {
             let cov = render_digits(&text, bank, size, rng)?;
             return Some((self.finish(&cov, size, rng)?, text));
         }
+        if let Some((share, fonts)) = &self.strokes
+            && rng.random_bool(*share)
+        {
+            let font = &fonts[rng.random_range(0..fonts.len())];
+            let raw = self.text.sample(rng);
+            let text: String = raw.chars().filter(|&c| font.covers(c)).collect();
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            if text.is_empty() {
+                return None;
+            }
+            let size = rng.random_range(32.0f32..52.0);
+            let cov = render_strokes(&text, font, size, HWR_JITTER, rng)?;
+            return Some((self.finish(&cov, size, rng)?, text));
+        }
         let font = &self.fonts[rng.random_range(0..self.fonts.len())];
         let raw = self.text.sample(rng);
         // Keep only what the font can draw, and collapse the spaces that leaves.
@@ -215,15 +261,7 @@ impl Synth {
             return None;
         }
         let (jitter, mix_p) = match self.task {
-            Task::Hwr => (
-                GlyphJitter {
-                    size: 0.1,
-                    baseline: 0.05,
-                    slant: 0.15,
-                    spacing: 0.08,
-                },
-                0.08,
-            ),
+            Task::Hwr => (HWR_JITTER, 0.08),
             Task::Ocr => (
                 GlyphJitter {
                     size: 0.0,
