@@ -80,9 +80,17 @@ impl DistillForm {
 
     /// The recipe of the run, in the same format as `training/*.json` (errors are messages).
     pub fn recipe(&self) -> Result<DistillConfig, String> {
+        // The shipped recipes' held-out fonts: the shipped teachers never saw them, so the
+        // validation CER is on unseen styles for the teacher and the student alike.
+        let holdout = match self.task.as_str() {
+            "ocr" => engine::data::fonts::OCR_HOLDOUT,
+            _ => engine::data::fonts::HWR_HOLDOUT,
+        };
         let source = |split: &str, seed: u64| {
             if self.folder.trim().is_empty() {
-                serde_json::json!({"synth": {"task": self.task, "split": split, "seed": seed}})
+                serde_json::json!({"synth": {
+                    "task": self.task, "split": split, "seed": seed, "holdout": holdout,
+                }})
             } else {
                 serde_json::json!({"files": {"folder": self.folder.trim()}})
             }

@@ -43,6 +43,23 @@ impl LoadedFont {
     }
 }
 
+/// The handwriting fonts every shipped hwr recipe holds out of training (`training/*.json`).
+pub const HWR_HOLDOUT: [&str; 5] = [
+    "IndieFlower-Regular",
+    "Kalam-Regular",
+    "Kristi",
+    "Purisa",
+    "Satisfy-Regular",
+];
+/// The printed fonts every shipped ocr recipe holds out of training.
+pub const OCR_HOLDOUT: [&str; 5] = [
+    "C059-Roman",
+    "FreeMono",
+    "LiberationSans-Bold",
+    "NotoSerif-Regular",
+    "texgyrepagella-regular",
+];
+
 /// Loads the `.ttf`/`.otf` files of `dir` (sorted by name), keeping those of `split`.
 ///
 /// `holdout` names the validation fonts by file stem; when empty, every fifth font (by sorted
@@ -101,4 +118,51 @@ pub fn load_fonts(dir: &Path, split: FontSplit, holdout: &[String]) -> Result<Ve
         )));
     }
     Ok(fonts)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_holdout_constants_are_those_of_the_shipped_recipes() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../training");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let mut lists = Vec::new();
+            collect_holdouts(&v, &mut lists);
+            for (task, list) in lists {
+                let expected = match task.as_str() {
+                    "ocr" => OCR_HOLDOUT,
+                    _ => HWR_HOLDOUT,
+                };
+                assert_eq!(list, expected, "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 8, "only {seen} holdout lists in {}", dir.display());
+    }
+
+    /// Every synth source's (task, holdout) in a recipe.
+    fn collect_holdouts(v: &serde_json::Value, out: &mut Vec<(String, Vec<String>)>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let (Some(task), Some(list)) = (map.get("task"), map.get("holdout")) {
+                    let names = list.as_array().unwrap().iter();
+                    let names = names.map(|n| n.as_str().unwrap().to_owned()).collect();
+                    out.push((task.as_str().unwrap().to_owned(), names));
+                }
+                map.values().for_each(|x| collect_holdouts(x, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|x| collect_holdouts(x, out)),
+            _ => {}
+        }
+    }
 }
