@@ -119,6 +119,11 @@ fn dblstm(c: &mut Criterion) {
         c.bench_function(&format!("{name}: recurrence, f16 weights"), |b| {
             b.iter(|| layer16.recur(black_box(&gates), t, &mut out))
         });
+        let mut layer8 = layer.clone();
+        layer8.quantize_recurrence();
+        c.bench_function(&format!("{name}: recurrence, int8 weights"), |b| {
+            b.iter(|| layer8.recur(black_box(&gates), t, &mut out))
+        });
     }
 }
 

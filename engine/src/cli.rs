@@ -120,6 +120,10 @@ pub struct DecodeArgs {
     /// Alternatives reported in JSON (beam search).
     #[arg(long, default_value_t = 5)]
     pub nbest: usize,
+    /// Run the DBLSTM's recurrence on int8 weights (AVX-512 VNNI): faster, and no longer
+    /// equal to the f32 model (see `engine/src/infer/lstm_int8.rs`).
+    #[arg(long)]
+    pub int8_lstm: bool,
 }
 
 impl DecodeArgs {
@@ -318,6 +322,11 @@ pub enum Command {
         /// Fonts to use: train, valid (held-out fonts) or all.
         #[arg(long, value_enum, default_value = "train")]
         split: SplitArg,
+        /// The held-out fonts (file stems, comma-separated); default: those every shipped
+        /// recipe of the task holds out, so that `--split valid` lines are in fonts the shipped
+        /// models never saw.
+        #[arg(long, value_delimiter = ',')]
+        holdout: Vec<String>,
         /// Folder of fonts (default `assets/fonts/<task>`).
         #[arg(long)]
         fonts: Option<PathBuf>,
@@ -362,6 +371,9 @@ pub enum Command {
         /// Skip the ONNX Runtime peer.
         #[arg(long)]
         no_onnx: bool,
+        /// Run the fast path's DBLSTM recurrence on int8 weights (AVX-512 VNNI).
+        #[arg(long)]
+        int8_lstm: bool,
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,

@@ -59,9 +59,13 @@ pub fn recognize_files(
     threads: usize,
     split_lines: bool,
     decoder: crate::infer::Decoder,
+    int8_lstm: bool,
 ) -> Result<Vec<ImageResult>> {
     let mut rec = crate::infer::FastRecognizer::load(model)?;
     rec.decoder = decoder;
+    if int8_lstm {
+        rec.model.quantize_lstm()?;
+    }
     let failed = |path: &PathBuf, e: Error| ImageResult::Failed {
         path: path.clone(),
         error: e.to_string(),
@@ -176,9 +180,13 @@ pub fn eval(
     worst: usize,
     threads: usize,
     decoder: crate::infer::Decoder,
+    int8_lstm: bool,
 ) -> Result<EvalReport> {
     let mut rec = crate::infer::FastRecognizer::load(model)?;
     rec.decoder = decoder;
+    if int8_lstm {
+        rec.model.quantize_lstm()?;
+    }
     let mut ds = read_dataset(data)?;
     if let Some(n) = limit {
         ds.samples.truncate(n);

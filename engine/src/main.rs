@@ -137,6 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runs,
             no_burn,
             no_onnx,
+            int8_lstm,
             json,
         } => {
             let models = if models.is_empty() {
@@ -150,6 +151,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 runs,
                 burn: !no_burn,
                 onnx: !no_onnx,
+                int8_lstm,
             };
             let report = engine::bench::bench_models(&models, &opts);
             if json {
@@ -227,7 +229,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             images,
         } => {
             let decoder = decoding.decoder()?;
-            let results = jobs::recognize_files(&model, &images, threads, split_lines, decoder)?;
+            let results = jobs::recognize_files(
+                &model,
+                &images,
+                threads,
+                split_lines,
+                decoder,
+                decoding.int8_lstm,
+            )?;
             match format {
                 OutputFormat::Text => {
                     for r in &results {
@@ -267,7 +276,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             decoding,
             json,
         } => {
-            let report = jobs::eval(&model, &data, limit, worst, threads, decoding.decoder()?)?;
+            let decoder = decoding.decoder()?;
+            let report = jobs::eval(
+                &model,
+                &data,
+                limit,
+                worst,
+                threads,
+                decoder,
+                decoding.int8_lstm,
+            )?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -294,15 +312,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             seed,
             split,
+            holdout,
             fonts,
             max_chars,
             digits,
             digit_bank,
             strokes,
         } => {
+            let holdout = if holdout.is_empty() {
+                let names = match task {
+                    engine::data::synth::Task::Hwr => engine::data::fonts::HWR_HOLDOUT,
+                    engine::data::synth::Task::Ocr => engine::data::fonts::OCR_HOLDOUT,
+                };
+                names.iter().map(|n| n.to_string()).collect()
+            } else {
+                holdout
+            };
             let cfg = engine::data::synth::SynthConfig {
                 fonts,
                 split: split.into(),
+                holdout,
                 seed,
                 max_chars,
                 digits,

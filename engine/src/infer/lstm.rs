@@ -2,6 +2,7 @@
 //! both directions step by step, with the recurrent weights kept hot in cache.
 
 use super::conv::matmul;
+use super::lstm_int8::Int8Recurrent;
 
 /// One bidirectional layer in plain buffers (same layout as the Burn layer).
 #[derive(Debug, Clone)]
@@ -21,6 +22,9 @@ pub struct FastBlstm {
     /// half the bytes, so the recurrence, which streams these weights from the L2 cache at
     /// every step, moves half the data. Empty otherwise.
     w_hidden_f16: Vec<u16>,
+    /// The recurrent weights in int8, when [`FastBlstm::quantize_recurrence`] was called: the
+    /// recurrence then runs on them (faster, and no longer equal to the f32 model).
+    int8: Option<Int8Recurrent>,
     /// Input dimension.
     pub d_in: usize,
     /// Hidden units per direction.
@@ -75,6 +79,7 @@ impl FastBlstm {
             w_hidden,
             w_hidden_blocked,
             w_hidden_f16,
+            int8: None,
             d_in,
             hidden,
         }
@@ -307,6 +312,13 @@ fn cell(g: &mut [f32], c: &mut [f32], h_out: &mut [f32]) {
 }
 
 impl FastBlstm {
+    /// Runs the recurrence on int8 weights from now on ([`super::lstm_int8`]); `false` when
+    /// the layer's shape does not fit the int8 kernel.
+    pub fn quantize_recurrence(&mut self) -> bool {
+        self.int8 = Int8Recurrent::new(&self.w_hidden, self.hidden);
+        self.int8.is_some()
+    }
+
     /// `x: [t, d_in]` -> `out: [t, 2h]`; `gates` is scratch space.
     pub fn forward(
         &self,
@@ -352,7 +364,10 @@ impl FastBlstm {
                 let blocked_f16 = self.w_hidden_f16.get(range).unwrap_or(&[]);
                 // g += h_prev @ W_h ([1, h] x [h, 4h]).
                 if step > 0 {
-                    recurrent(&mut g, &state[dir], wh, blocked, blocked_f16);
+                    match &self.int8 {
+                        Some(q) => q.recurrent(dir, &mut g, &state[dir]),
+                        None => recurrent(&mut g, &state[dir], wh, blocked, blocked_f16),
+                    }
                 }
                 let (hs, cs) = (&mut state[dir], &mut cells[dir]);
                 cell(&mut g, cs, hs);

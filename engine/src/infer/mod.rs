@@ -9,6 +9,7 @@
 pub mod conv;
 pub mod direct;
 pub mod lstm;
+pub mod lstm_int8;
 pub(crate) mod model;
 pub mod peak;
 

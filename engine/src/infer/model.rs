@@ -162,6 +162,24 @@ fn fold_batch_norm(mut c: FastConv, bn: &burn::nn::BatchNorm) -> FastConv {
 }
 
 impl FastModel {
+    /// Runs every DBLSTM layer's recurrence on int8 weights from now on (AVX-512 VNNI where
+    /// the CPU has it); an error, leaving the model as it was, when a layer's shape does not
+    /// fit the int8 kernel.
+    pub fn quantize_lstm(&mut self) -> crate::Result<()> {
+        let mut layers = self.lstm.clone();
+        for (i, layer) in layers.iter_mut().enumerate() {
+            if !layer.quantize_recurrence() {
+                return Err(crate::error::Error::Invalid(format!(
+                    "DBLSTM layer {i} ({} units) does not fit the int8 recurrence (a multiple \
+                     of 64 units, at most 1024)",
+                    layer.hidden
+                )));
+            }
+        }
+        self.lstm = layers;
+        Ok(())
+    }
+
     /// Converts a Burn model (any device).
     pub fn from_burn(model: &Crnn, height: usize) -> Self {
         let mut layers = Vec::new();

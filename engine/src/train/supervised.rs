@@ -314,8 +314,16 @@ pub(crate) mod tests {
         cfg.schedule.batch_size = 8;
         let result = train_quietly(&cfg, &dir.join("run"), false, &ScaleConfig::default()).unwrap();
         assert_eq!(result.best_cer, Some(0.0));
-        let report =
-            crate::jobs::eval(&result.best_model, &data, None, 4, 1, Default::default()).unwrap();
+        let report = crate::jobs::eval(
+            &result.best_model,
+            &data,
+            None,
+            4,
+            1,
+            Default::default(),
+            false,
+        )
+        .unwrap();
         assert_eq!(report.cer, 0.0, "worst lines: {:?}", report.worst);
     }
 
