@@ -235,6 +235,54 @@ pub fn conv(input: &Blocked, conv: &PackedConv, out: &mut Blocked) {
     }
 }
 
+/// A tile's accumulators, each block's starting at its bias.
+///
+/// # Safety
+/// AVX-512F must be available (the callers enable it); `bias` holds `OB * LANES` values.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn biased<const OB: usize, const X: usize>(
+    bias: &[f32],
+) -> [[std::arch::x86_64::__m512; X]; OB] {
+    use std::arch::x86_64::*;
+    // SAFETY: the contract.
+    unsafe {
+        let mut acc = [[_mm512_setzero_ps(); X]; OB];
+        for (j, a) in acc.iter_mut().enumerate() {
+            let b = _mm512_loadu_ps(bias.as_ptr().add(j * LANES));
+            a.iter_mut().for_each(|v| *v = b);
+        }
+        acc
+    }
+}
+
+/// Stores a tile's accumulators at `outp` (block `j` one output plane further), with ReLU when
+/// the convolution has it.
+///
+/// # Safety
+/// AVX-512F must be available (the callers enable it); the tile's vectors lie inside `out`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn store<const OB: usize, const X: usize>(
+    acc: &[[std::arch::x86_64::__m512; X]; OB],
+    out: &mut [f32],
+    outp: usize,
+    g: Geometry,
+) {
+    use std::arch::x86_64::*;
+    // SAFETY: the contract.
+    unsafe {
+        let op = out.as_mut_ptr().add(outp);
+        let zero = _mm512_setzero_ps();
+        for (j, a) in acc.iter().enumerate() {
+            for (t, v) in a.iter().enumerate() {
+                let v = if g.relu { _mm512_max_ps(*v, zero) } else { *v };
+                _mm512_storeu_ps(op.add(j * g.out_plane + t * LANES), v);
+            }
+        }
+    }
+}
+
 /// One tile: `OB` output blocks x `X` pixels, accumulated in AVX-512 registers.
 ///
 /// # Safety
@@ -256,11 +304,7 @@ unsafe fn tile_avx512<const OB: usize, const X: usize, const K: usize>(
     use std::arch::x86_64::*;
     // SAFETY: see the function's contract.
     unsafe {
-        let mut acc = [[_mm512_setzero_ps(); X]; OB];
-        for (j, a) in acc.iter_mut().enumerate() {
-            let b = _mm512_loadu_ps(bias.as_ptr().add(j * LANES));
-            a.iter_mut().for_each(|v| *v = b);
-        }
+        let mut acc = biased::<OB, X>(bias);
         let ip = input.as_ptr().add(inp);
         let mut wp = weights.as_ptr().add(wt);
         // `lanes` stays a runtime value on purpose: a constant 16 lets the compiler unroll the
@@ -288,14 +332,7 @@ unsafe fn tile_avx512<const OB: usize, const X: usize, const K: usize>(
                 }
             }
         }
-        let op = out.as_mut_ptr().add(outp);
-        let zero = _mm512_setzero_ps();
-        for (j, a) in acc.iter().enumerate() {
-            for (t, v) in a.iter().enumerate() {
-                let v = if g.relu { _mm512_max_ps(*v, zero) } else { *v };
-                _mm512_storeu_ps(op.add(j * g.out_plane + t * LANES), v);
-            }
-        }
+        store(&acc, out, outp, g);
     }
 }
 
@@ -451,15 +488,10 @@ unsafe fn tile_asm_2x12x3(
     outp: usize,
     g: Geometry,
 ) {
-    use std::arch::x86_64::*;
     // SAFETY: see the function's contract: every address the assembly reads is a tap of the
     // tile's pixels in the padded input, or a weight of the two blocks.
     unsafe {
-        let mut acc = [[_mm512_setzero_ps(); XT]; 2];
-        for (j, a) in acc.iter_mut().enumerate() {
-            let b = _mm512_loadu_ps(bias.as_ptr().add(j * LANES));
-            a.iter_mut().for_each(|v| *v = b);
-        }
+        let mut acc = biased::<2, XT>(bias);
         let ip = input.as_ptr().add(inp);
         let mut wp = weights.as_ptr().add(wt);
         let wb = g.w_block * 4;
@@ -514,14 +546,7 @@ unsafe fn tile_asm_2x12x3(
                 wp = wp.add(9 * LANES);
             }
         }
-        let op = out.as_mut_ptr().add(outp);
-        let zero = _mm512_setzero_ps();
-        for (j, a) in acc.iter().enumerate() {
-            for (t, v) in a.iter().enumerate() {
-                let v = if g.relu { _mm512_max_ps(*v, zero) } else { *v };
-                _mm512_storeu_ps(op.add(j * g.out_plane + t * LANES), v);
-            }
-        }
+        store(&acc, out, outp, g);
     }
 }
 
