@@ -82,10 +82,11 @@ impl DistillForm {
     pub fn recipe(&self) -> Result<DistillConfig, String> {
         // The shipped recipes' held-out fonts: the shipped teachers never saw them, so the
         // validation CER is on unseen styles for the teacher and the student alike.
-        let holdout = match self.task.as_str() {
-            "ocr" => engine::data::fonts::OCR_HOLDOUT,
-            _ => engine::data::fonts::HWR_HOLDOUT,
+        let task = match self.task.as_str() {
+            "ocr" => engine::data::synth::Task::Ocr,
+            _ => engine::data::synth::Task::Hwr,
         };
+        let holdout = task.shipped_holdout();
         let source = |split: &str, seed: u64| {
             if self.folder.trim().is_empty() {
                 serde_json::json!({"synth": {

@@ -48,6 +48,21 @@ pub struct LinePlace {
     pub bbox: crate::data::segment::LineBox,
 }
 
+/// The fast-path recognizer of `model` with `decoder`, its DBLSTM recurrence in int8 when
+/// `int8_lstm`.
+fn fast_recognizer(
+    model: &Path,
+    decoder: crate::infer::Decoder,
+    int8_lstm: bool,
+) -> Result<crate::infer::FastRecognizer> {
+    let mut rec = crate::infer::FastRecognizer::load(model)?;
+    rec.decoder = decoder;
+    if int8_lstm {
+        rec.model.quantize_lstm()?;
+    }
+    Ok(rec)
+}
+
 /// Recognizes each image on the fast CPU path; a bad image gives a `Failed` row and the
 /// others go on. With `split_lines`, each image is first split into text lines
 /// ([`crate::data::segment`]) and each line gives a row. `threads` workers take images from a
@@ -61,11 +76,7 @@ pub fn recognize_files(
     decoder: crate::infer::Decoder,
     int8_lstm: bool,
 ) -> Result<Vec<ImageResult>> {
-    let mut rec = crate::infer::FastRecognizer::load(model)?;
-    rec.decoder = decoder;
-    if int8_lstm {
-        rec.model.quantize_lstm()?;
-    }
+    let rec = fast_recognizer(model, decoder, int8_lstm)?;
     let failed = |path: &PathBuf, e: Error| ImageResult::Failed {
         path: path.clone(),
         error: e.to_string(),
@@ -182,11 +193,7 @@ pub fn eval(
     decoder: crate::infer::Decoder,
     int8_lstm: bool,
 ) -> Result<EvalReport> {
-    let mut rec = crate::infer::FastRecognizer::load(model)?;
-    rec.decoder = decoder;
-    if int8_lstm {
-        rec.model.quantize_lstm()?;
-    }
+    let rec = fast_recognizer(model, decoder, int8_lstm)?;
     let mut ds = read_dataset(data)?;
     if let Some(n) = limit {
         ds.samples.truncate(n);

@@ -320,11 +320,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             strokes,
         } => {
             let holdout = if holdout.is_empty() {
-                let names = match task {
-                    engine::data::synth::Task::Hwr => engine::data::fonts::HWR_HOLDOUT,
-                    engine::data::synth::Task::Ocr => engine::data::fonts::OCR_HOLDOUT,
-                };
-                names.iter().map(|n| n.to_string()).collect()
+                task.shipped_holdout()
             } else {
                 holdout
             };

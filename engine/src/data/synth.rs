@@ -107,6 +107,26 @@ pub fn assets_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets")
 }
 
+impl Task {
+    /// The fonts every shipped recipe of this task holds out of training
+    /// ([`super::fonts::HWR_HOLDOUT`], [`super::fonts::OCR_HOLDOUT`]).
+    pub fn shipped_holdout(self) -> Vec<String> {
+        let names = match self {
+            Task::Hwr => super::fonts::HWR_HOLDOUT,
+            Task::Ocr => super::fonts::OCR_HOLDOUT,
+        };
+        names.iter().map(|n| n.to_string()).collect()
+    }
+}
+
+/// `raw` without the characters a font cannot draw (`covers`), with the spaces that leaves
+/// collapsed; `None` if nothing is left.
+fn drawable(raw: &str, covers: impl Fn(char) -> bool) -> Option<String> {
+    let text: String = raw.chars().filter(|&c| covers(c)).collect();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!text.is_empty()).then_some(text)
+}
+
 /// A recipe's share of lines of some kind: an error outside [0, 1], `None` for 0.
 fn share(name: &str, value: f64) -> Result<Option<f64>> {
     if !(0.0..=1.0).contains(&value) {
@@ -242,24 +262,13 @@ impl Synth {
             && rng.random_bool(*share)
         {
             let font = &fonts[rng.random_range(0..fonts.len())];
-            let raw = self.text.sample(rng);
-            let text: String = raw.chars().filter(|&c| font.covers(c)).collect();
-            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-            if text.is_empty() {
-                return None;
-            }
+            let text = drawable(&self.text.sample(rng), |c| font.covers(c))?;
             let size = rng.random_range(32.0f32..52.0);
             let cov = render_strokes(&text, font, size, HWR_JITTER, rng)?;
             return Some((self.finish(&cov, size, rng)?, text));
         }
         let font = &self.fonts[rng.random_range(0..self.fonts.len())];
-        let raw = self.text.sample(rng);
-        // Keep only what the font can draw, and collapse the spaces that leaves.
-        let text: String = raw.chars().filter(|&c| font.covers(c)).collect();
-        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if text.is_empty() {
-            return None;
-        }
+        let text = drawable(&self.text.sample(rng), |c| font.covers(c))?;
         let (jitter, mix_p) = match self.task {
             Task::Hwr => (HWR_JITTER, 0.08),
             Task::Ocr => (

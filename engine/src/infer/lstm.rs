@@ -2,7 +2,7 @@
 //! both directions step by step, with the recurrent weights kept hot in cache.
 
 use super::conv::matmul;
-use super::lstm_int8::Int8Recurrent;
+use super::lstm_int8::{Int8Recurrent, Int8Scratch};
 
 /// One bidirectional layer in plain buffers (same layout as the Burn layer).
 #[derive(Debug, Clone)]
@@ -354,19 +354,21 @@ impl FastBlstm {
         let mut state = [vec![0.0f32; h], vec![0.0f32; h]];
         let mut cells = [vec![0.0f32; h], vec![0.0f32; h]];
         let mut g = vec![0.0f32; 4 * h];
+        let mut scratch = Int8Scratch::default();
         for step in 0..t {
             for dir in 0..2 {
                 let frame = if dir == 0 { step } else { t - 1 - step };
                 g.copy_from_slice(&gates[frame * g8 + dir * 4 * h..frame * g8 + (dir + 1) * 4 * h]);
-                let wh = &self.w_hidden[dir * h * 4 * h..(dir + 1) * h * 4 * h];
-                let range = dir * h * 4 * h..(dir + 1) * h * 4 * h;
-                let blocked = self.w_hidden_blocked.get(range.clone()).unwrap_or(&[]);
-                let blocked_f16 = self.w_hidden_f16.get(range).unwrap_or(&[]);
                 // g += h_prev @ W_h ([1, h] x [h, 4h]).
                 if step > 0 {
-                    match &self.int8 {
-                        Some(q) => q.recurrent(dir, &mut g, &state[dir]),
-                        None => recurrent(&mut g, &state[dir], wh, blocked, blocked_f16),
+                    if let Some(q) = &self.int8 {
+                        q.recurrent(dir, &mut g, &state[dir], &mut scratch);
+                    } else {
+                        let range = dir * h * 4 * h..(dir + 1) * h * 4 * h;
+                        let wh = &self.w_hidden[range.clone()];
+                        let blocked = self.w_hidden_blocked.get(range.clone()).unwrap_or(&[]);
+                        let blocked_f16 = self.w_hidden_f16.get(range).unwrap_or(&[]);
+                        recurrent(&mut g, &state[dir], wh, blocked, blocked_f16);
                     }
                 }
                 let (hs, cs) = (&mut state[dir], &mut cells[dir]);

@@ -14,6 +14,20 @@
 /// Gate columns per register block (16 lanes x 16 vectors).
 const COLUMNS: usize = 256;
 
+/// Where the weight of hidden unit `i` and column `col` of column block `block` sits in one
+/// direction's packing (`k` hidden units): `[4h / COLUMNS, k / 4, COLUMNS, 4]`.
+fn packed_index(block: usize, i: usize, col: usize, k: usize) -> usize {
+    block * k * COLUMNS + (i / 4) * COLUMNS * 4 + col * 4 + i % 4
+}
+
+/// Per-step buffers of the int8 recurrence, owned by the caller so that a step allocates and
+/// clears nothing: the quantized state and the integer sums.
+#[derive(Debug, Clone, Default)]
+pub struct Int8Scratch {
+    state: Vec<u8>,
+    sums: Vec<i32>,
+}
+
 /// One layer's recurrent weights of both directions, quantized.
 #[derive(Debug, Clone)]
 pub struct Int8Recurrent {
@@ -33,7 +47,6 @@ impl Int8Recurrent {
     pub fn new(w_hidden: &[f32], hidden: usize) -> Option<Self> {
         let n = 4 * hidden;
         if !hidden.is_multiple_of(4)
-            || hidden > 1024
             || !n.is_multiple_of(COLUMNS)
             || w_hidden.len() != 2 * hidden * n
         {
@@ -55,12 +68,7 @@ impl Int8Recurrent {
                 for i in 0..hidden {
                     let q = (w[i * n + j] / scale).round().clamp(-127.0, 127.0) as i8;
                     sum += i32::from(q);
-                    let at = dir * hidden * n
-                        + block * hidden * COLUMNS
-                        + (i / 4) * COLUMNS * 4
-                        + col * 4
-                        + i % 4;
-                    weights[at] = q;
+                    weights[dir * hidden * n + packed_index(block, i, col, hidden)] = q;
                 }
                 offsets[dir * n + j] = 128 * sum;
             }
@@ -73,16 +81,17 @@ impl Int8Recurrent {
         })
     }
 
-    /// `g += h @ W_h` of direction `dir` (`g: [4h]`, `h: [h]`), in int8.
-    pub fn recurrent(&self, dir: usize, g: &mut [f32], h: &[f32]) {
+    /// `g += h @ W_h` of direction `dir` (`g: [4h]`, `h: [h]`), in int8; `scratch` is reused
+    /// from step to step.
+    pub fn recurrent(&self, dir: usize, g: &mut [f32], h: &[f32], scratch: &mut Int8Scratch) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512vnni")
         {
             // SAFETY: both features were just detected.
-            return unsafe { self.recurrent_vnni(dir, g, h) };
+            return unsafe { self.recurrent_vnni(dir, g, h, scratch) };
         }
-        self.recurrent_with(dir, g, h, dot_products_generic);
+        self.recurrent_with(dir, g, h, scratch, dot_products_generic);
     }
 
     /// [`Int8Recurrent::recurrent`] compiled for AVX-512 (so that quantizing the state and
@@ -92,8 +101,14 @@ impl Int8Recurrent {
     /// The CPU must support AVX-512F and AVX-512 VNNI.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512vnni")]
-    unsafe fn recurrent_vnni(&self, dir: usize, g: &mut [f32], h: &[f32]) {
-        self.recurrent_with(dir, g, h, |w, state, acc, k| {
+    unsafe fn recurrent_vnni(
+        &self,
+        dir: usize,
+        g: &mut [f32],
+        h: &[f32],
+        scratch: &mut Int8Scratch,
+    ) {
+        self.recurrent_with(dir, g, h, scratch, |w, state, acc, k| {
             // SAFETY: the features are enabled here; the layout gives the sizes.
             unsafe { dot_products_vnni(w, state, acc, k) }
         });
@@ -105,6 +120,7 @@ impl Int8Recurrent {
         dir: usize,
         g: &mut [f32],
         h: &[f32],
+        scratch: &mut Int8Scratch,
         dot: impl Fn(&[i8], &[u8], &mut [i32], usize),
     ) {
         let k = self.hidden;
@@ -123,14 +139,12 @@ impl Int8Recurrent {
         }
         let s_h = max / 127.0;
         let inv = 127.0 / max;
-        let mut state = [0u8; 1024];
-        let state = &mut state[..k];
-        for (u, &v) in state.iter_mut().zip(h) {
-            *u = ((v * inv).round() + 128.0) as u8;
-        }
+        let Int8Scratch { state, sums: acc } = scratch;
+        state.clear();
+        state.extend(h.iter().map(|&v| ((v * inv).round() + 128.0) as u8));
+        // Every sum is overwritten by `dot`.
+        acc.resize(n, 0);
         let w = &self.weights[dir * k * n..(dir + 1) * k * n];
-        let mut acc = [0i32; 4096];
-        let acc = &mut acc[..n];
         dot(w, state, acc, k);
         let scales = &self.scales[dir * n..(dir + 1) * n];
         let offsets = &self.offsets[dir * n..(dir + 1) * n];
@@ -147,8 +161,7 @@ fn dot_products_generic(w: &[i8], state: &[u8], acc: &mut [i32], k: usize) {
         for col in 0..COLUMNS {
             let mut sum = 0i32;
             for (i, &u) in state.iter().enumerate().take(k) {
-                let at = block * k * COLUMNS + (i / 4) * COLUMNS * 4 + col * 4 + i % 4;
-                sum += i32::from(u) * i32::from(w[at]);
+                sum += i32::from(u) * i32::from(w[packed_index(block, i, col, k)]);
             }
             acc[block * COLUMNS + col] = sum;
         }
@@ -221,7 +234,7 @@ mod tests {
                 .map(|j| (0..hidden).map(|i| h[i] * wd[i * n + j]).sum())
                 .collect();
             let mut got = vec![0.0f32; n];
-            q.recurrent(dir, &mut got, &h);
+            q.recurrent(dir, &mut got, &h, &mut Int8Scratch::default());
             let scale = exact.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             let err = crate::infer::max_abs_diff(&got, &exact);
             assert!(err < 0.01 * scale, "dir {dir}: error {err} of {scale}");

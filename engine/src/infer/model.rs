@@ -171,7 +171,7 @@ impl FastModel {
             if !layer.quantize_recurrence() {
                 return Err(crate::error::Error::Invalid(format!(
                     "DBLSTM layer {i} ({} units) does not fit the int8 recurrence (a multiple \
-                     of 64 units, at most 1024)",
+                     of 64 units)",
                     layer.hidden
                 )));
             }
