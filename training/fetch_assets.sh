@@ -37,6 +37,8 @@ PYPI_FONTS=(
   fontpkg-shadows-into-light==1.0
   fontpkg-yellowtail==1.2
   fontpkg-zeyada==1.2
+  fontpkg-delius==1.1
+  fontpkg-oleo-script==1.2
 )
 # Debian packages.  Which files are used from each is decided in select_fonts.py.
 # (fonts-dancingscript is not fetched: same family as fontpkg-dancing-script, older.)
@@ -44,6 +46,8 @@ DEB_FONTS=(
   fonts-dkg-handwriting fonts-bwht fonts-comic-neue fonts-breip fonts-kristi
   fonts-kaushanscript fonts-leckerli-one fonts-ecolier-court fonts-cabinsketch
   fonts-havana fonts-sjfonts fonts-tlwg-purisa-otf
+  fonts-lobster fonts-lobstertwo fonts-rufscript fonts-staypuft fonts-nanum-extra fonts-seto
+  fonts-dustin
   fonts-dejavu-core fonts-liberation fonts-noto-core fonts-freefont-ttf
   fonts-urw-base35 fonts-texgyre
 )

@@ -11,6 +11,8 @@ source packages into WORK:
 Writes OUT (normally assets/fonts/):
 
     hwr/       handwriting-style fonts
+    hwr-extra/ more handwriting-style fonts, added after the first recipes were published
+               (recipes opt in with `synth.extra_fonts`, so the older ones still reproduce)
     ocr/       printed fonts
     licences/  one licence/copyright file per source package that contributed a font
     FONTS.tsv  one row per installed font (see README.md for the columns)
@@ -37,7 +39,10 @@ from fontTools.pens.recordingPen import RecordingPen
 from fontTools.ttLib import TTFont
 
 MAX_MISSING = 4
-MAX_TOTAL_BYTES = 12 * 1024 * 1024
+MAX_TOTAL_BYTES = 14 * 1024 * 1024
+# Fonts shipped cut down to Latin (big CJK fonts whose Latin glyphs are handwritten).
+SUBSET_LATIN = {"NanumPen.ttf", "NanumBrush.ttf", "NanumBarunpenR.ttf", "setofont.ttf"}
+LATIN_UNICODES = [*range(0x20, 0x7F), *range(0xA0, 0x180), *range(0x2010, 0x2027), 0x20AC]
 EXTRAS = "éèàüñç’“”–—"
 
 # (subdir, kind, package, path inside the unpacked package, destination file name, licence id)
@@ -78,6 +83,22 @@ FONTS = [
     ("hwr", "deb", "fonts-sjfonts", UF + "truetype/sjfonts/SteveHand.ttf", "SteveHand.ttf", "GPL-2.0-or-later WITH Font-exception-2.0"),
     ("hwr", "deb", "fonts-sjfonts", UF + "truetype/sjfonts/Delphine.ttf", "Delphine.ttf", "GPL-2.0-or-later WITH Font-exception-2.0"),
     ("hwr", "deb", "fonts-tlwg-purisa-otf", UF + "opentype/tlwg/Purisa.otf", "Purisa.otf", "GPL-2.0-or-later WITH Font-exception-2.0"),
+    # ------------------------------------------------ more handwriting (hwr-extra/), vetted by eye
+    # Not taken: all-caps designs (fonts-bwht, Humor Sans, Tomson Talks, Permanent Marker: their
+    # lowercase letters are small capitals), outline or blackletter designs (Femke Klaver,
+    # Isabella), fonts without digits (dustin's Swift, Winks, Marked Fool).
+    ("hwr-extra", "pypi", "fontpkg-delius", "Delius-Regular.ttf", "Delius-Regular.ttf", "OFL-1.1"),
+    ("hwr-extra", "pypi", "fontpkg-oleo-script", "OleoScript-Regular.ttf", "OleoScript-Regular.ttf", "OFL-1.1"),
+    ("hwr-extra", "deb", "fonts-lobster", UF + "opentype/lobster/lobster.otf", "Lobster.otf", "OFL-1.1"),
+    ("hwr-extra", "deb", "fonts-lobstertwo", UF + "opentype/lobstertwo/LobsterTwo-Regular.otf", "LobsterTwo-Regular.otf", "OFL-1.1"),
+    ("hwr-extra", "deb", "fonts-lobstertwo", UF + "opentype/lobstertwo/LobsterTwo-Italic.otf", "LobsterTwo-Italic.otf", "OFL-1.1"),
+    ("hwr-extra", "deb", "fonts-rufscript", UF + "truetype/rufscript/Rufscript010.ttf", "Rufscript.ttf", "GPL-3.0-or-later WITH Font-exception-2.0"),
+    ("hwr-extra", "deb", "fonts-staypuft", UF + "truetype/staypuft/StayPuft.ttf", "StayPuft.ttf", "LGPL-2.0-or-later"),
+    ("hwr-extra", "deb", "fonts-dustin", UF + "truetype/dustin/Domestic_Manners.ttf", "DomesticManners.ttf", "GPL-2.0-only"),
+    ("hwr-extra", "deb", "fonts-nanum-extra", UF + "truetype/nanum/NanumPen.ttf", "NanumPen.ttf", "OFL-1.1"),
+    ("hwr-extra", "deb", "fonts-nanum-extra", UF + "truetype/nanum/NanumBrush.ttf", "NanumBrush.ttf", "OFL-1.1"),
+    ("hwr-extra", "deb", "fonts-nanum-extra", UF + "truetype/nanum/NanumBarunpenR.ttf", "NanumBarunpenR.ttf", "OFL-1.1"),
+    ("hwr-extra", "deb", "fonts-seto", UF + "truetype/seto/setofont.ttf", "setofont.ttf", "OFL-1.1"),
     # ---------------------------------------------------------------- printed
     ("ocr", "deb", "fonts-dejavu-core", UF + "truetype/dejavu/DejaVuSans.ttf", "DejaVuSans.ttf", "Bitstream-Vera"),
     ("ocr", "deb", "fonts-dejavu-core", UF + "truetype/dejavu/DejaVuSerif.ttf", "DejaVuSerif.ttf", "Bitstream-Vera"),
@@ -171,6 +192,20 @@ def check_font(path):
     }
 
 
+def subset_latin(src, dst):
+    """Writes `src` cut down to LATIN_UNICODES (hinting dropped) to `dst`."""
+    from fontTools import subset
+
+    opts = subset.Options()
+    opts.hinting = False
+    opts.layout_features = ["*"]
+    font = subset.load_font(src, opts)
+    sub = subset.Subsetter(opts)
+    sub.populate(unicodes=LATIN_UNICODES)
+    sub.subset(font)
+    subset.save_font(font, dst, opts)
+
+
 def read_versions(work):
     versions = {}
     with open(os.path.join(work, "versions.tsv"), encoding="utf-8") as fh:
@@ -215,7 +250,7 @@ def main():
 
     out = args.out
     os.makedirs(out, exist_ok=True)
-    for sub in ("hwr", "ocr", "licences"):
+    for sub in ("hwr", "hwr-extra", "ocr", "licences"):
         shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
         os.makedirs(os.path.join(out, sub))
 
@@ -243,7 +278,11 @@ def main():
             dropped.append((f"{sub}/{dest}", f"byte-identical to {seen_hashes[digest]}"))
             continue
         seen_hashes[digest] = f"{sub}/{dest}"
-        shutil.copyfile(src, os.path.join(out, sub, dest))
+        if dest in SUBSET_LATIN:
+            subset_latin(src, os.path.join(out, sub, dest))
+            info["notes"] = "; ".join(n for n in ("subset to Latin", info["notes"]) if n)
+        else:
+            shutil.copyfile(src, os.path.join(out, sub, dest))
         used_pkgs[pkg] = kind
         pkind, ver = versions[pkg]
         source = f"{'pypi' if kind == 'pypi' else 'debian'}:{pkg} {ver}"
@@ -265,7 +304,7 @@ def main():
     total = sum(os.path.getsize(os.path.join(out, r[0])) for r in rows)
     write_readme(out, rows, dropped, failed, total)
 
-    n_hwr = sum(r[0].startswith("hwr/") for r in rows)
+    n_hwr = sum(r[0].startswith("hwr") for r in rows)
     print(f"fonts: {n_hwr} hwr + {len(rows) - n_hwr} ocr, {total / 1e6:.2f} MB")
     for d in dropped:
         print("  dropped", *d)
@@ -282,6 +321,8 @@ def write_readme(out, rows, dropped, failed, total):
         "Generated by `training/fetch_assets.sh` (via `training/select_fonts.py`); do not edit by hand.",
         "",
         "* `hwr/` handwriting-style fonts, `ocr/` printed fonts; licences of every source package in `licences/`.",
+        "* `hwr-extra/` more handwriting-style fonts, added later: recipes opt in with `synth.extra_fonts`,"
+        " so that the recipes published before still reproduce. Big CJK fonts are cut down to Latin.",
         "* Sources: PyPI wheels `fontpkg-*` (repackaged Google Fonts) and Debian bookworm `fonts-*` packages.",
         "  Fonts from the npm `@fontsource/*` packages are reserved for evaluation and are never used here.",
         "* `FONTS.tsv` (first line is a `#` header), columns:",

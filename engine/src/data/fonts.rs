@@ -65,6 +65,19 @@ pub const OCR_HOLDOUT: [&str; 5] = [
 /// `holdout` names the validation fonts by file stem; when empty, every fifth font (by sorted
 /// name, starting with the fifth) is held out.
 pub fn load_fonts(dir: &Path, split: FontSplit, holdout: &[String]) -> Result<Vec<LoadedFont>> {
+    let fonts = load_split(dir, split, holdout)?;
+    if fonts.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{}: no fonts left in the {split:?} split (holdout {holdout:?})",
+            dir.display()
+        )));
+    }
+    Ok(fonts)
+}
+
+/// [`load_fonts`] without the check that some font is left: for extra folders, which may
+/// hold no font of the split.
+pub fn load_split(dir: &Path, split: FontSplit, holdout: &[String]) -> Result<Vec<LoadedFont>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -110,12 +123,6 @@ pub fn load_fonts(dir: &Path, split: FontSplit, holdout: &[String]) -> Result<Ve
             name: stem(path),
             font: Arc::new(font),
         });
-    }
-    if fonts.is_empty() {
-        return Err(Error::Invalid(format!(
-            "{}: no fonts left in the {split:?} split (holdout {holdout:?})",
-            dir.display()
-        )));
     }
     Ok(fonts)
 }

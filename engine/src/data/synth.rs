@@ -5,7 +5,7 @@
 use super::augment::{AugmentConfig, distort, morph, photograph};
 use super::dataset::{LineImage, LineSample};
 use super::digits::{DigitBank, digit_text, render_digits};
-use super::fonts::{FontSplit, LoadedFont, load_fonts};
+use super::fonts::{FontSplit, LoadedFont, load_fonts, load_split};
 use super::normalize::Gray;
 use super::render::{GlyphJitter, render_line};
 use super::strokes::{StrokeFont, load_stroke_fonts, render_strokes};
@@ -36,6 +36,11 @@ pub struct SynthConfig {
     /// Folder of fonts; default `assets/fonts/<task>`.
     #[serde(default)]
     pub fonts: Option<PathBuf>,
+    /// More font folders whose fonts join the pool, split like the main folder's (e.g.
+    /// `hwr-extra`, fonts added after the first recipes were published: recipes opt in, so
+    /// that the older ones still reproduce). A relative path is taken inside `assets/fonts/`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_fonts: Vec<PathBuf>,
     /// Which fonts to use (train or held-out validation fonts).
     #[serde(default)]
     pub split: FontSplit,
@@ -81,6 +86,7 @@ impl SynthConfig {
         Self {
             task,
             fonts: None,
+            extra_fonts: Vec::new(),
             split: FontSplit::Train,
             holdout: Vec::new(),
             corpus: None,
@@ -172,7 +178,15 @@ impl Synth {
             .corpus
             .clone()
             .unwrap_or_else(|| assets_dir().join("corpus"));
-        let fonts = load_fonts(&font_dir, cfg.split, &cfg.holdout)?;
+        let mut fonts = load_fonts(&font_dir, cfg.split, &cfg.holdout)?;
+        for dir in &cfg.extra_fonts {
+            let dir = if dir.is_relative() {
+                assets_dir().join("fonts").join(dir)
+            } else {
+                dir.clone()
+            };
+            fonts.extend(load_split(&dir, cfg.split, &cfg.holdout)?);
+        }
         let text = TextSource::load(&corpus_dir, cfg.max_chars)?;
         let augment = cfg.augment.clone().unwrap_or_else(|| match cfg.task {
             Task::Hwr => AugmentConfig::default(),
@@ -354,4 +368,27 @@ pub fn mix(seed: u64, index: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// `extra_fonts` adds the training fonts of another folder and none to the held-out split.
+    #[test]
+    fn extra_font_folders_join_the_training_fonts_only() {
+        let mut cfg = SynthConfig::new(Task::Hwr);
+        cfg.holdout = Task::Hwr.shipped_holdout();
+        let base = Synth::new(&cfg).unwrap().font_names();
+        cfg.extra_fonts = vec![PathBuf::from("hwr-extra")];
+        let more = Synth::new(&cfg).unwrap().font_names();
+        assert!(more.len() >= base.len() + 10, "{base:?} -> {more:?}");
+        assert!(more.iter().any(|n| n == "NanumPen"));
+        cfg.split = FontSplit::Valid;
+        let valid = Synth::new(&cfg).unwrap().font_names();
+        assert_eq!(valid, Task::Hwr.shipped_holdout());
+        let line = Synth::new(&cfg).unwrap().sample(3);
+        assert!(!line.text.is_empty());
+    }
 }
