@@ -108,11 +108,12 @@ pub struct DecodeArgs {
     /// Character language model (from `engine lm`), for --decoder beam.
     #[arg(long)]
     pub lm: Option<PathBuf>,
-    /// Weight of the LM's log-probability.
-    #[arg(long, default_value_t = 0.5)]
+    /// Weight of the LM's log-probability (the default was tuned on the hwr validation lines with
+    /// the LM of `training/lm-independent.sh`; see the README's decoding table).
+    #[arg(long, default_value_t = 0.15)]
     pub lm_weight: f64,
     /// Score added per word started.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 0.0)]
     pub word_bonus: f64,
     /// A word list (one per line): only these words may be output.
     #[arg(long)]

