@@ -7,6 +7,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use engine::infer::conv::{conv3x3, im2col3x3, matmul};
 use engine::infer::direct::{self, Blocked, PackedConv};
 use engine::infer::lstm::FastBlstm;
+use engine::infer::winograd::{WinogradConv, WinogradScratch};
 use std::hint::black_box;
 
 fn filled(n: usize, seed: usize) -> Vec<f32> {
@@ -27,6 +28,11 @@ fn conv(c: &mut Criterion) {
         ("conv3x3 1->16 40x800", 1, 16, 40, 800),
         ("conv3x3 16->32 40x800", 16, 32, 40, 800),
         ("conv3x3 32->32 40x800", 32, 32, 40, 800),
+        ("conv3x3 64->128 5x66", 64, 128, 5, 66),
+        ("conv3x3 128->256 2x66", 128, 256, 2, 66),
+        ("conv3x3 64->64 40x265", 64, 64, 40, 265),
+        ("conv3x3 64->64 10x66", 64, 64, 10, 66),
+        ("conv3x3 128->128 5x66", 128, 128, 5, 66),
     ] {
         let input = filled(c_in * h * w, 1);
         let weights = filled(c_out * c_in * 9, 2);
@@ -66,6 +72,16 @@ fn conv(c: &mut Criterion) {
                 black_box(&map_out);
             })
         });
+        if c_in > 1 {
+            let wino = WinogradConv::new(c_in, c_out, &weights, &vec![0.0; c_out], true);
+            let mut scratch = WinogradScratch::default();
+            c.bench_function(&format!("{name} winograd"), |b| {
+                b.iter(|| {
+                    wino.forward(black_box(&map), &mut map_out, &mut scratch, 1);
+                    black_box(&map_out);
+                })
+            });
+        }
         c.bench_function(&format!("{name} whole-map im2col"), |b| {
             b.iter(|| {
                 im2col3x3(black_box(&input), c_in, h, w, &mut cols);
@@ -128,4 +144,25 @@ fn dblstm(c: &mut Criterion) {
 }
 
 criterion_group!(benches, conv, dblstm);
-criterion_main!(benches);
+criterion_main!(benches, gemms);
+
+/// The `gemm` crate alone on the shapes of Winograd's products (tiles x c_in x c_out).
+fn gemm_only(c: &mut Criterion) {
+    for (m, k, n) in [
+        (99, 512, 512),
+        (128, 64, 64),
+        (1024, 64, 64),
+        (165, 256, 256),
+    ] {
+        let a = filled(m * k, 1);
+        let b = filled(k * n, 2);
+        let mut out = vec![0.0f32; m * n];
+        c.bench_function(&format!("gemm {m}x{k}x{n}"), |bch| {
+            bch.iter(|| {
+                matmul(&mut out, black_box(&a), &b, m, k, n, 1);
+                black_box(&out);
+            })
+        });
+    }
+}
+criterion_group!(gemms, gemm_only);

@@ -375,6 +375,10 @@ pub enum Command {
         /// Run the fast path's DBLSTM recurrence on int8 weights (AVX-512 VNNI).
         #[arg(long)]
         int8_lstm: bool,
+        /// Run every convolution directly (no Winograd F(2x2, 3x3) on the 3x3 layers with 64 or
+        /// more input channels), to see what Winograd brings.
+        #[arg(long)]
+        no_winograd: bool,
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,

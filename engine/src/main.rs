@@ -138,6 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_burn,
             no_onnx,
             int8_lstm,
+            no_winograd,
             json,
         } => {
             let models = if models.is_empty() {
@@ -152,6 +153,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 burn: !no_burn,
                 onnx: !no_onnx,
                 int8_lstm,
+                winograd: !no_winograd,
             };
             let report = engine::bench::bench_models(&models, &opts);
             if json {

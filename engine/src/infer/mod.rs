@@ -12,6 +12,7 @@ pub mod lstm;
 pub mod lstm_int8;
 pub(crate) mod model;
 pub mod peak;
+pub mod winograd;
 
 pub use model::{Decoder, FastModel, FastRecognizer, Profile};
 
