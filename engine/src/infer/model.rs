@@ -38,7 +38,7 @@ pub(crate) struct FastConv {
     pub(crate) packed: Option<PackedConv>,
     /// The same weights transformed for Winograd's F(2x2, 3x3), for 3x3 convolutions with at
     /// least [`WINOGRAD_MIN_C_IN`] input channels (built by [`FastConv::packed`]).
-    pub(crate) winograd: Option<WinogradConv>,
+    pub(crate) winograd: Option<Box<WinogradConv>>,
 }
 
 /// 3x3 convolutions with at least this many input channels run by Winograd's F(2x2, 3x3)
@@ -59,8 +59,11 @@ impl FastConv {
             &self.b,
             self.relu,
         ));
-        self.winograd = (self.kernel == 3 && self.c_in >= WINOGRAD_MIN_C_IN)
-            .then(|| WinogradConv::new(self.c_in, self.c_out, &self.w, &self.b, self.relu));
+        self.winograd = (self.kernel == 3 && self.c_in >= WINOGRAD_MIN_C_IN).then(|| {
+            Box::new(WinogradConv::new(
+                self.c_in, self.c_out, &self.w, &self.b, self.relu,
+            ))
+        });
         self
     }
 }

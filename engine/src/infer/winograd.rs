@@ -296,9 +296,10 @@ unsafe fn output_transform_avx512(
                     si[0] = _mm512_add_ps(_mm512_add_ps(a, bb), c);
                     si[1] = _mm512_sub_ps(_mm512_sub_ps(bb, c), e);
                 }
+                let [s0, s1, s2, s3] = s;
                 for jj in 0..2 {
-                    let top = _mm512_add_ps(_mm512_add_ps(s[0][jj], s[1][jj]), s[2][jj]);
-                    let bottom = _mm512_sub_ps(_mm512_sub_ps(s[1][jj], s[2][jj]), s[3][jj]);
+                    let top = _mm512_add_ps(_mm512_add_ps(s0[jj], s1[jj]), s2[jj]);
+                    let bottom = _mm512_sub_ps(_mm512_sub_ps(s1[jj], s2[jj]), s3[jj]);
                     for (a, val) in [(0, top), (1, bottom)] {
                         let (oy, ox) = (y0 + a, x0 + jj);
                         if oy < h && ox < w {
@@ -534,8 +535,10 @@ mod tests {
                 &mut want,
             );
             let wino = WinogradConv::new(c_in, c_out, &wts, &b, relu);
-            let mut got = Blocked::default();
-            got.data = vec![f32::NAN; 7];
+            let mut got = Blocked {
+                data: vec![f32::NAN; 7],
+                ..Blocked::default()
+            };
             wino.forward(&input, &mut got, &mut WinogradScratch::default(), 1);
             assert_eq!((got.c, got.h, got.w), (c_out, h, w));
             let diff = super::super::max_abs_diff(&got.data, &want.data);

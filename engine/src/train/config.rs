@@ -12,8 +12,8 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum DataSource {
-    /// Synthetic lines generated on the fly.
-    Synth(SynthConfig),
+    /// Synthetic lines generated on the fly (boxed: far larger than the other variant).
+    Synth(Box<SynthConfig>),
     /// A labeled dataset on disk.
     Files(DataFormat),
 }
