@@ -125,7 +125,7 @@ impl WinogradConv {
         while t0 < tiles {
             let n = chunk.min(tiles - t0);
             let (vs, ms) = (n * ci + SKEW, n * co + SKEW);
-            transform_in(input, tw, t0, n, ci, vs, &mut s.v);
+            transform_in(input, Chunk::new(tw, t0, n, ci, vs), &mut s.v);
             for p in 0..POS {
                 matmul(
                     &mut s.m[p * ms..p * ms + n * co],
@@ -137,54 +137,47 @@ impl WinogradConv {
                     threads,
                 );
             }
-            transform_out(&s.m, ms, tw, t0, n, co, &self.b, self.relu, out);
+            transform_out(&s.m, Chunk::new(tw, t0, n, co, ms), &self.b, self.relu, out);
             t0 += n;
         }
     }
 }
 
 /// [`input_transform`], in AVX-512 registers when the CPU has them.
-fn transform_in(
-    input: &Blocked,
-    tw: usize,
-    t0: usize,
-    n: usize,
-    ci: usize,
-    vs: usize,
-    v: &mut [f32],
-) {
+fn transform_in(input: &Blocked, chunk: Chunk, v: &mut [f32]) {
+    let Chunk {
+        n,
+        c: ci,
+        stride: vs,
+        ..
+    } = chunk;
     assert!(vs >= n * ci && v.len() >= (POS - 1) * vs + n * ci && ci == input.blocks() * LANES);
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: AVX-512F is available; the assert above and the blocked layout bound every
         // access (see the function).
-        return unsafe { input_transform_avx512(input, tw, t0, n, ci, vs, v) };
+        return unsafe { input_transform_avx512(input, chunk, v) };
     }
-    input_transform(input, tw, t0, n, ci, vs, v)
+    input_transform(input, chunk, v)
 }
 
 /// [`output_transform`], in AVX-512 registers when the CPU has them.
-#[allow(clippy::too_many_arguments)]
-fn transform_out(
-    m: &[f32],
-    ms: usize,
-    tw: usize,
-    t0: usize,
-    n: usize,
-    co: usize,
-    bias: &[f32],
-    relu: bool,
-    out: &mut Blocked,
-) {
+fn transform_out(m: &[f32], chunk: Chunk, bias: &[f32], relu: bool, out: &mut Blocked) {
+    let Chunk {
+        n,
+        c: co,
+        stride: ms,
+        ..
+    } = chunk;
     assert!(ms >= n * co && m.len() >= (POS - 1) * ms + n * co);
     assert!(co == out.blocks() * LANES && bias.len() >= co);
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: AVX-512F is available; the assert above and the blocked layout bound every
         // access (see the function).
-        return unsafe { output_transform_avx512(m, ms, tw, t0, n, co, bias, relu, out) };
+        return unsafe { output_transform_avx512(m, chunk, bias, relu, out) };
     }
-    output_transform(m, ms, tw, t0, n, co, bias, relu, out)
+    output_transform(m, chunk, bias, relu, out)
 }
 
 /// [`input_transform`] with AVX-512: one vector per 16 channels.
@@ -195,22 +188,20 @@ fn transform_out(
 /// tiles per row).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn input_transform_avx512(
-    input: &Blocked,
-    tw: usize,
-    t0: usize,
-    n: usize,
-    ci: usize,
-    vs: usize,
-    v: &mut [f32],
-) {
+unsafe fn input_transform_avx512(input: &Blocked, chunk: Chunk, v: &mut [f32]) {
+    let Chunk {
+        tw,
+        t0,
+        n,
+        c: ci,
+        stride: vs,
+    } = chunk;
     use std::arch::x86_64::*;
     let (h, w) = (input.h, input.w);
     let row = (w + 2) * LANES;
     let plane = input.plane();
     let src = input.data.as_ptr();
     let dst = v.as_mut_ptr();
-    let pos_stride = vs;
     // SAFETY: every load is at border-relative (y, x) with y <= h + 1 and x <= w + 1 inside
     // block cb < ci / 16, so inside `input.data`; every store at (p, t - t0, cb) < (16, n, ci /
     // 16) inside `v` (the caller's contract).
@@ -241,11 +232,11 @@ unsafe fn input_transform_avx512(
                 // (B^T d) B: columns.
                 let out = dst.add((t - t0) * ci + cb * LANES);
                 for (i, ri) in r.iter().enumerate() {
-                    let o = out.add(i * 4 * pos_stride);
+                    let o = out.add(i * 4 * vs);
                     _mm512_storeu_ps(o, _mm512_sub_ps(ri[0], ri[2]));
-                    _mm512_storeu_ps(o.add(pos_stride), _mm512_add_ps(ri[1], ri[2]));
-                    _mm512_storeu_ps(o.add(2 * pos_stride), _mm512_sub_ps(ri[2], ri[1]));
-                    _mm512_storeu_ps(o.add(3 * pos_stride), _mm512_sub_ps(ri[1], ri[3]));
+                    _mm512_storeu_ps(o.add(vs), _mm512_add_ps(ri[1], ri[2]));
+                    _mm512_storeu_ps(o.add(2 * vs), _mm512_sub_ps(ri[2], ri[1]));
+                    _mm512_storeu_ps(o.add(3 * vs), _mm512_sub_ps(ri[1], ri[3]));
                 }
             }
         }
@@ -256,28 +247,29 @@ unsafe fn input_transform_avx512(
 ///
 /// # Safety
 /// AVX-512F must be available; `m` holds the 16 planes, `ms` floats apart, of `n * co` values,
-/// `bias` `co`, and `co` is the
-/// output's padded channel count; the tiles `t0..t0 + n` lie in the map.
+/// `bias` `co`, and `co` is the output's padded channel count; the tiles `t0..t0 + n` lie in
+/// the map.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn output_transform_avx512(
     m: &[f32],
-    ms: usize,
-    tw: usize,
-    t0: usize,
-    n: usize,
-    co: usize,
+    chunk: Chunk,
     bias: &[f32],
     relu: bool,
     out: &mut Blocked,
 ) {
+    let Chunk {
+        tw,
+        t0,
+        n,
+        c: co,
+        stride: ms,
+    } = chunk;
     use std::arch::x86_64::*;
     let (h, w) = (out.h, out.w);
     let row = (w + 2) * LANES;
     let plane = out.plane();
     let dst = out.data.as_mut_ptr();
-    let pos_stride = ms;
     // SAFETY: loads at (p, t - t0, ob) < (16, n, co / 16) inside `m`; stores at output pixels
     // (oy, ox) < (h, w), border-relative (oy + 1, ox + 1), of block ob inside `out.data`.
     unsafe {
@@ -287,7 +279,7 @@ unsafe fn output_transform_avx512(
             let (y0, x0) = (2 * ty, 2 * tx);
             for ob in 0..co / LANES {
                 let src = m.as_ptr().add((t - t0) * co + ob * LANES);
-                let at = |p: usize| _mm512_loadu_ps(src.add(p * pos_stride));
+                let at = |p: usize| _mm512_loadu_ps(src.add(p * ms));
                 let b = _mm512_loadu_ps(bias.as_ptr().add(ob * LANES));
                 // m A: per row i, [m0 + m1 + m2, m1 - m2 - m3].
                 let mut s = [[zero; 2]; 4];
@@ -317,6 +309,30 @@ unsafe fn output_transform_avx512(
     }
 }
 
+/// One chunk of tiles and the layout of its transformed buffer (`V` or `M`): tiles
+/// `t0..t0 + n` of a map `tw` tiles wide, `c` (padded) channels per tile, the 16 position
+/// planes `stride` floats apart.
+#[derive(Debug, Clone, Copy)]
+struct Chunk {
+    tw: usize,
+    t0: usize,
+    n: usize,
+    c: usize,
+    stride: usize,
+}
+
+impl Chunk {
+    fn new(tw: usize, t0: usize, n: usize, c: usize, stride: usize) -> Self {
+        Self {
+            tw,
+            t0,
+            n,
+            c,
+            stride,
+        }
+    }
+}
+
 /// Channels rounded up to whole blocks.
 fn pad(c: usize) -> usize {
     c.div_ceil(LANES) * LANES
@@ -325,15 +341,14 @@ fn pad(c: usize) -> usize {
 /// `V[p, t - t0, ch]` = `(B^T d B)[p]` for the tiles `t0..t0 + n` (`V` laid out
 /// `[16, n, ci]`, position planes `vs` floats apart), `d` the 4x4 input patch of the tile (zero
 /// beyond the border).
-fn input_transform(
-    input: &Blocked,
-    tw: usize,
-    t0: usize,
-    n: usize,
-    ci: usize,
-    vs: usize,
-    v: &mut [f32],
-) {
+fn input_transform(input: &Blocked, chunk: Chunk, v: &mut [f32]) {
+    let Chunk {
+        tw,
+        t0,
+        n,
+        c: ci,
+        stride: vs,
+    } = chunk;
     let (h, w) = (input.h, input.w);
     let row = (w + 2) * LANES;
     let plane = input.plane();
@@ -383,18 +398,14 @@ fn input_transform(
 /// Writes the 2x2 output pixels of the tiles `t0..t0 + n` from `M [16, n, co]` (position
 /// planes `ms` floats apart):
 /// `A^T m A` with `A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]`, plus bias, then ReLU.
-#[allow(clippy::too_many_arguments)]
-fn output_transform(
-    m: &[f32],
-    ms: usize,
-    tw: usize,
-    t0: usize,
-    n: usize,
-    co: usize,
-    bias: &[f32],
-    relu: bool,
-    out: &mut Blocked,
-) {
+fn output_transform(m: &[f32], chunk: Chunk, bias: &[f32], relu: bool, out: &mut Blocked) {
+    let Chunk {
+        tw,
+        t0,
+        n,
+        c: co,
+        stride: ms,
+    } = chunk;
     let (h, w) = (out.h, out.w);
     let row = (w + 2) * LANES;
     let plane = out.plane();
@@ -556,15 +567,16 @@ mod tests {
         let (t0, n) = (2, tiles - 3);
         let vs = n * c + SKEW;
         let (mut a, mut b) = (vec![0.0f32; POS * vs], vec![0.0f32; POS * vs]);
-        transform_in(&input, tw, t0, n, c, vs, &mut a);
-        input_transform(&input, tw, t0, n, c, vs, &mut b);
+        let chunk = Chunk::new(tw, t0, n, c, vs);
+        transform_in(&input, chunk, &mut a);
+        input_transform(&input, chunk, &mut b);
         assert_eq!(a, b);
         let bias = random(c, &mut rng);
         let (mut oa, mut ob) = (Blocked::default(), Blocked::default());
         oa.reset(c, h, w, LANES);
         ob.reset(c, h, w, LANES);
-        transform_out(&a, vs, tw, t0, n, c, &bias, true, &mut oa);
-        output_transform(&a, vs, tw, t0, n, c, &bias, true, &mut ob);
+        transform_out(&a, chunk, &bias, true, &mut oa);
+        output_transform(&a, chunk, &bias, true, &mut ob);
         assert!(super::super::max_abs_diff(&oa.data, &ob.data) < 1e-6);
     }
 }
