@@ -60,6 +60,54 @@ pub const OCR_HOLDOUT: [&str; 5] = [
     "texgyrepagella-regular",
 ];
 
+/// The `.ttf`/`.otf` files of `dir`, sorted by name; an error when there are none.
+fn font_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "ttf" | "otf"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{}: no .ttf or .otf fonts",
+            dir.display()
+        )));
+    }
+    Ok(files)
+}
+
+/// A font file's stem, e.g. `Caveat-Regular`.
+fn stem(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default()
+}
+
+/// Checks that every held-out name is the stem of a font file in one of `dirs`: a misspelt
+/// name would otherwise leave that font in the training split without a word.
+pub fn check_holdout(dirs: &[PathBuf], holdout: &[String]) -> Result<()> {
+    let mut stems = Vec::new();
+    for dir in dirs {
+        stems.extend(font_files(dir)?.iter().map(|p| stem(p)));
+    }
+    for name in holdout {
+        if !stems.contains(name) {
+            let where_ = dirs.iter().map(|d| d.display().to_string());
+            return Err(Error::Config(format!(
+                "holdout font {name:?} is not a font file in {} (fonts there: {})",
+                where_.collect::<Vec<_>>().join(", "),
+                stems.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Loads the `.ttf`/`.otf` files of `dir` (sorted by name), keeping those of `split`.
 ///
 /// `holdout` names the validation fonts by file stem; when empty, every fifth font (by sorted
@@ -78,27 +126,7 @@ pub fn load_fonts(dir: &Path, split: FontSplit, holdout: &[String]) -> Result<Ve
 /// [`load_fonts`] without the check that some font is left: for extra folders, which may
 /// hold no font of the split.
 pub fn load_split(dir: &Path, split: FontSplit, holdout: &[String]) -> Result<Vec<LoadedFont>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "ttf" | "otf"))
-        })
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(Error::Invalid(format!(
-            "{}: no .ttf or .otf fonts",
-            dir.display()
-        )));
-    }
-    let stem = |p: &Path| {
-        p.file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default()
-    };
+    let files = font_files(dir)?;
     let held = |i: usize, p: &Path| {
         if holdout.is_empty() {
             i % 5 == 4

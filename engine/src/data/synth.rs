@@ -5,7 +5,7 @@
 use super::augment::{AugmentConfig, distort, morph, photograph};
 use super::dataset::{LineImage, LineSample};
 use super::digits::{DigitBank, digit_text, render_digits};
-use super::fonts::{FontSplit, LoadedFont, load_fonts, load_split};
+use super::fonts::{FontSplit, LoadedFont, check_holdout, load_fonts, load_split};
 use super::normalize::Gray;
 use super::render::{GlyphJitter, render_line};
 use super::strokes::{StrokeFont, load_stroke_fonts, render_strokes};
@@ -178,14 +178,23 @@ impl Synth {
             .corpus
             .clone()
             .unwrap_or_else(|| assets_dir().join("corpus"));
+        let extra_dirs: Vec<PathBuf> = cfg
+            .extra_fonts
+            .iter()
+            .map(|dir| {
+                if dir.is_relative() {
+                    assets_dir().join("fonts").join(dir)
+                } else {
+                    dir.clone()
+                }
+            })
+            .collect();
+        let mut all_dirs = vec![font_dir.clone()];
+        all_dirs.extend(extra_dirs.iter().cloned());
+        check_holdout(&all_dirs, &cfg.holdout)?;
         let mut fonts = load_fonts(&font_dir, cfg.split, &cfg.holdout)?;
-        for dir in &cfg.extra_fonts {
-            let dir = if dir.is_relative() {
-                assets_dir().join("fonts").join(dir)
-            } else {
-                dir.clone()
-            };
-            fonts.extend(load_split(&dir, cfg.split, &cfg.holdout)?);
+        for dir in &extra_dirs {
+            fonts.extend(load_split(dir, cfg.split, &cfg.holdout)?);
         }
         let text = TextSource::load(&corpus_dir, cfg.max_chars)?;
         let augment = cfg.augment.clone().unwrap_or_else(|| match cfg.task {
@@ -390,5 +399,19 @@ mod tests {
         assert_eq!(valid, Task::Hwr.shipped_holdout());
         let line = Synth::new(&cfg).unwrap().sample(3);
         assert!(!line.text.is_empty());
+    }
+
+    /// A misspelt held-out font is a configuration error, not a font silently left in training.
+    #[test]
+    fn an_unknown_holdout_font_is_a_clear_error() {
+        let mut cfg = SynthConfig::new(Task::Hwr);
+        cfg.holdout = vec!["Kalam-Regular".into(), "Kalam-Regullar".into()];
+        let err = Synth::new(&cfg).err().unwrap().to_string();
+        assert!(err.contains("\"Kalam-Regullar\""), "{err}");
+        assert!(err.contains("Kalam-Regular"), "{err}");
+        // A name found only in an extra folder is fine.
+        cfg.holdout = vec!["NanumPen".into()];
+        cfg.extra_fonts = vec![PathBuf::from("hwr-extra")];
+        assert!(Synth::new(&cfg).is_ok());
     }
 }

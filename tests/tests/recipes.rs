@@ -1,0 +1,108 @@
+//! Every recipe under `training/` is one the engine accepts as it stands: it parses as its
+//! kind (strictly: an unknown field is an error), its synthetic sources build (fonts, held-out
+//! names, corpus), and the shipped model files it reads exist. A recipe that rots while its
+//! background run is weeks away would otherwise fail only when someone reruns it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use engine::data::synth::{Synth, SynthConfig};
+use engine::experiment::distill::DistillExperiment;
+use engine::experiment::tucker::TuckerExperiment;
+use engine::train::config::TrainConfig;
+use inkling_tests::assets_dir;
+use std::path::{Path, PathBuf};
+
+fn training_dir() -> PathBuf {
+    assets_dir().join("../training")
+}
+
+/// Every `"synth": {...}` object in a recipe.
+fn synth_sources(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                if key == "synth" {
+                    out.push(value.clone());
+                } else {
+                    synth_sources(value, out);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|x| synth_sources(x, out)),
+        _ => {}
+    }
+}
+
+/// A model path of a recipe, relative to the repository root, must exist when it names a
+/// shipped file (paths under `runs/` are made by earlier steps of `reproduce-cpu.sh`).
+fn check_model_path(recipe: &Path, file: &Path) -> Result<(), String> {
+    if file.starts_with("assets") && !assets_dir().join("..").join(file).is_file() {
+        return Err(format!(
+            "{}: {} does not exist",
+            recipe.display(),
+            file.display()
+        ));
+    }
+    Ok(())
+}
+
+fn check_recipe(path: &Path) -> Result<(), String> {
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let at = |e: serde_json::Error| format!("{}: {e}", path.display());
+    if name.starts_with("experiment-distill") {
+        let cfg: DistillExperiment = serde_json::from_str(&text).map_err(at)?;
+        check_model_path(path, &cfg.teacher)?;
+    } else if name.starts_with("experiment-tucker") {
+        let cfg: TuckerExperiment = serde_json::from_str(&text).map_err(at)?;
+        check_model_path(path, &cfg.teacher)?;
+        if let Some(student) = &cfg.student {
+            check_model_path(path, student)?;
+        }
+    } else {
+        TrainConfig::load(path).map_err(|e| e.to_string())?;
+    }
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(at)?;
+    let mut sources = Vec::new();
+    synth_sources(&value, &mut sources);
+    for source in sources {
+        let cfg: SynthConfig = serde_json::from_value(source).map_err(at)?;
+        Synth::new(&cfg).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn every_training_recipe_parses_and_its_sources_build() {
+    let mut checked = 0;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(training_dir())
+        .map(|it| it.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    entries.sort();
+    let mut failures = Vec::new();
+    for path in entries {
+        if path.extension().is_some_and(|x| x == "json") {
+            if let Err(e) = check_recipe(&path) {
+                failures.push(e);
+            }
+            checked += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(checked >= 8, "only {checked} recipes under training/");
+}
+
+#[test]
+fn a_recipe_with_a_typo_is_rejected_by_the_check() {
+    let dir = inkling_tests::scratch("recipe-typo");
+    let good = training_dir().join("teacher-cpu-ocr.json");
+    let text = std::fs::read_to_string(&good).unwrap();
+    let typo = dir.join("teacher-typo.json");
+    std::fs::write(&typo, text.replace("\"holdout\"", "\"holdouts\"")).unwrap();
+    assert!(check_recipe(&good).is_ok());
+    let err = check_recipe(&typo).unwrap_err();
+    assert!(err.contains("holdouts"), "{err}");
+    let misspelt = dir.join("teacher-font.json");
+    std::fs::write(&misspelt, text.replace("\"FreeMono\"", "\"FreeMonoo\"")).unwrap();
+    let err = check_recipe(&misspelt).unwrap_err();
+    assert!(err.contains("FreeMonoo"), "{err}");
+}
