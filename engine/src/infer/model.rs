@@ -75,17 +75,22 @@ pub(crate) enum FastLayer {
     Pool { ph: usize, pw: usize },
 }
 
-/// Without the AVX-512 assembly tile (or with several threads per line, which only the GEMM
-/// path uses), convolutions with at most this many input channels run as direct convolutions:
-/// the compiled tile is faster than im2col + GEMM up to 128 input channels on the wide early
-/// maps, slower from 256 on the narrow late ones. With it, direct convolution wins at every
-/// layer of the presets (measured: 1.2x to 1.35x faster than im2col + GEMM on the teacher's
-/// 128 to 512 channel layers; `cargo bench -p engine --bench kernels`).
+/// With several threads per line (which only the GEMM path uses), convolutions with at most
+/// this many input channels run as direct convolutions: the AVX-512 tile is faster than
+/// im2col and GEMM up to 128 input channels on the wide early maps, slower from 256 on the
+/// narrow late ones. On one thread, direct convolution wins at every layer of the presets (measured: 1.2x
+/// to 1.35x faster than im2col + GEMM on the teacher's 128 to 512 channel layers; `cargo
+/// bench -p engine --bench kernels`). Without AVX-512 every convolution uses im2col + GEMM.
 const DIRECT_MAX_C_IN: usize = 128;
 
 /// The most input channels a convolution may have to run directly (in the blocked layout).
 fn direct_max_c_in(threads: usize) -> usize {
-    if threads <= 1 && direct::has_asm_tile() {
+    if !direct::has_asm_tile() {
+        // Without AVX-512 the direct kernel is the portable tile, compiled for baseline x86-64;
+        // the gemm crate picks AVX2 + FMA kernels at run time (measured on an AVX2-only AMD
+        // EPYC: see the README's Speed section).
+        0
+    } else if threads <= 1 {
         usize::MAX
     } else {
         DIRECT_MAX_C_IN
