@@ -189,8 +189,10 @@ impl Synth {
                 }
             })
             .collect();
-        let mut all_dirs = vec![font_dir.clone()];
-        all_dirs.extend(extra_dirs.iter().cloned());
+        let all_dirs: Vec<PathBuf> = std::iter::once(&font_dir)
+            .chain(&extra_dirs)
+            .cloned()
+            .collect();
         check_holdout(&all_dirs, &cfg.holdout)?;
         let mut fonts = load_fonts(&font_dir, cfg.split, &cfg.holdout)?;
         for dir in &extra_dirs {

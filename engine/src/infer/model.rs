@@ -78,9 +78,10 @@ pub(crate) enum FastLayer {
 /// With several threads per line (which only the GEMM path uses), convolutions with at most
 /// this many input channels run as direct convolutions: the AVX-512 tile is faster than
 /// im2col and GEMM up to 128 input channels on the wide early maps, slower from 256 on the
-/// narrow late ones. On one thread, direct convolution wins at every layer of the presets (measured: 1.2x
-/// to 1.35x faster than im2col + GEMM on the teacher's 128 to 512 channel layers; `cargo
-/// bench -p engine --bench kernels`). Without AVX-512 every convolution uses im2col + GEMM.
+/// narrow late ones. On one thread, direct convolution wins at every layer of the presets
+/// (measured: 1.2x to 1.35x faster than im2col + GEMM on the teacher's 128 to 512 channel
+/// layers; `cargo bench -p engine --bench kernels`). Without AVX-512 every convolution uses
+/// im2col + GEMM.
 const DIRECT_MAX_C_IN: usize = 128;
 
 /// The most input channels a convolution may have to run directly (in the blocked layout).
