@@ -425,12 +425,13 @@ pub fn markdown(report: &BenchReport, models: &[(String, Crnn, CrnnConfig)]) -> 
     }
     s.push_str("(GFLOPs = 10^9 multiply-adds per line, as the paper counts them.)\n\n");
     if r.winograd {
-        s.push_str(
+        s.push_str(&format!(
             "conv3x3 GFLOP/s = the direct convolution's multiply-adds x 2 / time. The layers with \
-             64 or more input channels run by Winograd's F(2x2, 3x3), which does 2.25x fewer \
-             multiplications than counted, so this effective rate can pass the peak; \
+             {} or more input channels run by Winograd's F(2x2, 3x3) (on this CPU), which does \
+             2.25x fewer multiplications than counted, so this effective rate can pass the peak; \
              `--no-winograd` times the direct kernels alone.\n\n",
-        );
+            crate::infer::model::winograd_min_c_in()
+        ));
     }
     s.push_str(
         "| Model | conv3x3 GFLOP/s | % of peak | DBLSTM ms (fast) | DBLSTM ms (ORT LSTM) | ORT / fast | max abs diff vs ORT |\n|---|---|---|---|---|---|---|\n",

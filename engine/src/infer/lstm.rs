@@ -3,6 +3,7 @@
 
 use super::conv::matmul;
 use super::lstm_int8::{Int8Recurrent, Int8Scratch};
+use super::panel_gemm::PanelMatrix;
 
 /// One bidirectional layer in plain buffers (same layout as the Burn layer).
 #[derive(Debug, Clone)]
@@ -11,12 +12,18 @@ pub struct FastBlstm {
     pub w_input: Vec<f32>,
     /// `[8h]`
     pub bias: Vec<f32>,
+    /// `w_input` and `bias` packed for the AVX2 panel GEMM, on CPUs with AVX2 + FMA but no
+    /// AVX-512 (where the `gemm` crate is slower at these sizes); `None` elsewhere.
+    w_input_panels: Option<PanelMatrix>,
     /// `[2, h, 4h]`
     pub w_hidden: Vec<f32>,
     /// The recurrent weights repacked for the register-blocked kernel:
-    /// `[2, 4h / BLOCK, h, BLOCK]`, so that each block of gate columns streams contiguously
-    /// (empty when `4h` is not a multiple of [`BLOCK`]).
+    /// `[2, 4h / block, h, block]`, so that each block of gate columns streams contiguously
+    /// (empty when `4h` is not a multiple of `block` or the CPU has no blocked kernel).
     w_hidden_blocked: Vec<f32>,
+    /// Gate columns per block of `w_hidden_blocked`: [`BLOCK`] with AVX-512, [`BLOCK_AVX2`]
+    /// with AVX2 + FMA only (the kernel for this CPU, see [`block_width`]).
+    block: usize,
     /// The blocked recurrent weights as IEEE half-precision bits, when every weight is exactly
     /// a half-precision value (models stored in half precision, as shipped): the same numbers in
     /// half the bytes, so the recurrence, which streams these weights from the L2 cache at
@@ -36,6 +43,28 @@ pub struct FastBlstm {
 pub const BLOCK: usize = 256;
 /// AVX-512 vectors per block.
 const VECTORS: usize = BLOCK / 16;
+/// Gate columns per block of the AVX2 kernel: 8 ymm accumulators, which leaves registers for
+/// the broadcast hidden value (the 16 ymm registers cannot hold 16 accumulators and it).
+pub const BLOCK_AVX2: usize = 64;
+/// AVX2 vectors per block.
+const VECTORS_AVX2: usize = BLOCK_AVX2 / 8;
+
+/// Gate columns per block of the recurrent kernel this CPU runs (0: no blocked kernel).
+pub fn block_width() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return BLOCK;
+        }
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("f16c")
+        {
+            return BLOCK_AVX2;
+        }
+    }
+    0
+}
 
 impl FastBlstm {
     /// A layer from the Burn layout (`w_input [d_in, 8h]`, `bias [8h]`,
@@ -48,16 +77,16 @@ impl FastBlstm {
         hidden: usize,
     ) -> Self {
         let n = 4 * hidden;
+        let bw = block_width();
         let mut w_hidden_blocked = Vec::new();
-        if n.is_multiple_of(BLOCK) && w_hidden.len() == 2 * hidden * n {
+        if bw > 0 && n.is_multiple_of(bw) && w_hidden.len() == 2 * hidden * n {
             w_hidden_blocked.reserve(w_hidden.len());
             for dir in 0..2 {
                 let wd = &w_hidden[dir * hidden * n..(dir + 1) * hidden * n];
-                for block in 0..n / BLOCK {
+                for block in 0..n / bw {
                     for i in 0..hidden {
-                        w_hidden_blocked.extend_from_slice(
-                            &wd[i * n + block * BLOCK..i * n + (block + 1) * BLOCK],
-                        );
+                        w_hidden_blocked
+                            .extend_from_slice(&wd[i * n + block * bw..i * n + (block + 1) * bw]);
                     }
                 }
             }
@@ -73,11 +102,18 @@ impl FastBlstm {
         } else {
             Vec::new()
         };
+        let w_input_panels = if bw == BLOCK_AVX2 {
+            PanelMatrix::new(&w_input, &bias, d_in, 8 * hidden)
+        } else {
+            None
+        };
         Self {
             w_input,
             bias,
+            w_input_panels,
             w_hidden,
             w_hidden_blocked,
+            block: bw,
             w_hidden_f16,
             int8: None,
             d_in,
@@ -250,23 +286,107 @@ unsafe fn recurrent_blocked_f16_avx512(g: &mut [f32], h: &[f32], w: &[u16]) {
     unsafe { recurrent_blocked(g, h, w, |p| _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()))) }
 }
 
+/// [`recurrent_blocked`] for AVX2: blocks of [`BLOCK_AVX2`] gate columns in 8 ymm
+/// accumulators.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `g.len()` must be a multiple of [`BLOCK_AVX2`] and
+/// `w.len() >= h.len() * g.len()`; `load` must read 8 elements at most.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn recurrent_blocked_avx2<T>(
+    g: &mut [f32],
+    h: &[f32],
+    w: &[T],
+    load: impl Fn(*const T) -> std::arch::x86_64::__m256,
+) {
+    use std::arch::x86_64::*;
+    let n = g.len();
+    let k = h.len();
+    debug_assert!(n.is_multiple_of(BLOCK_AVX2) && w.len() >= k * n);
+    for block in 0..n / BLOCK_AVX2 {
+        // SAFETY: as in `recurrent_blocked`, with blocks of BLOCK_AVX2 columns; AVX2 and FMA
+        // are available by the contract.
+        unsafe {
+            let gp = g.as_mut_ptr().add(block * BLOCK_AVX2);
+            let mut acc = [_mm256_setzero_ps(); VECTORS_AVX2];
+            for (lane, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_loadu_ps(gp.add(8 * lane));
+            }
+            let mut wp = w.as_ptr().add(block * k * BLOCK_AVX2);
+            for &hv in h {
+                let x = _mm256_set1_ps(hv);
+                for (lane, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_ps(x, load(wp.add(8 * lane)), *a);
+                }
+                wp = wp.add(BLOCK_AVX2);
+            }
+            for (lane, a) in acc.iter().enumerate() {
+                _mm256_storeu_ps(gp.add(8 * lane), *a);
+            }
+        }
+    }
+}
+
+/// [`recurrent_blocked_avx2`] on f32 weights.
+///
+/// # Safety
+/// As [`recurrent_blocked_avx2`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn recurrent_blocked_f32_avx2(g: &mut [f32], h: &[f32], w: &[f32]) {
+    // SAFETY: the caller's contract; each load reads 8 floats.
+    unsafe { recurrent_blocked_avx2(g, h, w, |p| std::arch::x86_64::_mm256_loadu_ps(p)) }
+}
+
+/// [`recurrent_blocked_avx2`] on half-precision weight bits (F16C conversion in registers).
+///
+/// # Safety
+/// As [`recurrent_blocked_avx2`], with `w` holding f16 bits and F16C available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn recurrent_blocked_f16_avx2(g: &mut [f32], h: &[f32], w: &[u16]) {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller's contract; each load reads 8 halves (16 bytes).
+    unsafe { recurrent_blocked_avx2(g, h, w, |p| _mm256_cvtph_ps(_mm_loadu_si128(p.cast()))) }
+}
+
 /// `g += h @ w` for `w: [h.len(), g.len()]`, with the best instruction set available;
-/// `blocked` is the same matrix in the [`recurrent_blocked_avx512`] layout (or empty).
-fn recurrent(g: &mut [f32], h: &[f32], w: &[f32], blocked: &[f32], blocked_f16: &[u16]) {
+/// `blocked` is the same matrix in the layout of the blocked kernels, `block` gate columns per
+/// block (see [`block_width`]; or empty).
+fn recurrent(
+    g: &mut [f32],
+    h: &[f32],
+    w: &[f32],
+    blocked: &[f32],
+    blocked_f16: &[u16],
+    block: usize,
+) {
     #[cfg(target_arch = "x86_64")]
     {
+        let fits = |len: usize| {
+            len > 0 && block > 0 && g.len().is_multiple_of(block) && len >= h.len() * g.len()
+        };
+        if block == BLOCK_AVX2
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("f16c")
+        {
+            if fits(blocked_f16.len()) {
+                // SAFETY: AVX2, FMA and F16C were just detected; the sizes were just checked.
+                return unsafe { recurrent_blocked_f16_avx2(g, h, blocked_f16) };
+            }
+            if fits(blocked.len()) {
+                // SAFETY: AVX2 and FMA were just detected; the sizes were just checked.
+                return unsafe { recurrent_blocked_f32_avx2(g, h, blocked) };
+            }
+        }
         if std::arch::is_x86_feature_detected!("avx512f") {
-            if !blocked_f16.is_empty()
-                && g.len().is_multiple_of(BLOCK)
-                && blocked_f16.len() >= h.len() * g.len()
-            {
+            if block == BLOCK && fits(blocked_f16.len()) {
                 // SAFETY: AVX-512F was just detected; the sizes were just checked.
                 return unsafe { recurrent_blocked_f16_avx512(g, h, blocked_f16) };
             }
-            if !blocked.is_empty()
-                && g.len().is_multiple_of(BLOCK)
-                && blocked.len() >= h.len() * g.len()
-            {
+            if block == BLOCK && fits(blocked.len()) {
                 // SAFETY: AVX-512F was just detected; the sizes were just checked.
                 return unsafe { recurrent_blocked_avx512(g, h, blocked) };
             }
@@ -281,7 +401,7 @@ fn recurrent(g: &mut [f32], h: &[f32], w: &[f32], blocked: &[f32], blocked_f16: 
             return unsafe { recurrent_avx2(g, h, w) };
         }
     }
-    let _ = (blocked, blocked_f16);
+    let _ = (blocked, blocked_f16, block);
     recurrent_generic(g, h, w)
 }
 
@@ -335,6 +455,9 @@ impl FastBlstm {
     /// Gate pre-activations of every frame and both directions in one GEMM:
     /// `x: [t, d_in]` -> `gates: [t, 8h]` (input weights and bias).
     pub fn project_inputs(&self, x: &[f32], t: usize, gates: &mut Vec<f32>, threads: usize) {
+        if let Some(panels) = self.w_input_panels.as_ref().filter(|_| threads <= 1) {
+            return panels.apply(x, t, gates);
+        }
         let g8 = 8 * self.hidden;
         gates.clear();
         gates.resize(t * g8, 0.0);
@@ -368,7 +491,7 @@ impl FastBlstm {
                         let wh = &self.w_hidden[range.clone()];
                         let blocked = self.w_hidden_blocked.get(range.clone()).unwrap_or(&[]);
                         let blocked_f16 = self.w_hidden_f16.get(range).unwrap_or(&[]);
-                        recurrent(&mut g, &state[dir], wh, blocked, blocked_f16);
+                        recurrent(&mut g, &state[dir], wh, blocked, blocked_f16, self.block);
                     }
                 }
                 let (hs, cs) = (&mut state[dir], &mut cells[dir]);
@@ -400,8 +523,12 @@ mod tests {
                 })
                 .collect();
             let layer = FastBlstm::new(vec![], vec![], w.clone(), 0, hidden);
-            assert_eq!(layer.w_hidden_blocked.is_empty(), n % BLOCK != 0);
-            assert_eq!(layer.w_hidden_f16.is_empty(), !halves);
+            let bw = block_width();
+            assert_eq!(layer.w_hidden_blocked.is_empty(), bw == 0 || n % bw != 0);
+            assert_eq!(
+                layer.w_hidden_f16.is_empty(),
+                !halves || layer.w_hidden_blocked.is_empty()
+            );
             let h: Vec<f32> = (0..hidden)
                 .map(|i| ((i * 37) % 11) as f32 / 11.0 - 0.5)
                 .collect();
@@ -415,7 +542,7 @@ mod tests {
                 let range = dir * hidden * n..(dir + 1) * hidden * n;
                 let blocked = layer.w_hidden_blocked.get(range.clone()).unwrap_or(&[]);
                 let blocked_f16 = layer.w_hidden_f16.get(range).unwrap_or(&[]);
-                recurrent(&mut got, &h, wd, blocked, blocked_f16);
+                recurrent(&mut got, &h, wd, blocked, blocked_f16, layer.block);
                 let diff = crate::infer::max_abs_diff(&got, &expected);
                 assert!(diff < 1e-4, "hidden {hidden} dir {dir}: {diff}");
             }

@@ -1,16 +1,18 @@
 //! The fast CPU inference path: a trained CRNN converted to plain `f32` buffers (BatchNorm
 //! folded into the convolutions, ReLU fused), convolutions as direct convolutions in a
-//! channel-blocked layout ([`direct`]: an AVX-512 assembly tile for the 3x3 layers) or, with
-//! several threads per line or without AVX-512 on the deep layers, as SIMD GEMMs ([`conv`]:
-//! the `gemm` crate), the DBLSTM's input projections of all frames as one GEMM and only its
-//! recurrence step by step ([`lstm`]). One thread by default (the paper's latency setting);
-//! buffers are reused from line to line.
+//! channel-blocked layout ([`direct`]: an AVX-512 or an AVX2 assembly tile for the 3x3 layers;
+//! [`winograd`] for the deep ones) or, with several threads per line or on CPUs with neither,
+//! as SIMD GEMMs ([`conv`]: the `gemm` crate), the DBLSTM's input projections of all frames as
+//! one GEMM ([`panel_gemm`] on AVX2-only CPUs) and only its recurrence step by step
+//! ([`lstm`]). One thread by default (the paper's latency setting); buffers are reused from
+//! line to line. Each kernel picks its instruction set at run time.
 
 pub mod conv;
 pub mod direct;
 pub mod lstm;
 pub mod lstm_int8;
 pub(crate) mod model;
+pub mod panel_gemm;
 pub mod peak;
 pub mod winograd;
 

@@ -48,6 +48,22 @@ pub(crate) struct FastConv {
 /// more than the saved multiply-adds).
 pub(crate) const WINOGRAD_MIN_C_IN: usize = 64;
 
+/// The same threshold on a CPU without AVX-512 (AVX2 + FMA): there the GEMMs of the transformed
+/// tiles run on the gemm crate's AVX2 kernels, and Winograd only beats the AVX2 direct tile on
+/// the deep, narrow maps (256 -> 256 on 10x66 and 512 -> 512 on 5x66: 1.15x to 1.35x); it
+/// loses on 64 and 128 input channels (0.6x to 0.9x; measured on an AMD EPYC with `cargo
+/// bench -p engine --bench kernels -- conv3x3`).
+const WINOGRAD_MIN_C_IN_AVX2: usize = 256;
+
+/// The fewest input channels for which a 3x3 convolution runs by Winograd on this CPU.
+pub(crate) fn winograd_min_c_in() -> usize {
+    if direct::has_asm_tile() {
+        WINOGRAD_MIN_C_IN
+    } else {
+        WINOGRAD_MIN_C_IN_AVX2
+    }
+}
+
 impl FastConv {
     /// Packs the weights for the direct kernel (after BatchNorm folding).
     fn packed(mut self) -> Self {
@@ -80,16 +96,16 @@ pub(crate) enum FastLayer {
 /// im2col and GEMM up to 128 input channels on the wide early maps, slower from 256 on the
 /// narrow late ones. On one thread, direct convolution wins at every layer of the presets
 /// (measured: 1.2x to 1.35x faster than im2col + GEMM on the teacher's 128 to 512 channel
-/// layers; `cargo bench -p engine --bench kernels`). Without AVX-512 every convolution uses
-/// im2col + GEMM.
+/// layers; `cargo bench -p engine --bench kernels`). With AVX2 + FMA only (an AMD EPYC), the
+/// AVX2 tile reaches 70-80% of the FMA peak and beats im2col + GEMM 1.2x to 2.5x at every
+/// conv3x3 size of the bench. Without either, every convolution uses im2col + GEMM.
 const DIRECT_MAX_C_IN: usize = 128;
 
 /// The most input channels a convolution may have to run directly (in the blocked layout).
 fn direct_max_c_in(threads: usize) -> usize {
-    if !direct::has_asm_tile() {
-        // Without AVX-512 the direct kernel is the portable tile, compiled for baseline x86-64;
-        // the gemm crate picks AVX2 + FMA kernels at run time (measured on an AVX2-only AMD
-        // EPYC: see the README's Speed section).
+    if !direct::has_asm_tile() && !direct::has_avx2_tile() {
+        // Without AVX-512 or AVX2 the direct kernel is the portable tile, compiled for
+        // baseline x86-64; the gemm crate's GEMM is faster.
         0
     } else if threads <= 1 {
         usize::MAX
@@ -331,6 +347,7 @@ impl FastModel {
         map_a.from_plain(pixels, self.height, line_width, width);
         let mut plain: Option<(usize, usize, usize)> = None;
         let direct_max = direct_max_c_in(self.threads);
+        let wino_min = winograd_min_c_in();
         for layer in &self.layers {
             if let (None, FastLayer::Conv(conv)) = (plain, layer)
                 && conv.c_in > direct_max
@@ -340,7 +357,10 @@ impl FastModel {
             }
             match (layer, plain.as_mut()) {
                 (FastLayer::Conv(conv), None)
-                    if self.winograd && conv.winograd.is_some() && map_a.lanes == direct::LANES =>
+                    if self.winograd
+                        && conv.winograd.is_some()
+                        && conv.c_in >= wino_min
+                        && map_a.lanes == direct::LANES =>
                 {
                     let wino = conv.winograd.as_ref().unwrap_or_else(|| unreachable!());
                     wino.forward(map_a, map_b, winograd, self.threads);

@@ -143,7 +143,7 @@ impl WinogradConv {
     }
 }
 
-/// [`input_transform`], in AVX-512 registers when the CPU has them.
+/// [`input_transform`], in AVX-512 (or AVX2) registers when the CPU has them.
 fn transform_in(input: &Blocked, chunk: Chunk, v: &mut [f32]) {
     let Chunk {
         n,
@@ -158,10 +158,26 @@ fn transform_in(input: &Blocked, chunk: Chunk, v: &mut [f32]) {
         // access (see the function).
         return unsafe { input_transform_avx512(input, chunk, v) };
     }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: AVX2 and FMA are available.
+        return unsafe { input_transform_avx2(input, chunk, v) };
+    }
     input_transform(input, chunk, v)
 }
 
-/// [`output_transform`], in AVX-512 registers when the CPU has them.
+/// [`input_transform`] compiled for AVX2 + FMA: its 16-lane loops become pairs of ymm
+/// operations.
+///
+/// # Safety
+/// AVX2 and FMA must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn input_transform_avx2(input: &Blocked, chunk: Chunk, v: &mut [f32]) {
+    input_transform(input, chunk, v)
+}
+
+/// [`output_transform`], in AVX-512 (or AVX2) registers when the CPU has them.
 fn transform_out(m: &[f32], chunk: Chunk, bias: &[f32], relu: bool, out: &mut Blocked) {
     let Chunk {
         n,
@@ -177,6 +193,28 @@ fn transform_out(m: &[f32], chunk: Chunk, bias: &[f32], relu: bool, out: &mut Bl
         // access (see the function).
         return unsafe { output_transform_avx512(m, chunk, bias, relu, out) };
     }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: AVX2 and FMA are available.
+        return unsafe { output_transform_avx2(m, chunk, bias, relu, out) };
+    }
+    output_transform(m, chunk, bias, relu, out)
+}
+
+/// [`output_transform`] compiled for AVX2 + FMA: its 16-lane loops become pairs of ymm
+/// operations.
+///
+/// # Safety
+/// AVX2 and FMA must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn output_transform_avx2(
+    m: &[f32],
+    chunk: Chunk,
+    bias: &[f32],
+    relu: bool,
+    out: &mut Blocked,
+) {
     output_transform(m, chunk, bias, relu, out)
 }
 
@@ -341,6 +379,7 @@ fn pad(c: usize) -> usize {
 /// `V[p, t - t0, ch]` = `(B^T d B)[p]` for the tiles `t0..t0 + n` (`V` laid out
 /// `[16, n, ci]`, position planes `vs` floats apart), `d` the 4x4 input patch of the tile (zero
 /// beyond the border).
+#[inline(always)]
 fn input_transform(input: &Blocked, chunk: Chunk, v: &mut [f32]) {
     let Chunk {
         tw,
@@ -398,6 +437,7 @@ fn input_transform(input: &Blocked, chunk: Chunk, v: &mut [f32]) {
 /// Writes the 2x2 output pixels of the tiles `t0..t0 + n` from `M [16, n, co]` (position
 /// planes `ms` floats apart):
 /// `A^T m A` with `A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]`, plus bias, then ReLU.
+#[inline(always)]
 fn output_transform(m: &[f32], chunk: Chunk, bias: &[f32], relu: bool, out: &mut Blocked) {
     let Chunk {
         tw,
