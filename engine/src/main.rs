@@ -141,6 +141,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_winograd,
             json,
         } => {
+            if int8_lstm && !engine::infer::lstm_int8::available() {
+                anyhow::bail!(
+                    "--int8-lstm needs AVX-512 VNNI, which this CPU lacks (the portable int8 \
+                     kernel would be timed instead of a real one)"
+                );
+            }
             let models = if models.is_empty() {
                 engine::bench::preset_models(&presets)
             } else {

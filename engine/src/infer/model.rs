@@ -205,10 +205,18 @@ fn fold_batch_norm(mut c: FastConv, bn: &burn::nn::BatchNorm) -> FastConv {
 }
 
 impl FastModel {
-    /// Runs every DBLSTM layer's recurrence on int8 weights from now on (AVX-512 VNNI where
-    /// the CPU has it); an error, leaving the model as it was, when a layer's shape does not
+    /// Runs every DBLSTM layer's recurrence on int8 weights from now on (AVX-512 VNNI); an
+    /// error, leaving the model as it was, when the CPU lacks VNNI or a layer's shape does not
     /// fit the int8 kernel.
     pub fn quantize_lstm(&mut self) -> crate::Result<()> {
+        if !super::lstm_int8::available() {
+            return Err(crate::error::Error::Invalid(
+                "the int8 DBLSTM recurrence needs AVX-512 VNNI, which this CPU lacks (its \
+                 portable fallback would be far slower than the default f32 recurrence); run \
+                 without --int8-lstm"
+                    .into(),
+            ));
+        }
         let mut layers = self.lstm.clone();
         for (i, layer) in layers.iter_mut().enumerate() {
             if !layer.quantize_recurrence() {
@@ -605,6 +613,26 @@ mod tests {
             let _ = model.forward(x, Tensor::ones([2, cfg.frames(48)], &device));
         }
         model.valid()
+    }
+
+    /// `--int8-lstm` is refused with a reason, and the model left as it was, on a CPU
+    /// without VNNI (where only the slow portable kernel exists) or for a layer that does not
+    /// fit the kernel (the tiny preset's 32 units); the CPU presets' 128 units fit.
+    #[test]
+    fn int8_recurrence_is_refused_where_it_cannot_run() {
+        let cfg = CrnnConfig::preset(Preset::StudentTiny, 9);
+        let mut fast = FastModel::from_burn(&warmed_model(&cfg), cfg.height);
+        let before = fast.lstm[0].w_hidden.clone();
+        let err = fast.quantize_lstm().unwrap_err().to_string();
+        let vnni = crate::infer::lstm_int8::available();
+        assert!(
+            err.contains(if vnni { "does not fit" } else { "VNNI" }),
+            "{err}"
+        );
+        assert_eq!(fast.lstm[0].w_hidden, before);
+        let cfg = CrnnConfig::preset(Preset::StudentCpu, 9);
+        let mut fast = FastModel::from_burn(&cfg.init_seeded(&Device::flex(), 1), cfg.height);
+        assert_eq!(fast.quantize_lstm().is_ok(), vnni);
     }
 
     #[test]
