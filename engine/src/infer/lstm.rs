@@ -5,7 +5,9 @@ use super::conv::matmul;
 use super::lstm_int8::{Int8Recurrent, Int8Scratch};
 use super::panel_gemm::PanelMatrix;
 
-/// One bidirectional layer in plain buffers (same layout as the Burn layer).
+/// One bidirectional layer in plain buffers (same layout as the Burn layer). Build it with
+/// [`FastBlstm::new`], which makes the packed copies the kernels read: changing a public
+/// weight field afterwards would leave them stale.
 #[derive(Debug, Clone)]
 pub struct FastBlstm {
     /// `[d_in, 8h]`: forward i,f,g,o then backward.
