@@ -8,6 +8,7 @@ use engine::data::synth::{Synth, SynthConfig};
 use engine::experiment::distill::DistillExperiment;
 use engine::experiment::tucker::TuckerExperiment;
 use engine::train::config::TrainConfig;
+use engine::train::distill::FinetuneRecipe;
 use inkling_tests::assets_dir;
 use std::path::{Path, PathBuf};
 
@@ -58,6 +59,8 @@ fn check_recipe(path: &Path) -> Result<(), String> {
         if let Some(student) = &cfg.student {
             check_model_path(path, student)?;
         }
+    } else if name.starts_with("finetune-") {
+        serde_json::from_str::<FinetuneRecipe>(&text).map_err(at)?;
     } else {
         TrainConfig::load(path).map_err(|e| e.to_string())?;
     }
