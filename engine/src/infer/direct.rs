@@ -136,18 +136,6 @@ pub fn has_asm_tile() -> bool {
     }
 }
 
-/// Whether this CPU runs the AVX2 + FMA tile (used where AVX-512 is missing).
-pub fn has_avx2_tile() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// Geometry shared by the tiles of one convolution.
 #[derive(Clone, Copy)]
 struct Geometry {
@@ -183,7 +171,7 @@ pub fn conv(input: &Blocked, conv: &PackedConv, out: &mut Blocked) {
     #[cfg(not(target_arch = "x86_64"))]
     let avx512 = false;
     #[cfg(target_arch = "x86_64")]
-    if !avx512 && has_avx2_tile() {
+    if !avx512 && super::has_avx2_fma() {
         // SAFETY: AVX2 and FMA were detected.
         return unsafe { conv_avx2(input, conv, out, g, origin) };
     }

@@ -58,10 +58,7 @@ pub fn block_width() -> usize {
         if std::arch::is_x86_feature_detected!("avx512f") {
             return BLOCK;
         }
-        if std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
-            && std::arch::is_x86_feature_detected!("f16c")
-        {
+        if super::has_avx2_fma() && std::arch::is_x86_feature_detected!("f16c") {
             return BLOCK_AVX2;
         }
     }
@@ -370,8 +367,7 @@ fn recurrent(
             len > 0 && block > 0 && g.len().is_multiple_of(block) && len >= h.len() * g.len()
         };
         if block == BLOCK_AVX2
-            && std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
+            && super::has_avx2_fma()
             && std::arch::is_x86_feature_detected!("f16c")
         {
             if fits(blocked_f16.len()) {

@@ -18,6 +18,19 @@ pub mod winograd;
 
 pub use model::{Decoder, FastModel, FastRecognizer, Profile};
 
+/// Whether this CPU has AVX2 and FMA (checked once per call site by the standard library's
+/// cached detection): the kernels for CPUs without AVX-512 need both.
+pub fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Largest absolute difference between two equally long slices (0 for empty ones).
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter()

@@ -37,7 +37,7 @@ pub(crate) struct FastConv {
     /// The same weights packed for the direct kernel (built by [`FastConv::packed`]).
     pub(crate) packed: Option<PackedConv>,
     /// The same weights transformed for Winograd's F(2x2, 3x3), for 3x3 convolutions with at
-    /// least [`WINOGRAD_MIN_C_IN`] input channels (built by [`FastConv::packed`]).
+    /// least [`winograd_min_c_in`] input channels on this CPU (built by [`FastConv::packed`]).
     pub(crate) winograd: Option<Box<WinogradConv>>,
 }
 
@@ -75,7 +75,7 @@ impl FastConv {
             &self.b,
             self.relu,
         ));
-        self.winograd = (self.kernel == 3 && self.c_in >= WINOGRAD_MIN_C_IN).then(|| {
+        self.winograd = (self.kernel == 3 && self.c_in >= winograd_min_c_in()).then(|| {
             Box::new(WinogradConv::new(
                 self.c_in, self.c_out, &self.w, &self.b, self.relu,
             ))
@@ -103,7 +103,7 @@ const DIRECT_MAX_C_IN: usize = 128;
 
 /// The most input channels a convolution may have to run directly (in the blocked layout).
 fn direct_max_c_in(threads: usize) -> usize {
-    if !direct::has_asm_tile() && !direct::has_avx2_tile() {
+    if !direct::has_asm_tile() && !super::has_avx2_fma() {
         // Without AVX-512 or AVX2 the direct kernel is the portable tile, compiled for
         // baseline x86-64; the gemm crate's GEMM is faster.
         0
@@ -355,7 +355,6 @@ impl FastModel {
         map_a.from_plain(pixels, self.height, line_width, width);
         let mut plain: Option<(usize, usize, usize)> = None;
         let direct_max = direct_max_c_in(self.threads);
-        let wino_min = winograd_min_c_in();
         for layer in &self.layers {
             if let (None, FastLayer::Conv(conv)) = (plain, layer)
                 && conv.c_in > direct_max
@@ -365,10 +364,7 @@ impl FastModel {
             }
             match (layer, plain.as_mut()) {
                 (FastLayer::Conv(conv), None)
-                    if self.winograd
-                        && conv.winograd.is_some()
-                        && conv.c_in >= wino_min
-                        && map_a.lanes == direct::LANES =>
+                    if self.winograd && conv.winograd.is_some() && map_a.lanes == direct::LANES =>
                 {
                     let wino = conv.winograd.as_ref().unwrap_or_else(|| unreachable!());
                     wino.forward(map_a, map_b, winograd, self.threads);

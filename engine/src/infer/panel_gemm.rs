@@ -29,7 +29,7 @@ impl PanelMatrix {
     /// Packs `w [k, n]` (row-major) and `bias [n]`; `None` when `n` is not a multiple of 16 or
     /// this CPU lacks AVX2 + FMA (the caller keeps its general GEMM).
     pub fn new(w: &[f32], bias: &[f32], k: usize, n: usize) -> Option<Self> {
-        if !available() || n == 0 || !n.is_multiple_of(PANEL) || w.len() != k * n {
+        if !super::has_avx2_fma() || n == 0 || !n.is_multiple_of(PANEL) || w.len() != k * n {
             return None;
         }
         if bias.len() != n {
@@ -62,18 +62,6 @@ impl PanelMatrix {
         }
         #[cfg(not(target_arch = "x86_64"))]
         unreachable!("a panel matrix exists only on x86-64")
-    }
-}
-
-/// Whether this CPU runs the panel GEMM (AVX2 + FMA).
-fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
@@ -163,7 +151,7 @@ mod tests {
                 .map(|i| ((i * 37) % 11) as f32 / 11.0 - 0.5)
                 .collect();
             let Some(packed) = PanelMatrix::new(&w, &bias, k, n) else {
-                assert!(!available(), "an AVX2 CPU packs {k}x{n}");
+                assert!(!crate::infer::has_avx2_fma(), "an AVX2 CPU packs {k}x{n}");
                 return;
             };
             let mut got = vec![f32::NAN; 3];

@@ -159,7 +159,7 @@ fn transform_in(input: &Blocked, chunk: Chunk, v: &mut [f32]) {
         return unsafe { input_transform_avx512(input, chunk, v) };
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::has_avx2_fma() {
         // SAFETY: AVX2 and FMA are available.
         return unsafe { input_transform_avx2(input, chunk, v) };
     }
@@ -194,7 +194,7 @@ fn transform_out(m: &[f32], chunk: Chunk, bias: &[f32], relu: bool, out: &mut Bl
         return unsafe { output_transform_avx512(m, chunk, bias, relu, out) };
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::has_avx2_fma() {
         // SAFETY: AVX2 and FMA are available.
         return unsafe { output_transform_avx2(m, chunk, bias, relu, out) };
     }
