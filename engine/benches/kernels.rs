@@ -7,6 +7,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use engine::infer::conv::{conv3x3, im2col3x3, matmul};
 use engine::infer::direct::{self, Blocked, PackedConv};
 use engine::infer::lstm::FastBlstm;
+use engine::infer::panel_gemm;
 use engine::infer::winograd::{WinogradConv, WinogradScratch};
 use std::hint::black_box;
 
@@ -146,7 +147,8 @@ fn dblstm(c: &mut Criterion) {
 criterion_group!(benches, conv, dblstm);
 criterion_main!(benches, gemms);
 
-/// The `gemm` crate alone on the shapes of Winograd's products (tiles x c_in x c_out).
+/// The `gemm` crate alone on the shapes of Winograd's products (tiles x c_in x c_out), and
+/// the packed-panel GEMM that replaces it on CPUs with AVX2 and no AVX-512.
 fn gemm_only(c: &mut Criterion) {
     for (m, k, n) in [
         (99, 512, 512),
@@ -163,6 +165,15 @@ fn gemm_only(c: &mut Criterion) {
                 black_box(&out);
             })
         });
+        if panel_gemm::available() {
+            let packed = panel_gemm::pack(&b, k, n);
+            c.bench_function(&format!("panel gemm {m}x{k}x{n}"), |bch| {
+                bch.iter(|| {
+                    panel_gemm::gemm(black_box(&a), k, m, &packed, k, n, None, &mut out, n);
+                    black_box(&out);
+                })
+            });
+        }
     }
 }
 criterion_group!(gemms, gemm_only);

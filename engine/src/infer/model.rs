@@ -49,11 +49,13 @@ pub(crate) struct FastConv {
 pub(crate) const WINOGRAD_MIN_C_IN: usize = 64;
 
 /// The same threshold on a CPU without AVX-512 (AVX2 + FMA): there the GEMMs of the transformed
-/// tiles run on the gemm crate's AVX2 kernels, and Winograd only beats the AVX2 direct tile on
-/// the deep, narrow maps (256 -> 256 on 10x66 and 512 -> 512 on 5x66: 1.15x to 1.35x); it
-/// loses on 64 and 128 input channels (0.6x to 0.9x; measured on an AMD EPYC with `cargo
-/// bench -p engine --bench kernels -- conv3x3`).
-const WINOGRAD_MIN_C_IN_AVX2: usize = 256;
+/// tiles run on [`super::panel_gemm`] against weights packed once, and Winograd beats the AVX2
+/// direct tile from 128 input channels on (128 -> 256 on 10x200: 1.1x-1.4x; 512 -> 512 on
+/// 5x66: 1.4x); it loses at 64 (0.7x on 64 -> 64 40x265: the transforms of many small tiles
+/// cost more than the saved multiply-adds). Measured on an AMD EPYC with `cargo bench -p engine
+/// --bench kernels -- conv3x3`, training paused; this machine's timings vary by 10-20% from
+/// run to run, so each comparison was made within one run.
+const WINOGRAD_MIN_C_IN_AVX2: usize = 128;
 
 /// The fewest input channels for which a 3x3 convolution runs by Winograd on this CPU.
 pub(crate) fn winograd_min_c_in() -> usize {

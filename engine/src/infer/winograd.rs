@@ -15,6 +15,7 @@
 
 use super::conv::matmul;
 use super::direct::{Blocked, LANES};
+use super::panel_gemm;
 
 /// Positions of a transformed 4x4 tile.
 const POS: usize = 16;
@@ -37,8 +38,12 @@ pub struct WinogradConv {
     pub c_out: usize,
     /// Apply ReLU after the bias.
     pub relu: bool,
-    /// `U [16, c_in_pad, c_out_pad]`: `G g G^T` of every (output, input) channel pair.
+    /// `U [16, c_in_pad, c_out_pad]`: `G g G^T` of every (output, input) channel pair; with
+    /// `panels`, each position's matrix packed by [`panel_gemm::pack`].
     u: Vec<f32>,
+    /// `u` is packed for [`panel_gemm::gemm`] (CPUs with AVX2 + FMA and no AVX-512, where it
+    /// beats the `gemm` crate, which packs the weights again at every call).
+    panels: bool,
     /// `[c_out_pad]`, zero-padded.
     b: Vec<f32>,
 }
@@ -89,11 +94,19 @@ impl WinogradConv {
         }
         let mut bias = vec![0.0f32; co];
         bias[..c_out].copy_from_slice(&b[..c_out]);
+        let panels = use_panels();
+        if panels {
+            u = u
+                .chunks_exact(ci * co)
+                .flat_map(|plane| panel_gemm::pack(plane, ci, co))
+                .collect();
+        }
         Self {
             c_in,
             c_out,
             relu,
             u,
+            panels,
             b: bias,
         }
     }
@@ -126,21 +139,74 @@ impl WinogradConv {
             let n = chunk.min(tiles - t0);
             let (vs, ms) = (n * ci + SKEW, n * co + SKEW);
             transform_in(input, Chunk::new(tw, t0, n, ci, vs), &mut s.v);
-            for p in 0..POS {
-                matmul(
-                    &mut s.m[p * ms..p * ms + n * co],
-                    &s.v[p * vs..p * vs + n * ci],
-                    &self.u[p * ci * co..(p + 1) * ci * co],
-                    n,
-                    ci,
-                    co,
-                    threads,
-                );
+            if self.panels {
+                self.products_panels(&s.v, vs, &mut s.m, ms, n, threads);
+            } else {
+                for p in 0..POS {
+                    matmul(
+                        &mut s.m[p * ms..p * ms + n * co],
+                        &s.v[p * vs..p * vs + n * ci],
+                        &self.u[p * ci * co..(p + 1) * ci * co],
+                        n,
+                        ci,
+                        co,
+                        threads,
+                    );
+                }
             }
             transform_out(&s.m, Chunk::new(tw, t0, n, co, ms), &self.b, self.relu, out);
             t0 += n;
         }
     }
+}
+
+impl WinogradConv {
+    /// `M[p] = V[p] @ U[p]` for the 16 positions on [`panel_gemm::gemm`] (`V` and `M` planes
+    /// `vs` and `ms` floats apart, `n` tiles); several threads take whole positions.
+    fn products_panels(
+        &self,
+        v: &[f32],
+        vs: usize,
+        m: &mut [f32],
+        ms: usize,
+        n: usize,
+        threads: usize,
+    ) {
+        let (ci, co) = (pad(self.c_in), pad(self.c_out));
+        let position = |p: usize, m: &mut [f32]| {
+            let u = &self.u[p * ci * co..(p + 1) * ci * co];
+            panel_gemm::gemm(&v[p * vs..], ci, n, u, ci, co, None, m, co);
+        };
+        if threads <= 1 {
+            for (p, m) in m.chunks_mut(ms).take(POS).enumerate() {
+                position(p, m);
+            }
+            return;
+        }
+        let per = POS.div_ceil(threads.min(POS));
+        std::thread::scope(|scope| {
+            for (g, planes) in m.chunks_mut(ms * per).enumerate() {
+                let position = &position;
+                scope.spawn(move || {
+                    for (i, m) in planes.chunks_mut(ms).enumerate() {
+                        if g * per + i < POS {
+                            position(g * per + i, m);
+                        }
+                    }
+                });
+            }
+        });
+    }
+}
+
+/// Whether the transformed weights are packed for [`panel_gemm`]: on CPUs with AVX2 + FMA and
+/// no AVX-512 (with AVX-512 the `gemm` crate's kernels are kept).
+fn use_panels() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        return false;
+    }
+    panel_gemm::available()
 }
 
 /// [`input_transform`], in AVX-512 (or AVX2) registers when the CPU has them.
@@ -575,6 +641,7 @@ mod tests {
             (64, 32, 3, 1, true),
             (32, 16, 1, 9, false),
             (48, 64, 10, 131, true),
+            (300, 128, 3, 9, true),
         ] {
             let input = map(c_in, h, w, &mut rng);
             let wts = random(c_out * c_in * 9, &mut rng);
@@ -586,14 +653,19 @@ mod tests {
                 &mut want,
             );
             let wino = WinogradConv::new(c_in, c_out, &wts, &b, relu);
-            let mut got = Blocked {
-                data: vec![f32::NAN; 7],
-                ..Blocked::default()
-            };
-            wino.forward(&input, &mut got, &mut WinogradScratch::default(), 1);
-            assert_eq!((got.c, got.h, got.w), (c_out, h, w));
-            let diff = super::super::max_abs_diff(&got.data, &want.data);
-            assert!(diff < 1e-4, "{c_in}->{c_out} {h}x{w}: {diff}");
+            for threads in [1, 3] {
+                let mut got = Blocked {
+                    data: vec![f32::NAN; 7],
+                    ..Blocked::default()
+                };
+                wino.forward(&input, &mut got, &mut WinogradScratch::default(), threads);
+                assert_eq!((got.c, got.h, got.w), (c_out, h, w));
+                let diff = super::super::max_abs_diff(&got.data, &want.data);
+                assert!(
+                    diff < 1e-4,
+                    "{c_in}->{c_out} {h}x{w}, {threads} threads: {diff}"
+                );
+            }
         }
     }
 
