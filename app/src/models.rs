@@ -22,7 +22,7 @@ pub struct LoadedModel {
 
 /// The shipped models' folder.
 pub fn models_dir() -> PathBuf {
-    engine::data::synth::assets_dir().join("models")
+    engine::shipped::models_dir()
 }
 
 /// The sample line images shipped with the program (`training/make_samples.sh`).

@@ -96,6 +96,39 @@ impl ScaleArgs {
     }
 }
 
+/// The model of `recognize` and `eval`: a file, or one of the shipped models
+/// (`assets/models/`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArg {
+    /// Model file (.inkm). Without it, the shipped model of --task (the student unless
+    /// --teacher).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Without --model: handwriting (hwr) or printed text (ocr).
+    #[arg(long, value_enum, default_value_t, conflicts_with = "model")]
+    pub task: Task,
+    /// Without --model: the shipped teacher (more accurate, slower) instead of the student.
+    #[arg(long, conflicts_with = "model")]
+    pub teacher: bool,
+}
+
+impl ModelArg {
+    /// The model file: the one named, or the shipped one (an error names what ships).
+    pub fn path(&self) -> crate::Result<PathBuf> {
+        match &self.model {
+            Some(p) => Ok(p.clone()),
+            None => {
+                let role = if self.teacher {
+                    crate::model_file::Role::Teacher
+                } else {
+                    crate::model_file::Role::Student
+                };
+                crate::shipped::find(self.task, role)
+            }
+        }
+    }
+}
+
 /// How `recognize` and `eval` decode.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DecodeArgs {
@@ -260,11 +293,11 @@ pub enum Command {
         #[command(subcommand)]
         which: ExperimentCommand,
     },
-    /// Recognize line images.
+    /// Recognize line images (with no --model: the shipped student of --task).
     Recognize {
-        /// Model file (.inkm).
-        #[arg(long)]
-        model: PathBuf,
+        /// Which model.
+        #[command(flatten)]
+        model: ModelArg,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
@@ -284,9 +317,9 @@ pub enum Command {
     },
     /// Score a model on a labeled dataset: CER, WER and the worst lines.
     Eval {
-        /// Model file (.inkm).
-        #[arg(long)]
-        model: PathBuf,
+        /// Which model.
+        #[command(flatten)]
+        model: ModelArg,
         /// Dataset: a folder of NAME.png + NAME.gt.txt, a TSV list, IAM lines.txt, or PAGE-XML.
         #[arg(long)]
         data: PathBuf,

@@ -25,6 +25,7 @@ pub mod model_file;
 pub mod models;
 pub mod recognize;
 pub mod scale;
+pub mod shipped;
 pub mod train;
 pub mod tucker;
 

@@ -238,7 +238,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let decoder = decoding.decoder()?;
             let results = jobs::recognize_files(
-                &model,
+                &model.path()?,
                 &images,
                 threads,
                 split_lines,
@@ -286,7 +286,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let decoder = decoding.decoder()?;
             let report = jobs::eval(
-                &model,
+                &model.path()?,
                 &data,
                 limit,
                 worst,

@@ -62,3 +62,26 @@ fn shipped_models_read_the_shipped_samples() {
         assert!(rates.cer() < 15.0, "{model}: CER {:.1}%", rates.cer());
     }
 }
+
+/// With no `--model`, `recognize` uses the shipped student of the task (the teacher with
+/// `--teacher`): the same readings as naming those files.
+#[test]
+fn recognize_without_a_model_uses_the_shipped_ones() {
+    let image = assets_dir().join("samples").join("hwr-424242-000000.png");
+    let image = image.to_str().unwrap();
+    let text = |args: &[&str]| {
+        let out = engine(&[&["recognize"], args, &[image]].concat());
+        assert!(out.status.success(), "{}", describe(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let models = assets_dir().join("models");
+    let student = models.join("hwr-student-cpu.inkm");
+    let teacher = models.join("hwr-teacher-cpu.inkm");
+    assert_eq!(text(&[]), text(&["--model", student.to_str().unwrap()]));
+    assert_eq!(
+        text(&["--task", "hwr", "--teacher"]),
+        text(&["--model", teacher.to_str().unwrap()])
+    );
+    let out = engine(&["recognize", "--model", "x.inkm", "--teacher", image]);
+    assert!(!out.status.success(), "--model with --teacher is refused");
+}

@@ -1,0 +1,107 @@
+//! The models that ship in `assets/models/`: which file serves a task and a role when the user
+//! names none (`engine recognize` and `engine eval` without `--model`).
+//!
+//! Shipped files are named `<task>-<role>-<preset>.inkm` (`hwr-student-cpu.inkm`); the role is
+//! read from each file's header, the task from its name's prefix. Among several candidates the
+//! first by name wins, as in the desktop program.
+
+use crate::data::synth::{Task, assets_dir};
+use crate::model_file::{Role, read_header};
+use crate::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// The shipped models' folder (`assets/models/`, or `$INKLING_ASSETS/models`).
+pub fn models_dir() -> PathBuf {
+    assets_dir().join("models")
+}
+
+/// The file name prefix of a task's shipped models.
+fn prefix(task: Task) -> &'static str {
+    match task {
+        Task::Hwr => "hwr-",
+        Task::Ocr => "ocr-",
+    }
+}
+
+/// The shipped model of `task` with `role` in `dir`: the first `<task>-*.inkm` file by name
+/// whose header says `role`. The error lists what the folder holds.
+pub fn find_in(dir: &Path, task: Task, role: Role) -> Result<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|it| {
+            it.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "inkm"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let is_task = |p: &PathBuf| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(prefix(task)))
+    };
+    if let Some(found) = files
+        .iter()
+        .filter(|p| is_task(p))
+        .find(|p| read_header(p).is_ok_and(|h| h.role == role))
+    {
+        return Ok(found.clone());
+    }
+    let names: Vec<String> = files
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    Err(Error::Invalid(format!(
+        "no shipped {} {} model in {} (it holds: {}); name a model file with --model",
+        prefix(task).trim_end_matches('-'),
+        format!("{role:?}").to_lowercase(),
+        dir.display(),
+        if names.is_empty() {
+            "no .inkm files".to_string()
+        } else {
+            names.join(", ")
+        }
+    )))
+}
+
+/// [`find_in`] the shipped models' folder.
+pub fn find(task: Task, role: Role) -> Result<PathBuf> {
+    find_in(&models_dir(), task, role)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped hwr student and teacher are found by task and role; a task with no model of
+    /// that role is a clear error naming the folder's files.
+    #[test]
+    fn finds_the_shipped_models_by_task_and_role() {
+        let dir = models_dir();
+        let student = find_in(&dir, Task::Hwr, Role::Student).unwrap();
+        assert_eq!(read_header(&student).unwrap().role, Role::Student);
+        assert!(
+            student
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("hwr-")
+        );
+        let teacher = find_in(&dir, Task::Hwr, Role::Teacher).unwrap();
+        assert_eq!(read_header(&teacher).unwrap().role, Role::Teacher);
+        let err = find_in(&dir, Task::Hwr, Role::Tucker)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no shipped hwr tucker model") && err.contains("hwr-student-cpu.inkm")
+        );
+        let empty = std::env::temp_dir().join(format!("inkling-shipped-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        let err = find_in(&empty, Task::Ocr, Role::Student)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no .inkm files"), "{err}");
+        std::fs::remove_dir_all(&empty).unwrap();
+    }
+}
