@@ -70,6 +70,7 @@ pub fn find(task: Task, role: Role) -> Result<PathBuf> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
