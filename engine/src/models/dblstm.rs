@@ -73,10 +73,19 @@ impl BlstmLayer {
         let mut state_h = Tensor::<3>::zeros([2, b, h], &device);
         let mut state_c = Tensor::<3>::zeros([2, b, h], &device);
         let mut outputs = Vec::with_capacity(t);
-        for step in 0..t {
+        // Each frame's slice is taken from a block of frames, not from `xs`: the backward pass
+        // of a narrow writes its gradient into zeros shaped like the narrowed tensor, so t
+        // slices straight from `xs` would cost t full-size tensors (quadratic in the line
+        // length; it was a third of a training step's time). With blocks of about sqrt(t)
+        // frames the slices cost about 2 t^1.5 frames of gradient instead.
+        let block = t.isqrt().max(1);
+        let steps = xs.split(block, 2).into_iter().flat_map(|chunk| {
+            let len = chunk.dims()[2];
+            (0..len).map(move |j| chunk.clone().narrow(2, j, 1))
+        });
+        for (step, x_step) in steps.enumerate() {
             // [2, batch, 4h]
-            let gates = xs.clone().narrow(2, step, 1).reshape([2, b, 4 * h])
-                + state_h.matmul(w_hidden.clone());
+            let gates = x_step.reshape([2, b, 4 * h]) + state_h.matmul(w_hidden.clone());
             let s = sigmoid(gates.clone());
             let i = s.clone().narrow(2, 0, h);
             let f = s.clone().narrow(2, h, h);
