@@ -85,13 +85,26 @@ pub fn gemm(
         ldo >= n && out.len() >= (m - 1) * ldo + n,
         "panel gemm: output size"
     );
+    let ops = Operands {
+        a,
+        lda,
+        m,
+        panels,
+        k,
+        n,
+        bias,
+        ldo,
+    };
     #[cfg(target_arch = "x86_64")]
     // SAFETY: AVX2 and FMA are available; the asserts above bound every tile.
     unsafe {
-        gemm_avx2(a, lda, m, panels, k, n, bias, out, ldo)
+        gemm_avx2(ops, out)
     }
     #[cfg(not(target_arch = "x86_64"))]
-    unreachable!("panel gemm runs only on x86-64")
+    {
+        let _ = (ops, out);
+        unreachable!("panel gemm runs only on x86-64")
+    }
 }
 
 impl PanelMatrix {
@@ -122,6 +135,19 @@ impl PanelMatrix {
     }
 }
 
+/// The operands of one [`gemm`] call besides its output.
+#[derive(Clone, Copy)]
+struct Operands<'a> {
+    a: &'a [f32],
+    lda: usize,
+    m: usize,
+    panels: &'a [f32],
+    k: usize,
+    n: usize,
+    bias: Option<&'a [f32]>,
+    ldo: usize,
+}
+
 /// All tiles of the product: for each block of the reduction and each panel, the rows 6 at a
 /// time, then the rest in one tile.
 ///
@@ -129,18 +155,17 @@ impl PanelMatrix {
 /// AVX2 and FMA must be available; the sizes satisfy the asserts of [`gemm`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_avx2(
-    a: &[f32],
-    lda: usize,
-    m: usize,
-    panels: &[f32],
-    k: usize,
-    n: usize,
-    bias: Option<&[f32]>,
-    out: &mut [f32],
-    ldo: usize,
-) {
+unsafe fn gemm_avx2(ops: Operands, out: &mut [f32]) {
+    let Operands {
+        a,
+        lda,
+        m,
+        panels,
+        k,
+        n,
+        bias,
+        ldo,
+    } = ops;
     let mut k0 = 0;
     loop {
         let kb = K_BLOCK.min(k - k0);
