@@ -9,10 +9,9 @@
 # criteria, each distilled then fine-tuned), the Tucker comparison (v1-v3 fine-tuned), the ocr
 # teacher (2500 steps: printed lines are learned faster), the ocr table. Each trained teacher
 # and the best student of each table are copied to assets/models/ (the shipped models), and the
-# hwr experiment recipes read those shipped files: an hwr table can be rerun on a fresh checkout
+# experiment recipes read those shipped files: a table can be rerun on a fresh checkout
 # without training its teacher first, and `git diff assets/` shows whether a rerun reproduced
-# the committed models bit for bit. (The ocr table reads runs/teacher-cpu-ocr until an ocr
-# teacher ships.)
+# the committed models bit for bit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p runs
