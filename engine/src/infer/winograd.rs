@@ -6,8 +6,9 @@
 //! kernel and `(.)` is an element-wise product. The 16 products of a tile replace the 36
 //! multiply-adds of the direct convolution, 2.25x fewer. Summed over channels, each of the 16
 //! positions becomes one matrix product: `M[k] (tiles x c_out) = V[k] (tiles x c_in) x
-//! U[k] (c_in x c_out)`, run by the `gemm` crate. The transforms use only 0, +-1 and +-1/2,
-//! so the results agree with the direct convolution to a few ulps of the sums.
+//! U[k] (c_in x c_out)`, run by the `gemm` crate (with AVX-512) or by [`super::panel_gemm`]
+//! against `U` packed once (CPUs with AVX2 and no AVX-512). The transforms use only 0, +-1
+//! and +-1/2, so the results agree with the direct convolution to a few ulps of the sums.
 //!
 //! Tiles are processed in chunks whose transformed inputs and products stay in the L2 cache;
 //! when the transformed weights are large (deep layers), one chunk holds every tile so that
@@ -158,9 +159,7 @@ impl WinogradConv {
             t0 += n;
         }
     }
-}
 
-impl WinogradConv {
     /// `M[p] = V[p] @ U[p]` for the 16 positions on [`panel_gemm::gemm`] (`V` and `M` planes
     /// `vs` and `ms` floats apart, `n` tiles); several threads take whole positions.
     fn products_panels(
