@@ -101,7 +101,7 @@ impl ScaleArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArg {
     /// Model file (.inkm). Without it, the shipped model of --task (the student unless
-    /// --teacher).
+    /// --teacher; the teacher when no student of the task ships).
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Without --model: handwriting (hwr) or printed text (ocr).
@@ -117,14 +117,22 @@ impl ModelArg {
     pub fn path(&self) -> crate::Result<PathBuf> {
         match &self.model {
             Some(p) => Ok(p.clone()),
-            None => {
-                let role = if self.teacher {
-                    crate::model_file::Role::Teacher
-                } else {
-                    crate::model_file::Role::Student
-                };
-                crate::shipped::find(self.task, role)
+            None if self.teacher => {
+                crate::shipped::find(self.task, crate::model_file::Role::Teacher)
             }
+            // A task whose student does not ship (yet) falls back to its teacher, with a note.
+            None => crate::shipped::find(self.task, crate::model_file::Role::Student).or_else(
+                |missing| {
+                    let teacher = crate::shipped::find(self.task, crate::model_file::Role::Teacher)
+                        .map_err(|_| missing)?;
+                    eprintln!(
+                        "note: no shipped {} student; using the teacher {}",
+                        format!("{:?}", self.task).to_lowercase(),
+                        teacher.display()
+                    );
+                    Ok(teacher)
+                },
+            ),
         }
     }
 }

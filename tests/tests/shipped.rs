@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use engine::metrics::ErrorRates;
-use inkling_tests::{assets_dir, describe, engine};
+use inkling_tests::{assets_dir, describe, engine, engine_bin, scratch};
 
 /// Recognizes `image` with `model` (splitting it into lines) and returns the texts in order.
 fn read(model: &str, image: &std::path::Path) -> Vec<String> {
@@ -84,4 +84,40 @@ fn recognize_without_a_model_uses_the_shipped_ones() {
     );
     let out = engine(&["recognize", "--model", "x.inkm", "--teacher", image]);
     assert!(!out.status.success(), "--model with --teacher is refused");
+}
+
+/// A task whose student does not ship falls back to its teacher, with a note on stderr; a task
+/// with no model at all is a clear error naming what ships.
+#[test]
+fn a_task_without_a_student_falls_back_to_its_teacher() {
+    let assets = scratch("shipped-fallback");
+    std::fs::create_dir_all(assets.join("models")).unwrap();
+    let teacher = assets_dir().join("models").join("hwr-teacher-cpu.inkm");
+    std::fs::copy(&teacher, assets.join("models").join("hwr-teacher-cpu.inkm")).unwrap();
+    let image = assets_dir().join("samples").join("hwr-424242-000000.png");
+    let run = |args: &[&str]| {
+        std::process::Command::new(engine_bin())
+            .args(args)
+            .arg(&image)
+            .env("INKLING_ASSETS", &assets)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["recognize"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        note.contains("no shipped hwr student; using the teacher"),
+        "{note}"
+    );
+    let named = run(&["recognize", "--model", teacher.to_str().unwrap()]);
+    assert_eq!(out.stdout, named.stdout);
+    let none = run(&["recognize", "--task", "ocr"]);
+    assert!(!none.status.success());
+    let err = String::from_utf8_lossy(&none.stderr);
+    assert!(
+        err.contains("no shipped ocr student model") && err.contains("hwr-teacher-cpu.inkm"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&assets).unwrap();
 }
