@@ -32,25 +32,12 @@ pub fn samples_dir() -> PathBuf {
 
 /// The `.inkm` files in a folder, sorted by name.
 pub fn discover(dir: &Path) -> Vec<PathBuf> {
-    files_with_extension(dir, "inkm")
+    engine::shipped::files_with_extension(dir, "inkm")
 }
 
 /// The `.png` sample images in a folder, sorted by name.
 pub fn discover_samples(dir: &Path) -> Vec<PathBuf> {
-    files_with_extension(dir, "png")
-}
-
-fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|it| {
-            it.filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == extension))
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
+    engine::shipped::files_with_extension(dir, "png")
 }
 
 /// The default student and teacher among `found`: by the role stored in each file (for a

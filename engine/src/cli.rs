@@ -127,7 +127,7 @@ impl ModelArg {
                         .map_err(|_| missing)?;
                     eprintln!(
                         "note: no shipped {} student; using the teacher {}",
-                        format!("{:?}", self.task).to_lowercase(),
+                        self.task.name(),
                         teacher.display()
                     );
                     Ok(teacher)

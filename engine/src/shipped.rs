@@ -15,30 +15,29 @@ pub fn models_dir() -> PathBuf {
     assets_dir().join("models")
 }
 
-/// The file name prefix of a task's shipped models.
-fn prefix(task: Task) -> &'static str {
-    match task {
-        Task::Hwr => "hwr-",
-        Task::Ocr => "ocr-",
-    }
+/// The files of `dir` with extension `extension`, sorted by name (none when `dir` is
+/// unreadable).
+pub fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|it| {
+            it.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == extension))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
 }
 
 /// The shipped model of `task` with `role` in `dir`: the first `<task>-*.inkm` file by name
 /// whose header says `role`. The error lists what the folder holds.
 pub fn find_in(dir: &Path, task: Task, role: Role) -> Result<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|it| {
-            it.filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "inkm"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
+    let files = files_with_extension(dir, "inkm");
     let is_task = |p: &PathBuf| {
         p.file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(prefix(task)))
+            .is_some_and(|n| n.starts_with(&format!("{}-", task.name())))
     };
     if let Some(found) = files
         .iter()
@@ -53,7 +52,7 @@ pub fn find_in(dir: &Path, task: Task, role: Role) -> Result<PathBuf> {
         .collect();
     Err(Error::Invalid(format!(
         "no shipped {} {} model in {} (it holds: {}); name a model file with --model",
-        prefix(task).trim_end_matches('-'),
+        task.name(),
         format!("{role:?}").to_lowercase(),
         dir.display(),
         if names.is_empty() {

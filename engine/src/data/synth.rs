@@ -114,6 +114,15 @@ pub fn assets_dir() -> PathBuf {
 }
 
 impl Task {
+    /// The task's name as on the command line, in asset folders (`assets/fonts/hwr`) and in
+    /// shipped model file names (`hwr-teacher-cpu.inkm`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Hwr => "hwr",
+            Task::Ocr => "ocr",
+        }
+    }
+
     /// The fonts every shipped recipe of this task holds out of training
     /// ([`super::fonts::HWR_HOLDOUT`], [`super::fonts::OCR_HOLDOUT`]).
     pub fn shipped_holdout(self) -> Vec<String> {
@@ -166,10 +175,7 @@ pub struct Synth {
 impl Synth {
     /// Loads fonts and corpus.
     pub fn new(cfg: &SynthConfig) -> Result<Self> {
-        let task_dir = match cfg.task {
-            Task::Hwr => "hwr",
-            Task::Ocr => "ocr",
-        };
+        let task_dir = cfg.task.name();
         let font_dir = cfg
             .fonts
             .clone()
