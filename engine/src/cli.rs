@@ -492,6 +492,11 @@ pub enum ExperimentCommand {
         /// Experiment folder (one sub-folder per run, results.md/csv, analysis.md/csv).
         #[arg(long)]
         out: PathBuf,
+        /// Train only this run ("scratch", or a criterion's folder name such as "cnn-mah")
+        /// and stop, without the tables. Two runs can train at once in two processes; the
+        /// command without --only then finds them finished and only evaluates.
+        #[arg(long, value_name = "RUN")]
+        only: Option<String>,
     },
     /// Tucker v1/v2/v3 decomposed from the teacher and fine-tuned, against the teacher and a
     /// distilled student: the paper's comparison table (resumable).

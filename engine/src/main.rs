@@ -102,10 +102,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Experiment {
-            which: ExperimentCommand::Distill { config, out },
+            which: ExperimentCommand::Distill { config, out, only },
         } => {
             let cfg: DistillExperiment = read_json(&config)?;
             let name = config.display().to_string();
+            if let Some(which) = only {
+                let model = with_progress(|cancel, observer| {
+                    experiment::distill::run_one(&cfg, &name, &out, &which, cancel, observer)
+                })
+                .with_context(|| format!("experiment {}", out.display()))?;
+                println!("run {which} finished: {}", model.display());
+                return Ok(ExitCode::SUCCESS);
+            }
             let (rows, _) = with_progress(|cancel, observer| {
                 experiment::distill::run(&cfg, &name, &out, cancel, observer)
             })

@@ -605,6 +605,42 @@ fn distillation_experiment_writes_both_tables_and_resumes() {
         std::fs::read_to_string(exp.join("results.md")).unwrap(),
         results
     );
+
+    // The same experiment with its runs trained at once by two processes (--only), then
+    // evaluated by the whole command, gives the same tables.
+    let split = dir.join("split");
+    let with_out = |extra: &[&str]| {
+        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        a[5] = split.to_str().unwrap().to_string();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let spawn = |extra: &[&str]| {
+        let a = with_out(extra);
+        engine(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| spawn(&["--only", "scratch"]));
+        let b = s.spawn(|| spawn(&["--only", "cnn-mah"]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(a.status.success(), "{}", describe(&a));
+    assert!(b.status.success(), "{}", describe(&b));
+    assert!(!split.join("results.md").exists());
+    assert!(split.join("cnn-mah/finetune-best.inkm").is_file());
+    let bogus = spawn(&["--only", "cnn-l3"]);
+    assert!(
+        !bogus.status.success()
+            && String::from_utf8_lossy(&bogus.stderr).contains("scratch, softmax-ce_T_2_, cnn-mah"),
+        "{}",
+        describe(&bogus)
+    );
+    let whole = spawn(&[]);
+    assert!(whole.status.success(), "{}", describe(&whole));
+    assert_eq!(
+        std::fs::read_to_string(split.join("results.md")).unwrap(),
+        results
+    );
 }
 
 #[test]

@@ -94,15 +94,21 @@ pub struct AnalysisRow {
     pub losses: [f64; 6],
 }
 
-/// Runs (or resumes) the experiment in `out` and writes `results.md`, `results.csv`,
-/// `analysis.md` and `analysis.csv` there.
-pub fn run(
-    cfg: &DistillExperiment,
-    recipe_name: &str,
-    out: &Path,
-    cancel: &CancelToken,
-    observer: Observer,
-) -> Result<(Vec<ResultRow>, Vec<AnalysisRow>)> {
+/// The sub-runs of an experiment, in the order `run` trains them: "scratch", then one folder
+/// name per criterion (e.g. "cnn-mah", "softmax-ce_T_2_").
+pub fn sub_runs(cfg: &DistillExperiment) -> Vec<String> {
+    std::iter::once("scratch".to_string())
+        .chain(cfg.criteria.iter().map(criterion_folder))
+        .collect()
+}
+
+/// The run folder name of a criterion inside the experiment folder.
+fn criterion_folder(c: &Criterion) -> String {
+    c.name().replace(['(', ')', '='], "_")
+}
+
+/// Checks the recipe before any work starts.
+fn check(cfg: &DistillExperiment) -> Result<()> {
     if cfg.criteria.is_empty() {
         return Err(Error::Config(
             "criteria must name at least one criterion".into(),
@@ -111,11 +117,54 @@ pub fn run(
     for c in &cfg.criteria {
         crate::train::distill::check_criterion(c)?;
     }
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let teacher_header = model_file::read_header(&cfg.teacher)?;
-    let resume = |dir: &Path| dir.join("config.json").is_file();
+    Ok(())
+}
 
-    // Student from scratch with CTC.
+/// Runs (or resumes) one sub-run, named as in [`sub_runs`], and returns its final model. Two
+/// sub-runs can train at once in two processes (one per core); a later `run` of the whole
+/// experiment then finds them finished and only evaluates.
+pub fn run_one(
+    cfg: &DistillExperiment,
+    recipe_name: &str,
+    out: &Path,
+    which: &str,
+    cancel: &CancelToken,
+    observer: Observer,
+) -> Result<PathBuf> {
+    check(cfg)?;
+    let names = sub_runs(cfg);
+    if !names.iter().any(|n| n == which) {
+        return Err(Error::Config(format!(
+            "the experiment has no run \"{which}\"; its runs are: {}",
+            names.join(", ")
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    if which == "scratch" {
+        return run_scratch(cfg, recipe_name, out, cancel, observer);
+    }
+    let c = cfg
+        .criteria
+        .iter()
+        .find(|c| criterion_folder(c) == which)
+        .expect("checked above");
+    Ok(run_criterion(cfg, c, recipe_name, out, cancel, observer)?.1)
+}
+
+/// Whether a run folder holds a started run.
+fn started(dir: &Path) -> bool {
+    dir.join("config.json").is_file()
+}
+
+/// The student from scratch with CTC; returns its best model.
+fn run_scratch(
+    cfg: &DistillExperiment,
+    recipe_name: &str,
+    out: &Path,
+    cancel: &CancelToken,
+    observer: Observer,
+) -> Result<PathBuf> {
+    let teacher_header = model_file::read_header(&cfg.teacher)?;
     let scratch_dir = out.join("scratch");
     observer(&ProgressEvent::Message("student from scratch (CTC)".into()));
     let scratch_cfg = TrainConfig {
@@ -131,44 +180,71 @@ pub fn run(
         &scratch_cfg,
         recipe_name,
         &scratch_dir,
-        resume(&scratch_dir),
+        started(&scratch_dir),
         &ScaleConfig::default(),
         cancel,
         observer,
     )?;
+    Ok(scratch.best_model)
+}
 
-    // One distilled + fine-tuned student per criterion.
+/// One distilled + fine-tuned student; returns (best distilled, final fine-tuned) models.
+fn run_criterion(
+    cfg: &DistillExperiment,
+    c: &Criterion,
+    recipe_name: &str,
+    out: &Path,
+    cancel: &CancelToken,
+    observer: Observer,
+) -> Result<(PathBuf, PathBuf)> {
+    let dir = out.join(criterion_folder(c));
+    observer(&ProgressEvent::Message(format!(
+        "distillation with {}",
+        c.name()
+    )));
+    let dcfg = DistillConfig {
+        teacher: cfg.teacher.clone(),
+        student: cfg.student.clone(),
+        criterion: *c,
+        data: cfg.data.clone(),
+        optimizer: cfg.distill.optimizer.clone(),
+        schedule: cfg.distill.schedule.clone(),
+        finetune: Some(FinetuneConfig {
+            optimizer: cfg.finetune.optimizer.clone(),
+            schedule: cfg.finetune.schedule.clone(),
+        }),
+        seed: cfg.seed,
+        half_precision: true,
+    };
+    let r = distill(
+        &dcfg,
+        recipe_name,
+        &dir,
+        started(&dir),
+        &ScaleConfig::default(),
+        cancel,
+        observer,
+    )?;
+    Ok((r.distill.best_model.clone(), r.student().to_path_buf()))
+}
+
+/// Runs (or resumes) the experiment in `out` and writes `results.md`, `results.csv`,
+/// `analysis.md` and `analysis.csv` there.
+pub fn run(
+    cfg: &DistillExperiment,
+    recipe_name: &str,
+    out: &Path,
+    cancel: &CancelToken,
+    observer: Observer,
+) -> Result<(Vec<ResultRow>, Vec<AnalysisRow>)> {
+    check(cfg)?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let teacher_header = model_file::read_header(&cfg.teacher)?;
+    let scratch_best = run_scratch(cfg, recipe_name, out, cancel, observer)?;
     let mut students = Vec::new();
     for c in &cfg.criteria {
-        let dir = out.join(c.name().replace(['(', ')', '='], "_"));
-        observer(&ProgressEvent::Message(format!(
-            "distillation with {}",
-            c.name()
-        )));
-        let dcfg = DistillConfig {
-            teacher: cfg.teacher.clone(),
-            student: cfg.student.clone(),
-            criterion: *c,
-            data: cfg.data.clone(),
-            optimizer: cfg.distill.optimizer.clone(),
-            schedule: cfg.distill.schedule.clone(),
-            finetune: Some(FinetuneConfig {
-                optimizer: cfg.finetune.optimizer.clone(),
-                schedule: cfg.finetune.schedule.clone(),
-            }),
-            seed: cfg.seed,
-            half_precision: true,
-        };
-        let r = distill(
-            &dcfg,
-            recipe_name,
-            &dir,
-            resume(&dir),
-            &ScaleConfig::default(),
-            cancel,
-            observer,
-        )?;
-        students.push((*c, r.distill.best_model.clone(), r.student().to_path_buf()));
+        let (distilled, tuned) = run_criterion(cfg, c, recipe_name, out, cancel, observer)?;
+        students.push((*c, distilled, tuned));
     }
 
     // Results table.
@@ -176,7 +252,7 @@ pub fn run(
     let tests = load_tests(&cfg.test_sets, &teacher_header, observer)?;
     let mut rows = vec![
         score("VGG-DBLSTM", "CTC", &cfg.teacher, &tests)?,
-        score("DarkNet-DBLSTM", "CTC", &scratch.best_model, &tests)?,
+        score("DarkNet-DBLSTM", "CTC", &scratch_best, &tests)?,
     ];
     for (c, _, tuned) in &students {
         rows.push(score(
