@@ -147,14 +147,17 @@ fn dblstm(c: &mut Criterion) {
 criterion_group!(benches, conv, dblstm);
 criterion_main!(benches, gemms);
 
-/// The `gemm` crate alone on the shapes of Winograd's products (tiles x c_in x c_out), and
-/// the packed-panel GEMM that replaces it on CPUs with AVX2 and no AVX-512.
+/// The `gemm` crate alone on the shapes of Winograd's products (tiles x c_in x c_out) and of
+/// the DBLSTM's input projections (frames x d_in x 8h), and the packed-panel GEMM.
 fn gemm_only(c: &mut Criterion) {
     for (m, k, n) in [
         (99, 512, 512),
         (128, 64, 64),
         (1024, 64, 64),
         (165, 256, 256),
+        // The DBLSTM's input projections of a 66-frame line.
+        (66, 80, 1024),
+        (66, 256, 1024),
     ] {
         let a = filled(m * k, 1);
         let b = filled(k * n, 2);

@@ -3,7 +3,7 @@
 //! channel-blocked layout ([`direct`]: an AVX-512 or an AVX2 assembly tile for the 3x3 layers;
 //! [`winograd`] for the deep ones) or, with several threads per line or on CPUs with neither,
 //! as SIMD GEMMs ([`conv`]: the `gemm` crate), the DBLSTM's input projections of all frames as
-//! one GEMM ([`panel_gemm`] on AVX2-only CPUs) and only its recurrence step by step
+//! one GEMM ([`panel_gemm`], weights packed once) and only its recurrence step by step
 //! ([`lstm`]). One thread by default (the paper's latency setting); buffers are reused from
 //! line to line. Each kernel picks its instruction set at run time.
 

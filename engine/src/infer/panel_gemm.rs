@@ -1,15 +1,18 @@
-//! A GEMM against a weight matrix packed once into 16-column panels, with AVX2 + FMA, for CPUs
-//! without AVX-512: the DBLSTM's input projections (`gates [t, 8h] = x [t, d_in] @ W [d_in, 8h]
-//! + bias`) and the 16 products of Winograd's transformed tiles (`M = V @ U`).
+//! A GEMM against a weight matrix packed once into 16-column panels, with AVX2 + FMA or
+//! AVX-512: the DBLSTM's input projections (`gates [t, 8h] = x [t, d_in] @ W [d_in, 8h] +
+//! bias`) and the 16 products of Winograd's transformed tiles (`M = V @ U`).
 //!
-//! Each tile keeps 6 rows x 16 columns of the product in 12 ymm registers, starting at the
+//! The AVX2 tile keeps 6 rows x 16 columns of the product in 12 ymm registers, starting at the
 //! bias; for each `k` it loads the panel's 16 weights (two ymm) and broadcasts one value of
 //! each of the 6 rows: 8 loads for 12 FMAs, so the loop runs at the FMA ports' rate. On the
 //! bench's 200-frame projections this is 1.6x (80 inputs) and 1.3x (256 inputs) the `gemm`
 //! crate's speed, which packs both operands at every call (measured on an AMD EPYC with
 //! `cargo bench -p engine --bench kernels -- blstm`); on Winograd's 99 x 512 x 512 products
-//! 1.2x (84% of the FMA peak), on 165 x 256 x 256 about the same (`-- gemm`). Reductions
-//! longer than 256 run in passes of 256 so that the panel's weights stay in the L1 cache.
+//! 1.2x (84% of the FMA peak), on 165 x 256 x 256 about the same (`-- gemm`). The AVX-512
+//! tile spans two panels, 12 rows x 32 columns in 24 zmm registers: 1.05x-1.1x the `gemm`
+//! crate on the 66-frame projections and on Winograd's 512- and 256-channel products (an
+//! Intel Xeon, Sapphire Rapids class), about level on the 64-channel ones. Reductions longer
+//! than 256 run in passes of 256 so that the panels' weights stay in the L1 cache.
 
 /// Columns per panel (two ymm registers).
 pub const PANEL: usize = 16;
@@ -68,6 +71,28 @@ pub fn gemm(
     out: &mut [f32],
     ldo: usize,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx512 = false;
+    gemm_on(a, lda, m, panels, k, n, bias, out, ldo, avx512);
+}
+
+/// [`gemm`] on the AVX-512 kernel when `avx512` (which this CPU must then have), else on the
+/// AVX2 one; the tests run both where they can.
+#[allow(clippy::too_many_arguments)]
+fn gemm_on(
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    panels: &[f32],
+    k: usize,
+    n: usize,
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    ldo: usize,
+    avx512: bool,
+) {
     assert!(available(), "panel gemm: needs AVX2 + FMA");
     assert!(
         n.is_multiple_of(PANEL) && panels.len() >= k * n,
@@ -96,14 +121,24 @@ pub fn gemm(
         ldo,
     };
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: AVX2 and FMA are available; the asserts above bound every tile.
-    unsafe {
-        gemm_avx2(ops, out)
-    }
+    run(ops, out, avx512);
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (ops, out);
+        let _ = (ops, out, avx512);
         unreachable!("panel gemm runs only on x86-64")
+    }
+}
+
+/// Runs the AVX-512 kernel when `avx512` (which must then be available), else the AVX2 one.
+#[cfg(target_arch = "x86_64")]
+fn run(ops: Operands, out: &mut [f32], avx512: bool) {
+    assert!(!avx512 || std::arch::is_x86_feature_detected!("avx512f"));
+    if avx512 {
+        // SAFETY: AVX-512F was just checked; the caller checked every size (see `gemm`).
+        unsafe { gemm_avx512(ops, out) }
+    } else {
+        // SAFETY: the caller checked AVX2 + FMA and every size (see `gemm`).
+        unsafe { gemm_avx2(ops, out) }
     }
 }
 
@@ -183,6 +218,7 @@ unsafe fn gemm_avx2(ops: Operands, out: &mut [f32]) {
                     a: a[r * lda + k0..].as_ptr(),
                     lda,
                     w,
+                    panel_stride: k * PANEL,
                     k: kb,
                     out: out[r * ldo + p * PANEL..].as_mut_ptr(),
                     ldo,
@@ -231,6 +267,8 @@ struct Tile {
     a: *const f32,
     lda: usize,
     w: *const f32,
+    /// Floats from one panel's packing to the next (the AVX-512 tiles span two panels).
+    panel_stride: usize,
     k: usize,
     out: *mut f32,
     ldo: usize,
@@ -280,6 +318,125 @@ unsafe fn tile<const R: usize>(t: Tile) {
     }
 }
 
+/// [`gemm_avx2`] for AVX-512: tiles of 12 rows x 2 panels (32 columns) in 24 zmm
+/// accumulators, so that each broadcast value feeds two FMAs and each weight vector twelve;
+/// the last panel of an odd count and the last rows take narrower tiles.
+///
+/// # Safety
+/// AVX-512F must be available; the sizes satisfy the asserts of [`gemm`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gemm_avx512(ops: Operands, out: &mut [f32]) {
+    let Operands {
+        a,
+        lda,
+        m,
+        panels,
+        k,
+        n,
+        bias,
+        ldo,
+    } = ops;
+    let mut k0 = 0;
+    loop {
+        let kb = K_BLOCK.min(k - k0);
+        let mut p = 0;
+        while p < n / PANEL {
+            let pair = p + 1 < n / PANEL;
+            let w = panels[p * k * PANEL + k0 * PANEL..].as_ptr();
+            let mut r = 0;
+            while r < m {
+                let rows = ROWS_AVX512.min(m - r);
+                let t = Tile {
+                    a: a[r * lda + k0..].as_ptr(),
+                    lda,
+                    w,
+                    panel_stride: k * PANEL,
+                    k: kb,
+                    out: out[r * ldo + p * PANEL..].as_mut_ptr(),
+                    ldo,
+                    bias: match (k0, bias) {
+                        (0, Some(b)) => b[p * PANEL..].as_ptr(),
+                        _ => std::ptr::null(),
+                    },
+                    partial: k0 > 0,
+                };
+                macro_rules! tiles {
+                    ($($x:literal)*) => {
+                        match (rows, pair) {
+                            $(($x, true) => tile_avx512::<$x, 2>(t),)*
+                            $(($x, false) => tile_avx512::<$x, 1>(t),)*
+                            _ => unreachable!("a tile of {rows} rows"),
+                        }
+                    };
+                }
+                // SAFETY: rows r..r + rows <= m, the columns of panels p (and p + 1 when
+                // `pair`) < n and reduction steps k0..k0 + kb <= k lie inside `a`, `out` and
+                // the packing (the caller's contract).
+                unsafe { tiles!(1 2 3 4 5 6 7 8 9 10 11 12) }
+                r += rows;
+            }
+            p += if pair { 2 } else { 1 };
+        }
+        k0 += kb;
+        if k0 >= k {
+            break;
+        }
+    }
+}
+
+/// Rows per tile of the AVX-512 kernel (24 of the 32 zmm registers accumulate).
+const ROWS_AVX512: usize = 12;
+
+/// One AVX-512 tile: `R` rows x `P` panels (16 columns each, one zmm).
+///
+/// # Safety
+/// AVX-512F must be available; the tile lies inside its buffers (see [`gemm_avx512`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn tile_avx512<const R: usize, const P: usize>(t: Tile) {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller's contract: rows 0..R of `t.a` (`t.k` values each, `t.lda` apart) and
+    // of `t.out` (16 P values each, `t.ldo` apart), `t.k` packed steps of 16 weights at `t.w`
+    // and, for P = 2, at `t.w + t.panel_stride`; 16 P biases at `t.bias` when not null.
+    unsafe {
+        let mut acc = [[_mm512_setzero_ps(); P]; R];
+        if t.partial {
+            for (row, acc) in acc.iter_mut().enumerate() {
+                for (q, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_loadu_ps(t.out.add(row * t.ldo + 16 * q));
+                }
+            }
+        } else if !t.bias.is_null() {
+            for acc in acc.iter_mut() {
+                for (q, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_loadu_ps(t.bias.add(16 * q));
+                }
+            }
+        }
+        let mut wp = t.w;
+        for kk in 0..t.k {
+            let mut w = [_mm512_setzero_ps(); P];
+            for (q, w) in w.iter_mut().enumerate() {
+                *w = _mm512_loadu_ps(wp.add(q * t.panel_stride));
+            }
+            for (row, acc) in acc.iter_mut().enumerate() {
+                let x = _mm512_set1_ps(*t.a.add(row * t.lda + kk));
+                for (a, w) in acc.iter_mut().zip(&w) {
+                    *a = _mm512_fmadd_ps(x, *w, *a);
+                }
+            }
+            wp = wp.add(PANEL);
+        }
+        for (row, acc) in acc.iter().enumerate() {
+            for (q, a) in acc.iter().enumerate() {
+                _mm512_storeu_ps(t.out.add(row * t.ldo + 16 * q), *a);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,14 +466,33 @@ mod tests {
             };
             let mut got = vec![f32::NAN; 3];
             packed.apply(&a, m, &mut got);
-            for i in 0..m {
-                for j in 0..n {
-                    let want = bias[j] + (0..k).map(|l| a[i * k + l] * w[l * n + j]).sum::<f32>();
-                    let g = got[i * n + j];
-                    assert!(
-                        (g - want).abs() < 1e-4,
-                        "{m}x{k}x{n} ({i},{j}): {g} vs {want}"
+            for avx512 in kernels() {
+                if avx512.is_some() {
+                    got.fill(f32::NAN);
+                    let p = &packed;
+                    gemm_on(
+                        &a,
+                        k,
+                        m,
+                        &p.panels,
+                        k,
+                        n,
+                        Some(&p.bias),
+                        &mut got,
+                        n,
+                        avx512 == Some(true),
                     );
+                }
+                for i in 0..m {
+                    for j in 0..n {
+                        let want =
+                            bias[j] + (0..k).map(|l| a[i * k + l] * w[l * n + j]).sum::<f32>();
+                        let g = got[i * n + j];
+                        assert!(
+                            (g - want).abs() < 1e-4,
+                            "{m}x{k}x{n} ({i},{j}), avx512 {avx512:?}: {g} vs {want}"
+                        );
+                    }
                 }
             }
         }
@@ -338,17 +514,52 @@ mod tests {
             .map(|i| ((i * 13) % 17) as f32 / 17.0 - 0.5)
             .collect();
         let mut out = vec![7.0f32; m * ldo];
-        gemm(&a, lda, m, &pack(&w, k, n), k, n, None, &mut out, ldo);
-        for i in 0..m {
-            for j in 0..ldo {
-                let want = if j < n {
-                    (0..k).map(|l| a[i * lda + l] * w[l * n + j]).sum::<f32>()
-                } else {
-                    7.0
-                };
-                let g = out[i * ldo + j];
-                assert!((g - want).abs() < 1e-3, "({i},{j}): {g} vs {want}");
+        for avx512 in kernels() {
+            if let Some(avx512) = avx512 {
+                out.fill(7.0);
+                gemm_on(
+                    &a,
+                    lda,
+                    m,
+                    &pack(&w, k, n),
+                    k,
+                    n,
+                    None,
+                    &mut out,
+                    ldo,
+                    avx512,
+                );
+            } else {
+                gemm(&a, lda, m, &pack(&w, k, n), k, n, None, &mut out, ldo);
+            }
+            for i in 0..m {
+                for j in 0..ldo {
+                    let want = if j < n {
+                        (0..k).map(|l| a[i * lda + l] * w[l * n + j]).sum::<f32>()
+                    } else {
+                        7.0
+                    };
+                    let g = out[i * ldo + j];
+                    assert!(
+                        (g - want).abs() < 1e-3,
+                        "({i},{j}), avx512 {avx512:?}: {g} vs {want}"
+                    );
+                }
             }
         }
+    }
+
+    /// The kernels to check: `None` (the public entry point), then each kernel this CPU runs
+    /// (`Some(avx512)`).
+    fn kernels() -> Vec<Option<bool>> {
+        let mut k = vec![None];
+        if available() {
+            k.push(Some(false));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            k.push(Some(true));
+        }
+        k
     }
 }
