@@ -132,23 +132,18 @@ pub fn run_one(
     observer: Observer,
 ) -> Result<PathBuf> {
     check(cfg)?;
-    let names = sub_runs(cfg);
-    if !names.iter().any(|n| n == which) {
+    let criterion = cfg.criteria.iter().find(|c| criterion_folder(c) == which);
+    if which != "scratch" && criterion.is_none() {
         return Err(Error::Config(format!(
             "the experiment has no run \"{which}\"; its runs are: {}",
-            names.join(", ")
+            sub_runs(cfg).join(", ")
         )));
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    if which == "scratch" {
-        return run_scratch(cfg, recipe_name, out, cancel, observer);
+    match criterion {
+        Some(c) => Ok(run_criterion(cfg, c, recipe_name, out, cancel, observer)?.1),
+        None => run_scratch(cfg, recipe_name, out, cancel, observer),
     }
-    let c = cfg
-        .criteria
-        .iter()
-        .find(|c| criterion_folder(c) == which)
-        .expect("checked above");
-    Ok(run_criterion(cfg, c, recipe_name, out, cancel, observer)?.1)
 }
 
 /// Whether a run folder holds a started run.
