@@ -156,7 +156,9 @@ impl Int8Recurrent {
         let inv = 127.0 / max;
         let Int8Scratch { state, sums: acc } = scratch;
         state.clear();
-        state.extend(h.iter().map(|&v| ((v * inv).round() + 128.0) as u8));
+        // Ties to even (one `vrndscaleps`) rather than `round`'s ties away from zero, which
+        // compiles to a call per value; the values lie in 1..=255, so the cast only truncates.
+        state.extend(h.iter().map(|&v| ((v * inv).round_ties_even() + 128.0) as u8));
         // Every sum is overwritten by `dot`.
         acc.resize(n, 0);
         let w = &self.weights[dir * k * n..(dir + 1) * k * n];
