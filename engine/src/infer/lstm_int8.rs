@@ -156,8 +156,8 @@ impl Int8Recurrent {
         let inv = 127.0 / max;
         let Int8Scratch { state, sums: acc } = scratch;
         state.clear();
-        // Ties to even (one `vrndscaleps`) rather than `round`'s ties away from zero, which
-        // compiles to a call per value; the values lie in 1..=255, so the cast only truncates.
+        // Ties to even: one `vrndscaleps` per 16 values (checked in the disassembly); the
+        // values lie in 1..=255, so the cast only truncates.
         state.extend(h.iter().map(|&v| ((v * inv).round_ties_even() + 128.0) as u8));
         // Every sum is overwritten by `dot`.
         acc.resize(n, 0);
