@@ -158,7 +158,10 @@ impl Int8Recurrent {
         state.clear();
         // Ties to even: one `vrndscaleps` per 16 values (checked in the disassembly); the
         // values lie in 1..=255, so the cast only truncates.
-        state.extend(h.iter().map(|&v| ((v * inv).round_ties_even() + 128.0) as u8));
+        state.extend(
+            h.iter()
+                .map(|&v| ((v * inv).round_ties_even() + 128.0) as u8),
+        );
         // Every sum is overwritten by `dot`.
         acc.resize(n, 0);
         let w = &self.weights[dir * k * n..(dir + 1) * k * n];
