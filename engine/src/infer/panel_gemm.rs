@@ -9,9 +9,10 @@
 //! crate's speed, which packs both operands at every call (measured on an AMD EPYC with
 //! `cargo bench -p engine --bench kernels -- blstm`); on Winograd's 99 x 512 x 512 products
 //! 1.2x (84% of the FMA peak), on 165 x 256 x 256 about the same (`-- gemm`). The AVX-512
-//! tile spans two panels, 12 rows x 32 columns in 24 zmm registers: 1.05x-1.1x the `gemm`
-//! crate on the 66-frame projections and on Winograd's 512- and 256-channel products (an
-//! Intel Xeon, Sapphire Rapids class), about level on the 64-channel ones. Reductions longer
+//! tile spans two panels, 12 rows x 32 columns in 24 zmm registers: 1.05x-1.19x the `gemm`
+//! crate on the 66-frame projections and 1.07x-1.10x on Winograd's 512-channel products (an
+//! Intel Xeon, Sapphire Rapids class; three criterion runs), 0.92x-1.08x on the 256-channel
+//! ones and about level on the 64-channel ones. Reductions longer
 //! than 256 run in passes of 256 so that the panels' weights stay in the L1 cache.
 
 /// Columns per panel (two ymm registers).
@@ -183,14 +184,18 @@ struct Operands<'a> {
     ldo: usize,
 }
 
-/// All tiles of the product: for each block of the reduction and each panel, the rows 6 at a
-/// time, then the rest in one tile.
-///
-/// # Safety
-/// AVX2 and FMA must be available; the sizes satisfy the asserts of [`gemm`].
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn gemm_avx2(ops: Operands, out: &mut [f32]) {
+/// Walks the tiles of one product: for each block of the reduction, each group of
+/// `panels_per_tile` panels (fewer at the end) and each group of `rows_per_tile` rows (fewer
+/// at the end), calls `tile(t, rows, panels)`. The first block starts from the bias, later
+/// ones from the partial sums in `out`.
+#[inline(always)]
+fn for_each_tile(
+    ops: Operands,
+    out: &mut [f32],
+    rows_per_tile: usize,
+    panels_per_tile: usize,
+    mut tile: impl FnMut(Tile, usize, usize),
+) {
     let Operands {
         a,
         lda,
@@ -204,16 +209,13 @@ unsafe fn gemm_avx2(ops: Operands, out: &mut [f32]) {
     let mut k0 = 0;
     loop {
         let kb = K_BLOCK.min(k - k0);
-        let start = if k0 == 0 {
-            Start::Bias(bias)
-        } else {
-            Start::Partial
-        };
-        for p in 0..n / PANEL {
+        let mut p = 0;
+        while p < n / PANEL {
+            let here = panels_per_tile.min(n / PANEL - p);
             let w = panels[p * k * PANEL + k0 * PANEL..].as_ptr();
             let mut r = 0;
             while r < m {
-                let rows = ROWS.min(m - r);
+                let rows = rows_per_tile.min(m - r);
                 let t = Tile {
                     a: a[r * lda + k0..].as_ptr(),
                     lda,
@@ -222,26 +224,16 @@ unsafe fn gemm_avx2(ops: Operands, out: &mut [f32]) {
                     k: kb,
                     out: out[r * ldo + p * PANEL..].as_mut_ptr(),
                     ldo,
-                    bias: match start {
-                        Start::Bias(Some(b)) => b[p * PANEL..].as_ptr(),
+                    bias: match (k0, bias) {
+                        (0, Some(b)) => b[p * PANEL..].as_ptr(),
                         _ => std::ptr::null(),
                     },
-                    partial: matches!(start, Start::Partial),
+                    partial: k0 > 0,
                 };
-                macro_rules! tiles {
-                    ($($x:literal)*) => {
-                        match rows {
-                            $($x => tile::<$x>(t),)*
-                            _ => unreachable!("a tile of {rows} rows"),
-                        }
-                    };
-                }
-                // SAFETY: rows r..r + rows < m, columns of panel p < n and reduction steps
-                // k0..k0 + kb <= k lie inside `a`, `out` and the packing (the caller's
-                // contract).
-                unsafe { tiles!(1 2 3 4 5 6) }
+                tile(t, rows, here);
                 r += rows;
             }
+            p += here;
         }
         k0 += kb;
         if k0 >= k {
@@ -250,13 +242,26 @@ unsafe fn gemm_avx2(ops: Operands, out: &mut [f32]) {
     }
 }
 
-/// What a pass's accumulators start from.
-#[derive(Clone, Copy)]
-enum Start<'a> {
-    /// The bias (zero without one): the first block of the reduction.
-    Bias(Option<&'a [f32]>),
-    /// The partial sums already in `out`: a later block.
-    Partial,
+/// All tiles of the product, 6 rows x 1 panel each (the last rows in a narrower tile).
+///
+/// # Safety
+/// AVX2 and FMA must be available; the sizes satisfy the asserts of [`gemm`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gemm_avx2(ops: Operands, out: &mut [f32]) {
+    for_each_tile(ops, out, ROWS, 1, |t, rows, _| {
+        macro_rules! tiles {
+            ($($x:literal)*) => {
+                match rows {
+                    $($x => tile::<$x>(t),)*
+                    _ => unreachable!("a tile of {rows} rows"),
+                }
+            };
+        }
+        // SAFETY: `for_each_tile` gives rows, one panel's columns and reduction steps inside
+        // `a`, `out` and the packing (the caller's contract); AVX2 + FMA by the contract.
+        unsafe { tiles!(1 2 3 4 5 6) }
+    });
 }
 
 /// One tile's operands: `R` rows of `a` from `a` (`lda` apart), `k` steps of one packed panel
@@ -327,62 +332,21 @@ unsafe fn tile<const R: usize>(t: Tile) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn gemm_avx512(ops: Operands, out: &mut [f32]) {
-    let Operands {
-        a,
-        lda,
-        m,
-        panels,
-        k,
-        n,
-        bias,
-        ldo,
-    } = ops;
-    let mut k0 = 0;
-    loop {
-        let kb = K_BLOCK.min(k - k0);
-        let mut p = 0;
-        while p < n / PANEL {
-            let pair = p + 1 < n / PANEL;
-            let w = panels[p * k * PANEL + k0 * PANEL..].as_ptr();
-            let mut r = 0;
-            while r < m {
-                let rows = ROWS_AVX512.min(m - r);
-                let t = Tile {
-                    a: a[r * lda + k0..].as_ptr(),
-                    lda,
-                    w,
-                    panel_stride: k * PANEL,
-                    k: kb,
-                    out: out[r * ldo + p * PANEL..].as_mut_ptr(),
-                    ldo,
-                    bias: match (k0, bias) {
-                        (0, Some(b)) => b[p * PANEL..].as_ptr(),
-                        _ => std::ptr::null(),
-                    },
-                    partial: k0 > 0,
-                };
-                macro_rules! tiles {
-                    ($($x:literal)*) => {
-                        match (rows, pair) {
-                            $(($x, true) => tile_avx512::<$x, 2>(t),)*
-                            $(($x, false) => tile_avx512::<$x, 1>(t),)*
-                            _ => unreachable!("a tile of {rows} rows"),
-                        }
-                    };
+    for_each_tile(ops, out, ROWS_AVX512, 2, |t, rows, panels| {
+        macro_rules! tiles {
+            ($($x:literal)*) => {
+                match (rows, panels) {
+                    $(($x, 2) => tile_avx512::<$x, 2>(t),)*
+                    $(($x, 1) => tile_avx512::<$x, 1>(t),)*
+                    _ => unreachable!("a tile of {rows} rows x {panels} panels"),
                 }
-                // SAFETY: rows r..r + rows <= m, the columns of panels p (and p + 1 when
-                // `pair`) < n and reduction steps k0..k0 + kb <= k lie inside `a`, `out` and
-                // the packing (the caller's contract).
-                unsafe { tiles!(1 2 3 4 5 6 7 8 9 10 11 12) }
-                r += rows;
-            }
-            p += if pair { 2 } else { 1 };
+            };
         }
-        k0 += kb;
-        if k0 >= k {
-            break;
-        }
-    }
+        // SAFETY: `for_each_tile` gives rows, the columns of `panels` panels and reduction
+        // steps inside `a`, `out` and the packing (the caller's contract); AVX-512F by the
+        // contract.
+        unsafe { tiles!(1 2 3 4 5 6 7 8 9 10 11 12) }
+    });
 }
 
 /// Rows per tile of the AVX-512 kernel (24 of the 32 zmm registers accumulate).
