@@ -7,7 +7,8 @@
 #
 # Steps: the hwr teacher (5000 steps), the hwr distillation table (scratch student + 8
 # criteria, each distilled then fine-tuned), the Tucker comparison (v1-v3 fine-tuned), the ocr
-# teacher (2500 steps: printed lines are learned faster), the ocr table. Each trained teacher
+# teacher (2500 steps: printed lines are learned faster), the ocr table, the ocr student's
+# longer fine-tuning (training/finetune-ocr-student.json). Each trained teacher
 # and the best student of each table are copied to assets/models/ (the shipped models), and the
 # experiment recipes read those shipped files: a table can be rerun on a fresh checkout
 # without training its teacher first, and `git diff assets/` shows whether a rerun reproduced
@@ -29,6 +30,14 @@ experiment() { # kind recipe out-folder
     "$engine" experiment "$1" --config "$2" --out "$3" >> "$3.log" 2>&1
 }
 
+finetune() { # model recipe run-folder
+    if [ -d "$3" ]; then
+        "$engine" finetune --model "$1" --config "$2" --out "$3" --resume >> "$3.log" 2>&1
+    else
+        "$engine" finetune --model "$1" --config "$2" --out "$3" >> "$3.log" 2>&1
+    fi
+}
+
 ship() { # model-file shipped-file
     if [ -f "$1" ]; then cp "$1" "$2"; fi
 }
@@ -41,5 +50,8 @@ experiment tucker training/experiment-tucker-hwr.json runs/experiment-tucker-hwr
 train training/teacher-cpu-ocr.json runs/teacher-cpu-ocr
 ship runs/teacher-cpu-ocr/train-best.inkm assets/models/ocr-teacher-cpu.inkm
 experiment distill training/experiment-distill-ocr.json runs/experiment-distill-ocr
-ship runs/experiment-distill-ocr/cnn-mah/finetune-best.inkm assets/models/ocr-student-cpu.inkm
+# The shipped ocr student: the table's cnn-mah student, fine-tuned 2000 more steps on fresh lines.
+finetune runs/experiment-distill-ocr/cnn-mah/finetune-best.inkm training/finetune-ocr-student.json \
+    runs/finetune-ocr-student
+ship runs/finetune-ocr-student/finetune-best.inkm assets/models/ocr-student-cpu.inkm
 echo "all steps done"
