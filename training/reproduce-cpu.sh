@@ -8,7 +8,7 @@
 # Steps: the hwr teacher (5000 steps), the hwr distillation table (scratch student + 8
 # criteria, each distilled then fine-tuned), the Tucker comparison (v1-v3 fine-tuned), the ocr
 # teacher (2500 steps: printed lines are learned faster), the ocr table, the ocr student's
-# longer fine-tuning (training/finetune-ocr-student.json). Each trained teacher
+# longer fine-tuning (training/finetune-ocr-student{,-2}.json). Each trained teacher
 # and the best student of each table are copied to assets/models/ (the shipped models), and the
 # experiment recipes read those shipped files: a table can be rerun on a fresh checkout
 # without training its teacher first, and `git diff assets/` shows whether a rerun reproduced
@@ -50,8 +50,11 @@ experiment tucker training/experiment-tucker-hwr.json runs/experiment-tucker-hwr
 train training/teacher-cpu-ocr.json runs/teacher-cpu-ocr
 ship runs/teacher-cpu-ocr/train-best.inkm assets/models/ocr-teacher-cpu.inkm
 experiment distill training/experiment-distill-ocr.json runs/experiment-distill-ocr
-# The shipped ocr student: the table's cnn-mah student, fine-tuned 2000 more steps on fresh lines.
+# The shipped ocr student: the table's cnn-mah student, fine-tuned twice 2000 more steps on
+# fresh lines at falling rates.
 finetune runs/experiment-distill-ocr/cnn-mah/finetune-best.inkm training/finetune-ocr-student.json \
     runs/finetune-ocr-student
-ship runs/finetune-ocr-student/finetune-best.inkm assets/models/ocr-student-cpu.inkm
+finetune runs/finetune-ocr-student/finetune-best.inkm training/finetune-ocr-student-2.json \
+    runs/finetune-ocr-student-2
+ship runs/finetune-ocr-student-2/finetune-best.inkm assets/models/ocr-student-cpu.inkm
 echo "all steps done"
