@@ -76,24 +76,24 @@ pub fn gemm(
     let avx512 = std::arch::is_x86_feature_detected!("avx512f");
     #[cfg(not(target_arch = "x86_64"))]
     let avx512 = false;
-    gemm_on(a, lda, m, panels, k, n, bias, out, ldo, avx512);
+    let ops = Operands {
+        a,
+        lda,
+        m,
+        panels,
+        k,
+        n,
+        bias,
+        ldo,
+    };
+    gemm_on(ops, out, avx512);
 }
 
 /// [`gemm`] on the AVX-512 kernel when `avx512` (which this CPU must then have), else on the
 /// AVX2 one; the tests run both where they can.
-#[allow(clippy::too_many_arguments)]
-fn gemm_on(
-    a: &[f32],
-    lda: usize,
-    m: usize,
-    panels: &[f32],
-    k: usize,
-    n: usize,
-    bias: Option<&[f32]>,
-    out: &mut [f32],
-    ldo: usize,
-    avx512: bool,
-) {
+fn gemm_on(ops: Operands, out: &mut [f32], avx512: bool) {
+    let (a, lda, m, k, n, ldo) = (ops.a, ops.lda, ops.m, ops.k, ops.n, ops.ldo);
+    let (panels, bias) = (ops.panels, ops.bias);
     assert!(available(), "panel gemm: needs AVX2 + FMA");
     assert!(
         n.is_multiple_of(PANEL) && panels.len() >= k * n,
@@ -111,16 +111,6 @@ fn gemm_on(
         ldo >= n && out.len() >= (m - 1) * ldo + n,
         "panel gemm: output size"
     );
-    let ops = Operands {
-        a,
-        lda,
-        m,
-        panels,
-        k,
-        n,
-        bias,
-        ldo,
-    };
     #[cfg(target_arch = "x86_64")]
     run(ops, out, avx512);
     #[cfg(not(target_arch = "x86_64"))]
@@ -434,18 +424,17 @@ mod tests {
                 if avx512.is_some() {
                     got.fill(f32::NAN);
                     let p = &packed;
-                    gemm_on(
-                        &a,
-                        k,
+                    let ops = Operands {
+                        a: &a,
+                        lda: k,
                         m,
-                        &p.panels,
+                        panels: &p.panels,
                         k,
                         n,
-                        Some(&p.bias),
-                        &mut got,
-                        n,
-                        avx512 == Some(true),
-                    );
+                        bias: Some(&p.bias),
+                        ldo: n,
+                    };
+                    gemm_on(ops, &mut got, avx512 == Some(true));
                 }
                 for i in 0..m {
                     for j in 0..n {
@@ -478,23 +467,23 @@ mod tests {
             .map(|i| ((i * 13) % 17) as f32 / 17.0 - 0.5)
             .collect();
         let mut out = vec![7.0f32; m * ldo];
+        let packed = pack(&w, k, n);
         for avx512 in kernels() {
             if let Some(avx512) = avx512 {
                 out.fill(7.0);
-                gemm_on(
-                    &a,
+                let ops = Operands {
+                    a: &a,
                     lda,
                     m,
-                    &pack(&w, k, n),
+                    panels: &packed,
                     k,
                     n,
-                    None,
-                    &mut out,
+                    bias: None,
                     ldo,
-                    avx512,
-                );
+                };
+                gemm_on(ops, &mut out, avx512);
             } else {
-                gemm(&a, lda, m, &pack(&w, k, n), k, n, None, &mut out, ldo);
+                gemm(&a, lda, m, &packed, k, n, None, &mut out, ldo);
             }
             for i in 0..m {
                 for j in 0..ldo {
