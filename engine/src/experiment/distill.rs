@@ -142,7 +142,10 @@ pub fn run_one(
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     match criterion {
         Some(c) => Ok(run_criterion(cfg, c, recipe_name, out, cancel, observer)?.1),
-        None => run_scratch(cfg, recipe_name, out, cancel, observer),
+        None => {
+            let teacher_header = model_file::read_header(&cfg.teacher)?;
+            run_scratch(cfg, &teacher_header, recipe_name, out, cancel, observer)
+        }
     }
 }
 
@@ -151,15 +154,15 @@ fn started(dir: &Path) -> bool {
     dir.join("config.json").is_file()
 }
 
-/// The student from scratch with CTC; returns its best model.
+/// The student from scratch with CTC, on the teacher's alphabet; returns its best model.
 fn run_scratch(
     cfg: &DistillExperiment,
+    teacher_header: &ModelHeader,
     recipe_name: &str,
     out: &Path,
     cancel: &CancelToken,
     observer: Observer,
 ) -> Result<PathBuf> {
-    let teacher_header = model_file::read_header(&cfg.teacher)?;
     let scratch_dir = out.join("scratch");
     observer(&ProgressEvent::Message("student from scratch (CTC)".into()));
     let scratch_cfg = TrainConfig {
@@ -235,7 +238,7 @@ pub fn run(
     check(cfg)?;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let teacher_header = model_file::read_header(&cfg.teacher)?;
-    let scratch_best = run_scratch(cfg, recipe_name, out, cancel, observer)?;
+    let scratch_best = run_scratch(cfg, &teacher_header, recipe_name, out, cancel, observer)?;
     let mut students = Vec::new();
     for c in &cfg.criteria {
         let (distilled, tuned) = run_criterion(cfg, c, recipe_name, out, cancel, observer)?;

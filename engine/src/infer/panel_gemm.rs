@@ -12,8 +12,8 @@
 //! tile spans two panels, 12 rows x 32 columns in 24 zmm registers: 1.05x-1.19x the `gemm`
 //! crate on the 66-frame projections and 1.07x-1.10x on Winograd's 512-channel products (an
 //! Intel Xeon, Sapphire Rapids class; three criterion runs), 0.92x-1.08x on the 256-channel
-//! ones and about level on the 64-channel ones. Reductions longer
-//! than 256 run in passes of 256 so that the panels' weights stay in the L1 cache.
+//! ones and about level on the 64-channel ones. Reductions longer than 256 run in passes of
+//! 256 so that the panels' weights stay in the L1 cache.
 
 /// Columns per panel (two ymm registers).
 pub const PANEL: usize = 16;
@@ -112,24 +112,20 @@ fn gemm_on(ops: Operands, out: &mut [f32], avx512: bool) {
         "panel gemm: output size"
     );
     #[cfg(target_arch = "x86_64")]
-    run(ops, out, avx512);
+    {
+        assert!(!avx512 || std::arch::is_x86_feature_detected!("avx512f"));
+        if avx512 {
+            // SAFETY: AVX-512F was just checked, every size above.
+            unsafe { gemm_avx512(ops, out) }
+        } else {
+            // SAFETY: AVX2 + FMA and every size were checked above.
+            unsafe { gemm_avx2(ops, out) }
+        }
+    }
     #[cfg(not(target_arch = "x86_64"))]
     {
         let _ = (ops, out, avx512);
         unreachable!("panel gemm runs only on x86-64")
-    }
-}
-
-/// Runs the AVX-512 kernel when `avx512` (which must then be available), else the AVX2 one.
-#[cfg(target_arch = "x86_64")]
-fn run(ops: Operands, out: &mut [f32], avx512: bool) {
-    assert!(!avx512 || std::arch::is_x86_feature_detected!("avx512f"));
-    if avx512 {
-        // SAFETY: AVX-512F was just checked; the caller checked every size (see `gemm`).
-        unsafe { gemm_avx512(ops, out) }
-    } else {
-        // SAFETY: the caller checked AVX2 + FMA and every size (see `gemm`).
-        unsafe { gemm_avx2(ops, out) }
     }
 }
 
