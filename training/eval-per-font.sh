@@ -19,7 +19,7 @@ for font in IndieFlower-Regular Kalam-Regular Kristi Purisa Satisfy-Regular; do
     rm -rf "$dir"
     mkdir -p "$dir/font"
     cp assets/fonts/hwr/"$font".* "$dir/font/"
-    "$engine" synth --task hwr --split all --holdout none --fonts "$dir/font" --count 100 \
+    "$engine" synth --task hwr --split valid --holdout "$font" --fonts "$dir/font" --count 100 \
         --seed 77 --out "$dir/lines" > /dev/null
     printf '| %s |' "$font"
     for m in "${models[@]}"; do
