@@ -5,8 +5,9 @@
 #
 #   nohup training/reproduce-cpu.sh > runs/reproduce.log 2>&1 &
 #
-# Steps: the hwr teacher (5000 steps), the hwr distillation table (scratch student + 8
-# criteria, each distilled then fine-tuned), the Tucker comparison (v1-v3 fine-tuned), the ocr
+# Steps: the hwr teacher of the tables (5000 steps), the hwr distillation table (scratch
+# student + 8 criteria, each distilled then fine-tuned), the Tucker comparison (v1-v3
+# fine-tuned), the shipped v2 hwr teacher and student, the ocr
 # teacher (2500 steps: printed lines are learned faster), the ocr table, the ocr student's
 # longer fine-tuning (training/finetune-ocr-student{,-2}.json). Each trained teacher
 # and the best student of each table are copied to assets/models/ (the shipped models), and the
@@ -42,11 +43,30 @@ ship() { # model-file shipped-file
     if [ -f "$1" ]; then cp "$1" "$2"; fi
 }
 
+distill() { # recipe run-folder
+    if [ -d "$2" ]; then
+        "$engine" distill --out "$2" --resume >> "$2.log" 2>&1
+    else
+        "$engine" distill --config "$1" --out "$2" >> "$2.log" 2>&1
+    fi
+}
+
+# The hwr tables' models (v1, kept in assets/models/hwr-v1/, which the tables' recipes read).
 train training/teacher-cpu-hwr.json runs/teacher-cpu-hwr
-ship runs/teacher-cpu-hwr/train-best.inkm assets/models/hwr-teacher-cpu.inkm
+ship runs/teacher-cpu-hwr/train-best.inkm assets/models/hwr-v1/hwr-teacher-cpu.inkm
 experiment distill training/experiment-distill-hwr.json runs/experiment-distill-hwr
-ship runs/experiment-distill-hwr/cnn-l2/finetune-best.inkm assets/models/hwr-student-cpu.inkm
+ship runs/experiment-distill-hwr/cnn-l2/finetune-best.inkm assets/models/hwr-v1/hwr-student-cpu.inkm
 experiment tucker training/experiment-tucker-hwr.json runs/experiment-tucker-hwr
+# The shipped hwr models (v2). The teacher trains in five stages, one per call of
+# train-hwr-v2.sh, each staged in assets/models/staging/ (a staged stage is skipped: delete
+# the staged files to retrain them); the student is distilled from the stage-3 teacher, then
+# fine-tuned once more on fresh lines.
+for _ in 1 2 3 4 5; do training/train-hwr-v2.sh >> runs/hwr-v2.log 2>&1; done
+ship assets/models/staging/hwr-teacher-cpu-v2-stage4.inkm assets/models/hwr-teacher-cpu.inkm
+distill training/distill-hwr-student-v2.json runs/distill-hwr-student-v2
+finetune runs/distill-hwr-student-v2/finetune-best.inkm training/finetune-hwr-student-v2.json \
+    runs/finetune-hwr-student-v2
+ship runs/finetune-hwr-student-v2/finetune-best.inkm assets/models/hwr-student-cpu.inkm
 train training/teacher-cpu-ocr.json runs/teacher-cpu-ocr
 ship runs/teacher-cpu-ocr/train-best.inkm assets/models/ocr-teacher-cpu.inkm
 experiment distill training/experiment-distill-ocr.json runs/experiment-distill-ocr

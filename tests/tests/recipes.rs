@@ -8,7 +8,7 @@ use engine::data::synth::{Synth, SynthConfig};
 use engine::experiment::distill::DistillExperiment;
 use engine::experiment::tucker::TuckerExperiment;
 use engine::train::config::TrainConfig;
-use engine::train::distill::FinetuneRecipe;
+use engine::train::distill::{DistillConfig, FinetuneRecipe};
 use inkling_tests::assets_dir;
 use std::path::{Path, PathBuf};
 
@@ -59,6 +59,9 @@ fn check_recipe(path: &Path) -> Result<(), String> {
         if let Some(student) = &cfg.student {
             check_model_path(path, student)?;
         }
+    } else if name.starts_with("distill-") {
+        let cfg: DistillConfig = serde_json::from_str(&text).map_err(at)?;
+        check_model_path(path, &cfg.teacher)?;
     } else if name.starts_with("finetune-") {
         serde_json::from_str::<FinetuneRecipe>(&text).map_err(at)?;
     } else {

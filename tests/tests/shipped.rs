@@ -58,8 +58,9 @@ fn shipped_models_read_the_shipped_samples() {
                 rates.add(hyp, reference);
             }
         }
-        // Both read these lines with a few errors at most (measured: student 7.8%, teacher 1.9%).
-        assert!(rates.cer() < 15.0, "{model}: CER {:.1}%", rates.cer());
+        // Both read these lines with a few errors at most (measured with the v2 pair: student
+        // 0 errors in 103 characters, teacher 2; the v1 pair: 7.8% and 1.9%).
+        assert!(rates.cer() < 8.0, "{model}: CER {:.1}%", rates.cer());
     }
 }
 
