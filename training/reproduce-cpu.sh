@@ -62,7 +62,7 @@ experiment tucker training/experiment-tucker-hwr.json runs/experiment-tucker-hwr
 # the staged files to retrain them); the student is distilled from the stage-3 teacher, then
 # fine-tuned once more on fresh lines.
 for _ in 1 2 3 4 5; do training/train-hwr-v2.sh >> runs/hwr-v2.log 2>&1; done
-ship assets/models/staging/hwr-teacher-cpu-v2-stage4.inkm assets/models/hwr-teacher-cpu.inkm
+ship assets/models/staging/hwr-teacher-cpu-v2-stage5.inkm assets/models/hwr-teacher-cpu.inkm
 distill training/distill-hwr-student-v2.json runs/distill-hwr-student-v2
 finetune runs/distill-hwr-student-v2/finetune-best.inkm training/finetune-hwr-student-v2.json \
     runs/finetune-hwr-student-v2
