@@ -60,13 +60,15 @@ experiment tucker training/experiment-tucker-hwr.json runs/experiment-tucker-hwr
 # The shipped hwr models (v2). The teacher trains in five stages, one per call of
 # train-hwr-v2.sh, each staged in assets/models/staging/ (a staged stage is skipped: delete
 # the staged files to retrain them); the student is distilled from the stage-3 teacher, then
-# fine-tuned once more on fresh lines.
+# fine-tuned twice more on fresh lines.
 for _ in 1 2 3 4 5; do training/train-hwr-v2.sh >> runs/hwr-v2.log 2>&1; done
 ship assets/models/staging/hwr-teacher-cpu-v2-stage5.inkm assets/models/hwr-teacher-cpu.inkm
 distill training/distill-hwr-student-v2.json runs/distill-hwr-student-v2
 finetune runs/distill-hwr-student-v2/finetune-best.inkm training/finetune-hwr-student-v2.json \
     runs/finetune-hwr-student-v2
-ship runs/finetune-hwr-student-v2/finetune-best.inkm assets/models/hwr-student-cpu.inkm
+finetune runs/finetune-hwr-student-v2/finetune-best.inkm training/finetune-hwr-student-v2-2.json \
+    runs/finetune-hwr-student-v2-2
+ship runs/finetune-hwr-student-v2-2/finetune-best.inkm assets/models/hwr-student-cpu.inkm
 train training/teacher-cpu-ocr.json runs/teacher-cpu-ocr
 ship runs/teacher-cpu-ocr/train-best.inkm assets/models/ocr-teacher-cpu.inkm
 experiment distill training/experiment-distill-ocr.json runs/experiment-distill-ocr

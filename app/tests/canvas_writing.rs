@@ -52,7 +52,7 @@ fn canvas_writing_in_unseen_stroke_fonts_reads() {
     ];
     let models = app::models::models_dir();
     // Measured with the shipped v2 models (trained on other stroke fonts): teacher 2.6% CER,
-    // student 5.3% (the v1 pair, never trained on strokes: 9.6% and 14.9%). A broken canvas
+    // student 4.4% (the v1 pair, never trained on strokes: 9.6% and 14.9%). A broken canvas
     // path (rasterization, normalization) reads nothing.
     for (model, bound) in [
         ("hwr-teacher-cpu.inkm", 10.0),
