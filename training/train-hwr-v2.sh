@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The v2 hwr teacher, in five stages of 2000 steps, each short enough (under two hours alone
+# The v2 hwr teacher, in stages of 2000 steps, each short enough (under two hours alone
 # on this 2-core machine) for one session to finish it and commit its model, so that no stage
 # is lost with a machine:
 #   stage 1 trains from scratch (training/teacher-cpu-hwr-v2.json: 31 training fonts, 10% real
 #   digits, 20% pen strokes; warm-up then cosine down to 0.4 of the peak rate);
 #   stages 2-5 fine-tune the previous stage's model on fresh synthetic lines (another data
-#   seed each) at a falling rate (training/finetune-hwr-v2-stage{2..5}.json).
+#   seed each) at a falling rate (training/finetune-hwr-v2-stage{2..5}.json); stage 5 ships.
+#   Stage 6 (training/finetune-hwr-v2-stage6.json) tries one more at a lower rate still.
 # Each stage's best model is copied to assets/models/staging/hwr-teacher-cpu-v2-stageN.inkm
 # (a subfolder the app does not read) to be committed. Run it again after any interruption:
 # a stage whose model is already staged is skipped, an interrupted one resumes from its
@@ -19,7 +20,7 @@ engine=target/release/engine
 [ -x "$engine" ] || cargo build --release -p engine
 staged() { echo "assets/models/staging/hwr-teacher-cpu-v2-stage$1.inkm"; }
 
-for stage in 1 2 3 4 5; do
+for stage in 1 2 3 4 5 6; do
     [ -f "$(staged $stage)" ] && continue
     out=runs/hwr-v2-stage$stage
     resume=()
@@ -35,4 +36,4 @@ for stage in 1 2 3 4 5; do
     echo "stage $stage staged: $(staged $stage)"
     exit 0
 done
-echo "all five stages are staged"
+echo "all six stages are staged"
