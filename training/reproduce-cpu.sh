@@ -20,35 +20,24 @@ mkdir -p runs
 engine=target/release/engine
 [ -x "$engine" ] || cargo build --release -p engine
 
-train() { # recipe run-folder
-    if [ -d "$2" ]; then
-        "$engine" train --out "$2" --resume >> "$2.log" 2>&1
-    else
-        "$engine" train --config "$1" --out "$2" >> "$2.log" 2>&1
-    fi
+# One resumable step: `engine COMMAND ARGS... --out RUN-FOLDER`, with --resume once the folder
+# exists (it continues from the folder's last checkpoint); its log goes to RUN-FOLDER.log.
+step() { # command run-folder args...
+    local command="$1" out="$2"
+    shift 2
+    local resume=()
+    [ -d "$out" ] && resume=(--resume)
+    "$engine" "$command" "$@" --out "$out" "${resume[@]}" >> "$out.log" 2>&1
 }
+train() { step train "$2" --config "$1"; } # recipe run-folder
+distill() { step distill "$2" --config "$1"; } # recipe run-folder
+finetune() { step finetune "$3" --model "$1" --config "$2"; } # model recipe run-folder
 experiment() { # kind recipe out-folder
     "$engine" experiment "$1" --config "$2" --out "$3" >> "$3.log" 2>&1
 }
 
-finetune() { # model recipe run-folder
-    if [ -d "$3" ]; then
-        "$engine" finetune --model "$1" --config "$2" --out "$3" --resume >> "$3.log" 2>&1
-    else
-        "$engine" finetune --model "$1" --config "$2" --out "$3" >> "$3.log" 2>&1
-    fi
-}
-
 ship() { # model-file shipped-file
     if [ -f "$1" ]; then cp "$1" "$2"; fi
-}
-
-distill() { # recipe run-folder
-    if [ -d "$2" ]; then
-        "$engine" distill --out "$2" --resume >> "$2.log" 2>&1
-    else
-        "$engine" distill --config "$1" --out "$2" >> "$2.log" 2>&1
-    fi
 }
 
 # The hwr tables' models (v1, kept in assets/models/hwr-v1/, which the tables' recipes read).
@@ -61,7 +50,7 @@ experiment tucker training/experiment-tucker-hwr.json runs/experiment-tucker-hwr
 # train-hwr-v2.sh, each staged in assets/models/staging/ (a staged stage is skipped: delete
 # the staged files to retrain them); the student is distilled from the stage-3 teacher, then
 # fine-tuned twice more on fresh lines.
-for _ in 1 2 3 4 5; do training/train-hwr-v2.sh >> runs/hwr-v2.log 2>&1; done
+for _ in 1 2 3 4 5; do training/train-hwr-v2.sh 5 >> runs/hwr-v2.log 2>&1; done
 ship assets/models/staging/hwr-teacher-cpu-v2-stage5.inkm assets/models/hwr-teacher-cpu.inkm
 distill training/distill-hwr-student-v2.json runs/distill-hwr-student-v2
 finetune runs/distill-hwr-student-v2/finetune-best.inkm training/finetune-hwr-student-v2.json \

@@ -12,7 +12,10 @@
 # a stage whose model is already staged is skipped, an interrupted one resumes from its
 # checkpoint. One stage per call, so a session can stop after it:
 #
-#   nohup training/train-hwr-v2.sh > runs/hwr-v2.log 2>&1 &
+#   nohup training/train-hwr-v2.sh [LAST] > runs/hwr-v2.log 2>&1 &
+#
+# LAST (default 6) is the last stage to train: `training/reproduce-cpu.sh` passes 5, the
+# shipped stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p runs assets/models/staging
@@ -20,7 +23,8 @@ engine=target/release/engine
 [ -x "$engine" ] || cargo build --release -p engine
 staged() { echo "assets/models/staging/hwr-teacher-cpu-v2-stage$1.inkm"; }
 
-for stage in 1 2 3 4 5 6; do
+last=${1:-6}
+for stage in $(seq 1 "$last"); do
     [ -f "$(staged $stage)" ] && continue
     out=runs/hwr-v2-stage$stage
     resume=()
@@ -36,4 +40,4 @@ for stage in 1 2 3 4 5 6; do
     echo "stage $stage staged: $(staged $stage)"
     exit 0
 done
-echo "all six stages are staged"
+echo "stages 1-$last are staged"
