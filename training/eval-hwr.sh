@@ -8,6 +8,9 @@
 #
 #   training/eval-hwr.sh [MODEL.inkm ...]   (default: the shipped hwr teacher and student)
 #
+# Decoder options for `engine eval` go in $DECODE, e.g. the app's default decoder:
+#   DECODE="--decoder beam --lm shipped" training/eval-hwr.sh
+#
 # Lines go to ${TMPDIR:-/tmp}/inkling-eval-hwr/ (rebuilt each run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +45,8 @@ for set in "${sets[@]}"; do
     label="${set%/lines}"
     printf '| %s |' "${label/font-/font: }"
     for m in "${models[@]}"; do
-        rates="$("$engine" eval --model "$m" --data "$work/$set" --worst 0 |
+        # shellcheck disable=SC2086 # $DECODE is a list of options
+        rates="$("$engine" eval --model "$m" --data "$work/$set" --worst 0 ${DECODE:-} |
             sed -n 's/.*CER \([0-9.]*\)%  WER \([0-9.]*\)%.*/\1 \/ \2/p')"
         printf ' %s |' "$rates"
     done

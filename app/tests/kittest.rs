@@ -1,7 +1,8 @@
 //! Headless GUI tests (egui_kittest): drawing on the canvas sends a recognition request and
 //! shows the result of both models; a bad image or model file is an error message in the UI;
 //! undo/clear. A fake recognizer stands behind the engine's `LineRecognizer` trait, so the
-//! tests check the GUI's plumbing, not a model's accuracy.
+//! tests check the GUI's plumbing, not a model's accuracy (one test loads the shipped models and
+//! language model, for the "Language model" switch).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -293,4 +294,41 @@ fn a_shipped_sample_loads_from_the_samples_menu() {
     run_until(&mut h, |v| v.result.is_some());
     assert!(h.state().message.is_none(), "{:?}", h.state().message);
     assert_eq!(h.state().result.as_ref().unwrap().lines.len(), 3);
+}
+
+/// The shipped models with the shipped language model (the app's default): the "Language
+/// model" switch reloads both models with the other decoder and reads the input again.
+#[test]
+fn the_language_model_switch_reloads_the_shipped_models() {
+    let settings = Settings {
+        debounce_ms: 0,
+        ..Settings::default()
+    };
+    let view = RecognizeView::with_default_models(settings, || {});
+    assert!(view.message.is_none(), "{:?}", view.message);
+    assert!(view.has_language_model());
+    let mut h = harness(view);
+    let sample = app::models::samples_dir().join("hwr-424242-000000.png");
+    let truth = std::fs::read_to_string(sample.with_extension("gt.txt")).unwrap();
+    h.state_mut().load_image(&sample);
+    let read = |h: &mut Harness<'static, RecognizeView>| {
+        run_until(h, |v| v.result.is_some());
+        let outcome = h.state_mut().result.take().unwrap();
+        let student = outcome.student.unwrap().unwrap();
+        let teacher = outcome.teacher.unwrap().unwrap();
+        assert!(!student.alternatives.is_empty());
+        (student.text, teacher.text)
+    };
+    let with_lm = read(&mut h);
+    h.get_by_label("Language model").click();
+    h.run_ok();
+    assert!(!h.state().settings.language_model);
+    let without = read(&mut h);
+    assert!(h.state().message.is_none(), "{:?}", h.state().message);
+    // Both decoders read the shipped sample (a clear line) nearly right.
+    for text in [&with_lm.0, &with_lm.1, &without.0, &without.1] {
+        let mut rates = engine::metrics::ErrorRates::default();
+        rates.add(text, truth.trim());
+        assert!(rates.cer() < 30.0, "{text:?} for {truth:?}");
+    }
 }

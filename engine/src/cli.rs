@@ -146,12 +146,13 @@ pub struct DecodeArgs {
     /// Beam width.
     #[arg(long, default_value_t = 16)]
     pub beam: usize,
-    /// Character language model (from `engine lm`), for --decoder beam.
+    /// Character language model (from `engine lm`), for --decoder beam; `shipped` names the
+    /// one in assets/models (english-5gram.lm.gz).
     #[arg(long)]
     pub lm: Option<PathBuf>,
-    /// Weight of the LM's log-probability (the default was tuned on the hwr validation lines with
-    /// the LM of `training/lm-independent.sh`; see the README's decoding table).
-    #[arg(long, default_value_t = 0.15)]
+    /// Weight of the LM's log-probability (the default was tuned on the hwr validation lines
+    /// with the shipped LM, weights 0.1-0.3; see the README's decoding section).
+    #[arg(long, default_value_t = 0.2)]
     pub lm_weight: f64,
     /// Score added per word started.
     #[arg(long, default_value_t = 0.0)]
@@ -193,7 +194,7 @@ impl DecodeArgs {
                 lm: self
                     .lm
                     .as_deref()
-                    .map(|p| crate::lm::CharLm::load(p).map(Arc::new))
+                    .map(|p| crate::lm::CharLm::load(&crate::shipped::resolve_lm(p)).map(Arc::new))
                     .transpose()?,
                 lexicon: self
                     .lexicon
@@ -455,7 +456,7 @@ pub enum Command {
         /// A model file whose alphabet to use (default: Inkling's alphabet).
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Where to write the LM (JSON).
+        /// Where to write the LM (JSON; gzip-compressed when the name ends in `.gz`).
         #[arg(long)]
         out: PathBuf,
     },

@@ -5,7 +5,8 @@
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
 use std::path::Path;
 
 /// Start-of-line padding in histories.
@@ -74,18 +75,57 @@ impl CharLm {
         p
     }
 
-    /// Writes the model as JSON.
+    /// Writes the model as JSON, gzip-compressed when `path` ends in `.gz`. Histories and
+    /// characters are written in sorted order, so the same counts give the same bytes.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string(self).map_err(|e| Error::Invalid(e.to_string()))?;
-        crate::model_file::write_atomic(path, text.as_bytes())
+        let sorted: BTreeMap<&String, BTreeMap<char, u32>> = self
+            .counts
+            .iter()
+            .map(|(h, next)| (h, next.iter().map(|(&c, &n)| (c, n)).collect()))
+            .collect();
+        let file = SortedLm {
+            order: self.order,
+            vocab: &self.vocab,
+            counts: sorted,
+        };
+        let text = serde_json::to_vec(&file).map_err(|e| Error::Invalid(e.to_string()))?;
+        let bytes = if path.extension().is_some_and(|e| e == "gz") {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            gz.write_all(&text).map_err(|e| Error::io(path, e))?;
+            gz.finish().map_err(|e| Error::io(path, e))?
+        } else {
+            text
+        };
+        crate::model_file::write_atomic(path, &bytes)
     }
 
-    /// Reads a model written by [`CharLm::save`].
+    /// Reads a model written by [`CharLm::save`] (plain or gzip-compressed JSON).
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::model(path, format!("not a character LM: {e}")))
+        let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let text = if raw.starts_with(&[0x1f, 0x8b]) {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(raw.as_slice())
+                .read_to_end(&mut out)
+                .map_err(|e| Error::model(path, format!("not a character LM: {e}")))?;
+            out
+        } else {
+            raw
+        };
+        let lm: Self = serde_json::from_slice(&text)
+            .map_err(|e| Error::model(path, format!("not a character LM: {e}")))?;
+        if lm.order == 0 {
+            return Err(Error::model(path, "not a character LM: order 0"));
+        }
+        Ok(lm)
     }
+}
+
+/// [`CharLm`]'s file layout with its maps in sorted order.
+#[derive(Serialize)]
+struct SortedLm<'a> {
+    order: usize,
+    vocab: &'a [char],
+    counts: BTreeMap<&'a String, BTreeMap<char, u32>>,
 }
 
 #[cfg(test)]
@@ -113,5 +153,42 @@ mod tests {
         assert_eq!(back.prob(&a, Some('b')), lm.prob(&a, Some('b')));
         std::fs::remove_file(&p).unwrap();
         assert!(CharLm::train(["x"], &vocab, 0).is_err());
+    }
+
+    #[test]
+    fn gzip_files_round_trip_and_are_reproducible() {
+        let vocab: Vec<char> = "abc ".chars().collect();
+        let lm = CharLm::train(["abc abc", "ab", "cab a", "ccc b"], &vocab, 4).unwrap();
+        let dir = std::env::temp_dir().join(format!("inkling-lm-gz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (gz, gz2, plain) = (dir.join("a.lm.gz"), dir.join("b.lm.gz"), dir.join("c.lm"));
+        lm.save(&gz).unwrap();
+        // Retrained from the same lines (a fresh HashMap order), the bytes are the same.
+        CharLm::train(["abc abc", "ab", "cab a", "ccc b"], &vocab, 4)
+            .unwrap()
+            .save(&gz2)
+            .unwrap();
+        lm.save(&plain).unwrap();
+        let bytes = std::fs::read(&gz).unwrap();
+        assert_eq!(&bytes[..2], &[0x1f, 0x8b]);
+        assert_eq!(bytes, std::fs::read(&gz2).unwrap());
+        for path in [&gz, &plain] {
+            let back = CharLm::load(path).unwrap();
+            for hist in ["", "c", "ab", "cab "] {
+                let h: Vec<char> = hist.chars().collect();
+                for next in vocab.iter().map(|&c| Some(c)).chain([None]) {
+                    assert_eq!(back.prob(&h, next), lm.prob(&h, next));
+                }
+            }
+        }
+        // A gzip file holding something else is refused with a message, not a panic.
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"[1, 2]").unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        let err = CharLm::load(&gz).unwrap_err().to_string();
+        assert!(err.contains("not a character LM"), "{err}");
+        std::fs::write(&gz, [0x1f, 0x8b, 0, 1]).unwrap();
+        assert!(CharLm::load(&gz).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

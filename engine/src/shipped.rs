@@ -68,6 +68,26 @@ pub fn find(task: Task, role: Role) -> Result<PathBuf> {
     find_in(&models_dir(), task, role)
 }
 
+/// File name of the shipped character language model (`training/lm-independent.sh`): a
+/// 5-gram of English prose and written numbers, for beam search (`--lm shipped`, and the
+/// desktop program's "Language model" switch).
+pub const LM_FILE: &str = "english-5gram.lm.gz";
+
+/// The shipped character language model's path (it may be missing in a custom assets folder).
+pub fn lm_path() -> PathBuf {
+    models_dir().join(LM_FILE)
+}
+
+/// Resolves an `--lm` argument: the word `shipped` names [`lm_path`] (unless a file of that
+/// name exists in the working folder); anything else is a path.
+pub fn resolve_lm(arg: &Path) -> PathBuf {
+    if arg == Path::new("shipped") && !arg.exists() {
+        lm_path()
+    } else {
+        arg.to_path_buf()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
