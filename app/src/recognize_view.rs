@@ -401,7 +401,7 @@ impl RecognizeView {
                 )
                 .on_hover_text(
                     "Beam search with the shipped English character 5-gram \
-                     (english-5gram.lm.gz): fewer errors on words, about 20 ms more per line",
+                     (english-5gram.lm.gz): fewer errors on words, a few ms more per line",
                 )
                 .on_disabled_hover_text(format!(
                     "No language model in {}",

@@ -15,14 +15,32 @@ const BOS: char = '\u{2}';
 const EOS: char = '\u{3}';
 
 /// The model: counts of each (history, next) pair for every history length below `order`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct CharLm {
     /// n of the n-gram (histories of up to `order - 1` characters).
     pub order: usize,
     /// The characters it predicts (besides the end of the line).
     pub vocab: Vec<char>,
-    /// history -> (next -> count), for histories of every length `0..order`.
-    counts: HashMap<String, HashMap<char, u32>>,
+    /// history -> what followed it, for histories of every length `0..order`.
+    counts: HashMap<String, Continuations>,
+}
+
+/// What followed one history: next character -> count, and their sum (kept so that a query
+/// does not add up every count of a short, busy history).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(from = "HashMap<char, u32>")]
+struct Continuations {
+    total: u64,
+    counts: HashMap<char, u32>,
+}
+
+impl From<HashMap<char, u32>> for Continuations {
+    fn from(counts: HashMap<char, u32>) -> Self {
+        Self {
+            total: counts.values().map(|&c| u64::from(c)).sum(),
+            counts,
+        }
+    }
 }
 
 impl CharLm {
@@ -51,7 +69,7 @@ impl CharLm {
         Ok(Self {
             order,
             vocab: vocab.to_vec(),
-            counts,
+            counts: counts.into_iter().map(|(h, c)| (h, c.into())).collect(),
         })
     }
 
@@ -59,18 +77,24 @@ impl CharLm {
     /// (only its last `order - 1` characters matter).
     pub fn prob(&self, history: &[char], next: Option<char>) -> f64 {
         let next = next.unwrap_or(EOS);
-        let mut padded: Vec<char> = vec![BOS; self.order.saturating_sub(1)];
-        padded.extend_from_slice(history);
-        // Base: uniform over the vocabulary and the end symbol.
+        // The last `order - 1` characters, padded with the start symbol: one string whose
+        // suffixes are the histories of every length.
+        let n = self.order.saturating_sub(1);
+        let recent = &history[history.len().saturating_sub(n)..];
+        let mut hist = String::with_capacity(4 * n);
+        hist.extend(std::iter::repeat_n(BOS, n - recent.len()));
+        hist.extend(recent);
+        let mut starts = hist.char_indices().rev().map(|(i, _)| i);
+        let mut start = hist.len();
+        // Base: uniform over the vocabulary and the end symbol; then each longer history.
         let mut p = 1.0 / (self.vocab.len() + 1) as f64;
-        for n in 0..self.order {
-            let hist: String = padded[padded.len() - n..].iter().collect();
-            if let Some(next_counts) = self.counts.get(&hist) {
-                let total: u32 = next_counts.values().sum();
-                let types = next_counts.len() as f64;
-                let c = f64::from(next_counts.get(&next).copied().unwrap_or(0));
-                p = (c + types * p) / (f64::from(total) + types);
+        for _ in 0..self.order {
+            if let Some(seen) = self.counts.get(&hist[start..]) {
+                let types = seen.counts.len() as f64;
+                let c = f64::from(seen.counts.get(&next).copied().unwrap_or(0));
+                p = (c + types * p) / (seen.total as f64 + types);
             }
+            start = starts.next().unwrap_or(0);
         }
         p
     }
@@ -81,7 +105,7 @@ impl CharLm {
         let sorted: BTreeMap<&String, BTreeMap<char, u32>> = self
             .counts
             .iter()
-            .map(|(h, next)| (h, next.iter().map(|(&c, &n)| (c, n)).collect()))
+            .map(|(h, next)| (h, next.counts.iter().map(|(&c, &n)| (c, n)).collect()))
             .collect();
         let file = SortedLm {
             order: self.order,
@@ -153,6 +177,41 @@ mod tests {
         assert_eq!(back.prob(&a, Some('b')), lm.prob(&a, Some('b')));
         std::fs::remove_file(&p).unwrap();
         assert!(CharLm::train(["x"], &vocab, 0).is_err());
+    }
+
+    /// P(next | history) as the formula reads, summing the counts at each query (the first
+    /// implementation, kept as the reference for the indexed one).
+    fn reference_prob(lm: &CharLm, history: &[char], next: Option<char>) -> f64 {
+        let next = next.unwrap_or(EOS);
+        let mut padded: Vec<char> = vec![BOS; lm.order - 1];
+        padded.extend_from_slice(history);
+        let mut p = 1.0 / (lm.vocab.len() + 1) as f64;
+        for n in 0..lm.order {
+            let hist: String = padded[padded.len() - n..].iter().collect();
+            if let Some(seen) = lm.counts.get(&hist) {
+                let total: u32 = seen.counts.values().sum();
+                let types = seen.counts.len() as f64;
+                let c = f64::from(seen.counts.get(&next).copied().unwrap_or(0));
+                p = (c + types * p) / (f64::from(total) + types);
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn indexed_queries_equal_the_formula() {
+        let vocab: Vec<char> = "abcé€ .".chars().collect();
+        let lines = ["abc abé. €", "é€é€ ab", "cab a.", "bébé", "a", ""];
+        for order in 1..=5 {
+            let lm = CharLm::train(lines, &vocab, order).unwrap();
+            for hist in ["", "a", "é", "€é", "ab c", "bébé€", "zzz", "abc abé. "] {
+                let h: Vec<char> = hist.chars().collect();
+                for next in vocab.iter().map(|&c| Some(c)).chain([None, Some('z')]) {
+                    let (got, want) = (lm.prob(&h, next), reference_prob(&lm, &h, next));
+                    assert!((got - want).abs() < 1e-12, "{order} {hist:?} {next:?}");
+                }
+            }
+        }
     }
 
     #[test]
