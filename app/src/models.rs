@@ -56,10 +56,6 @@ pub fn default_pair(found: &[PathBuf]) -> (Option<PathBuf>, Option<PathBuf>) {
     (student, teacher)
 }
 
-/// Weight of the language model in the beam search (`engine recognize --lm-weight`'s
-/// default, picked on the hwr validation lines; see the README's decoding section).
-pub const LM_WEIGHT: f64 = 0.2;
-
 /// The shipped character language model (`assets/models/english-5gram.lm.gz`), or `None`
 /// when the assets folder has none; a file that does not load is an error for the UI.
 pub fn load_shipped_lm() -> Result<Option<Arc<CharLm>>, String> {
@@ -77,12 +73,16 @@ pub fn load_shipped_lm() -> Result<Option<Arc<CharLm>>, String> {
 pub fn load(path: &Path, lm: Option<&Arc<CharLm>>) -> Result<LoadedModel, String> {
     let mut rec = FastRecognizer::load(path).map_err(|e| e.to_string())?;
     // Beam search without a language model reads as greedy decoding does on clear input, and
-    // yields the N best readings the UI offers as candidates. With the LM it is the
-    // README's "beam 16 + 5-gram LM" decoder.
+    // yields the N best readings the UI offers as candidates. With the LM it is `engine
+    // recognize --decoder beam --lm shipped`: width 16, the LM weight of the model's task.
     rec.decoder = Decoder::Beam {
         config: BeamConfig {
             width: if lm.is_some() { 16 } else { 8 },
-            lm_weight: if lm.is_some() { LM_WEIGHT } else { 0.0 },
+            lm_weight: if lm.is_some() {
+                engine::lm::default_weight(&rec.header)
+            } else {
+                0.0
+            },
             word_bonus: 0.0,
             nbest: 5,
         },

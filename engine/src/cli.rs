@@ -150,10 +150,10 @@ pub struct DecodeArgs {
     /// one in assets/models (english-5gram.lm.gz).
     #[arg(long)]
     pub lm: Option<PathBuf>,
-    /// Weight of the LM's log-probability (the default was tuned on the hwr validation lines
-    /// with the shipped LM, weights 0.1-0.3; see the README's decoding section).
-    #[arg(long, default_value_t = 0.2)]
-    pub lm_weight: f64,
+    /// Weight of the LM's log-probability [default: 0.2 for handwriting models, 0.05 for
+    /// printed-text ones (by the model's training data), each tuned on validation lines]
+    #[arg(long)]
+    pub lm_weight: Option<f64>,
     /// Score added per word started.
     #[arg(long, default_value_t = 0.0)]
     pub word_bonus: f64,
@@ -170,8 +170,9 @@ pub struct DecodeArgs {
 }
 
 impl DecodeArgs {
-    /// The decoder these options describe (loading the LM and the lexicon).
-    pub fn decoder(&self) -> crate::Result<crate::infer::Decoder> {
+    /// The decoder these options describe for the model file `model` (loading the LM and
+    /// the lexicon; the LM weight defaults by the model's task).
+    pub fn decoder(&self, model: &std::path::Path) -> crate::Result<crate::infer::Decoder> {
         use crate::decode::beam::{BeamConfig, Lexicon};
         use crate::error::Error;
         use std::sync::Arc;
@@ -187,7 +188,10 @@ impl DecodeArgs {
             DecoderArg::Beam => Ok(crate::infer::Decoder::Beam {
                 config: BeamConfig {
                     width: self.beam,
-                    lm_weight: self.lm_weight,
+                    lm_weight: match self.lm_weight {
+                        Some(w) => w,
+                        None => crate::lm::default_weight(&crate::model_file::read_header(model)?),
+                    },
                     word_bonus: self.word_bonus,
                     nbest: self.nbest,
                 },

@@ -9,6 +9,25 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::path::Path;
 
+/// Default LM weight in beam search for handwriting models, picked on the hwr recipes'
+/// validation lines with the shipped LM (weights 0.1-0.3; see the README's decoding section).
+pub const HWR_WEIGHT: f64 = 0.2;
+/// Default LM weight for printed-text models: their readings are sure enough that the hwr
+/// weight overrules them (the ocr student's test CER rose from 0.51% to 0.95% at 0.2); 0.05
+/// was the best on the ocr recipes' validation lines (0.03-0.1).
+pub const OCR_WEIGHT: f64 = 0.05;
+
+/// The default LM weight for a model: [`OCR_WEIGHT`] for one trained on synthetic printed
+/// lines (its provenance says so), else [`HWR_WEIGHT`] (handwriting, and models trained on
+/// the user's own labeled lines).
+pub fn default_weight(header: &crate::model_file::ModelHeader) -> f64 {
+    if header.provenance.data.starts_with("synthetic Ocr") {
+        OCR_WEIGHT
+    } else {
+        HWR_WEIGHT
+    }
+}
+
 /// Start-of-line padding in histories.
 const BOS: char = '\u{2}';
 /// End-of-line symbol.

@@ -244,9 +244,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             decoding,
             images,
         } => {
-            let decoder = decoding.decoder()?;
+            let model = model.path()?;
+            let decoder = decoding.decoder(&model)?;
             let results = jobs::recognize_files(
-                &model.path()?,
+                &model,
                 &images,
                 threads,
                 split_lines,
@@ -292,9 +293,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             decoding,
             json,
         } => {
-            let decoder = decoding.decoder()?;
+            let model = model.path()?;
+            let decoder = decoding.decoder(&model)?;
             let report = jobs::eval(
-                &model.path()?,
+                &model,
                 &data,
                 limit,
                 worst,

@@ -98,6 +98,13 @@ fn the_shipped_language_model_reads_the_samples() {
             engine::model_file::read_header(&assets_dir().join("models").join(model)).unwrap();
         let labels: Vec<u32> = (1..header.alphabet.num_classes() as u32).collect();
         let text = header.alphabet.decode(&labels);
+        // The LM weighs less against the sure readings of printed-text models.
+        let weight = engine::lm::default_weight(&header);
+        if model.starts_with("ocr") {
+            assert_eq!(weight, engine::lm::OCR_WEIGHT);
+        } else {
+            assert_eq!(weight, engine::lm::HWR_WEIGHT);
+        }
         let missing: String = text.chars().filter(|c| !lm.vocab.contains(c)).collect();
         assert!(missing.is_empty(), "{model}: {missing:?} not in the LM");
         if model.starts_with("hwr") {
@@ -114,9 +121,17 @@ fn the_shipped_language_model_reads_the_samples() {
     let assets = scratch("shipped-no-lm");
     std::fs::create_dir_all(assets.join("models")).unwrap();
     let image = assets_dir().join("samples").join("hwr-424242-000000.png");
+    let model = assets_dir().join("models").join("hwr-student-cpu.inkm");
     let out = std::process::Command::new(engine_bin())
-        .args(["recognize", "--decoder", "beam", "--lm", "shipped"])
-        .arg(&image)
+        .args([
+            "recognize",
+            "--decoder",
+            "beam",
+            "--lm",
+            "shipped",
+            "--model",
+        ])
+        .args([&model, &image])
         .env("INKLING_ASSETS", &assets)
         .output()
         .unwrap();

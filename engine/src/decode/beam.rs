@@ -29,7 +29,7 @@ impl Default for BeamConfig {
     fn default() -> Self {
         Self {
             width: 16,
-            lm_weight: 0.15,
+            lm_weight: crate::lm::HWR_WEIGHT,
             word_bonus: 0.0,
             nbest: 5,
         }
