@@ -324,7 +324,7 @@ def write_readme(out, rows, dropped, failed, total):
         "* `hwr-extra/` more handwriting-style fonts, added later: recipes opt in with `synth.extra_fonts`,"
         " so that the recipes published before still reproduce. Big CJK fonts are cut down to Latin.",
         "* Sources: PyPI wheels `fontpkg-*` (repackaged Google Fonts) and Debian bookworm `fonts-*` packages.",
-        "  Fonts from the npm `@fontsource/*` packages are reserved for evaluation and are never used here.",
+        "  Fonts from the npm `@fontsource/*` packages are reserved for evaluation and are never taken from npm; but many fonts here are Google Fonts that `@fontsource` publishes too: `FONTSOURCE.tsv` (`training/check_fontsource.py`) lists them, and the clean recipes (`training/*-v3*.json`) keep them out of training with `exclude`.",
         "* `FONTS.tsv` (first line is a `#` header), columns:",
         "  1. `path` relative to this folder",
         "  2. `family` (typographic family name from the font's name table)",

@@ -88,18 +88,19 @@ fn stem(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Checks that every held-out name is the stem of a font file in one of `dirs`: a misspelt
-/// name would otherwise leave that font in the training split without a word.
-pub fn check_holdout(dirs: &[PathBuf], holdout: &[String]) -> Result<()> {
+/// Checks that every name of a recipe's font list (`what`: "holdout" or "exclude") is the
+/// stem of a font file in one of `dirs`: a misspelt name would otherwise leave that font in
+/// the training split without a word.
+pub fn check_font_names(dirs: &[PathBuf], names: &[String], what: &str) -> Result<()> {
     let mut stems = Vec::new();
     for dir in dirs {
         stems.extend(font_files(dir)?.iter().map(|p| stem(p)));
     }
-    for name in holdout {
+    for name in names {
         if !stems.contains(name) {
             let where_ = dirs.iter().map(|d| d.display().to_string());
             return Err(Error::Config(format!(
-                "holdout font {name:?} is not a font file in {} (fonts there: {})",
+                "{what} font {name:?} is not a font file in {} (fonts there: {})",
                 where_.collect::<Vec<_>>().join(", "),
                 stems.join(", ")
             )));
@@ -183,6 +184,70 @@ mod tests {
             }
         }
         assert!(seen >= 8, "only {seen} holdout lists in {}", dir.display());
+    }
+
+    /// The recipes of the clean models (`training/*-v3*.json`) keep every font that is also an
+    /// npm `@fontsource/*` package (`assets/fonts/FONTSOURCE.tsv`, written by
+    /// `training/check_fontsource.py`) out of their training data.
+    #[test]
+    fn v3_recipes_never_train_on_fontsource_fonts() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let listed = std::fs::read_to_string(root.join("assets/fonts/FONTSOURCE.tsv")).unwrap();
+        // (folder, file stem) of every listed font.
+        let reserved: Vec<(String, String)> = listed
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split('\t').collect::<Vec<_>>())
+            .filter(|cols| cols[2] != "-")
+            .map(|cols| {
+                let (folder, file) = cols[0].split_once('/').unwrap();
+                (folder.to_owned(), stem(Path::new(file)))
+            })
+            .collect();
+        assert!(reserved.len() >= 20, "{reserved:?}");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(root.join("training")).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".json") || !name.contains("-v3") {
+                continue;
+            }
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let mut synths = Vec::new();
+            collect_synths(&v, &mut synths);
+            for synth in synths.iter().filter(|s| s["split"] != "valid") {
+                let task = synth["task"].as_str().unwrap();
+                let exclude: Vec<&str> = synth["exclude"]
+                    .as_array()
+                    .map(|a| a.iter().map(|n| n.as_str().unwrap()).collect())
+                    .unwrap_or_default();
+                for (folder, font) in &reserved {
+                    if folder == task || *folder == format!("{task}-extra") {
+                        assert!(
+                            exclude.contains(&font.as_str()),
+                            "{name}: {font} not excluded"
+                        );
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 1, "no v3 recipe in training/");
+    }
+
+    /// Every synth source (an object with a `task`) in a recipe.
+    fn collect_synths<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a serde_json::Value>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if map.contains_key("task") {
+                    out.push(v);
+                }
+                map.values().for_each(|x| collect_synths(x, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|x| collect_synths(x, out)),
+            _ => {}
+        }
     }
 
     /// Every synth source's (task, holdout) in a recipe.

@@ -5,12 +5,12 @@
 use super::augment::{AugmentConfig, distort, morph, photograph};
 use super::dataset::{LineImage, LineSample};
 use super::digits::{DigitBank, digit_text, render_digits};
-use super::fonts::{FontSplit, LoadedFont, check_holdout, load_fonts, load_split};
+use super::fonts::{FontSplit, LoadedFont, check_font_names, load_fonts, load_split};
 use super::normalize::Gray;
 use super::render::{GlyphJitter, render_line};
 use super::strokes::{StrokeFont, load_stroke_fonts, render_strokes};
 use super::text::TextSource;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -47,6 +47,11 @@ pub struct SynthConfig {
     /// Validation fonts by file stem; empty: every fifth font.
     #[serde(default)]
     pub holdout: Vec<String>,
+    /// Fonts (file stems, in any of the folders) never trained on: left out of the train (and
+    /// all) split, whatever `holdout` says. The recipes list here the fonts that are also npm
+    /// `@fontsource/*` packages (`assets/fonts/FONTSOURCE.tsv`), reserved for evaluation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
     /// Folder with `english.txt` and `words.txt`; default `assets/corpus`.
     #[serde(default)]
     pub corpus: Option<PathBuf>,
@@ -89,6 +94,7 @@ impl SynthConfig {
             extra_fonts: Vec::new(),
             split: FontSplit::Train,
             holdout: Vec::new(),
+            exclude: Vec::new(),
             corpus: None,
             max_chars: default_max_chars(),
             seed: 0,
@@ -199,10 +205,20 @@ impl Synth {
             .chain(&extra_dirs)
             .cloned()
             .collect();
-        check_holdout(&all_dirs, &cfg.holdout)?;
+        check_font_names(&all_dirs, &cfg.holdout, "holdout")?;
+        check_font_names(&all_dirs, &cfg.exclude, "exclude")?;
         let mut fonts = load_fonts(&font_dir, cfg.split, &cfg.holdout)?;
         for dir in &extra_dirs {
             fonts.extend(load_split(dir, cfg.split, &cfg.holdout)?);
+        }
+        if cfg.split != FontSplit::Valid {
+            fonts.retain(|f| !cfg.exclude.contains(&f.name));
+            if fonts.is_empty() {
+                return Err(Error::Config(format!(
+                    "no {:?} fonts left once synth.exclude is applied",
+                    cfg.split
+                )));
+            }
         }
         let text = TextSource::load(&corpus_dir, cfg.max_chars)?;
         let augment = cfg.augment.clone().unwrap_or_else(|| match cfg.task {
@@ -407,6 +423,32 @@ mod tests {
         assert_eq!(valid, Task::Hwr.shipped_holdout());
         let line = Synth::new(&cfg).unwrap().sample(3);
         assert!(!line.text.is_empty());
+    }
+
+    /// `exclude` takes fonts out of training (from any folder) and leaves the held-out split
+    /// alone; a misspelt name, or excluding every training font, is a configuration error.
+    #[test]
+    fn excluded_fonts_are_never_trained_on() {
+        let mut cfg = SynthConfig::new(Task::Hwr);
+        cfg.holdout = Task::Hwr.shipped_holdout();
+        cfg.extra_fonts = vec![PathBuf::from("hwr-extra")];
+        let all = Synth::new(&cfg).unwrap().font_names();
+        cfg.exclude = vec!["Caveat-Variable".into(), "NanumPen".into(), "Kristi".into()];
+        let kept = Synth::new(&cfg).unwrap().font_names();
+        assert_eq!(kept.len(), all.len() - 2, "{all:?} -> {kept:?}");
+        assert!(!kept.iter().any(|n| cfg.exclude.contains(n)));
+        cfg.split = FontSplit::Valid;
+        assert_eq!(
+            Synth::new(&cfg).unwrap().font_names(),
+            Task::Hwr.shipped_holdout()
+        );
+        cfg.split = FontSplit::Train;
+        cfg.exclude = vec!["Caveat".into()];
+        let err = Synth::new(&cfg).err().unwrap().to_string();
+        assert!(err.contains("exclude font \"Caveat\""), "{err}");
+        cfg.exclude = all.clone();
+        let err = Synth::new(&cfg).err().unwrap().to_string();
+        assert!(err.contains("no Train fonts left"), "{err}");
     }
 
     /// A misspelt held-out font is a configuration error, not a font silently left in training.
