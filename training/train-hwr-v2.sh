@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The v2 hwr teacher (shipped), in stages of 2000 steps (training/train-hwr-staged.sh):
+# The v2 hwr teacher (shipped), in stages of 2000 steps (training/train-staged.sh):
 #   stage 1 trains from scratch (training/teacher-cpu-hwr-v2.json: 31 training fonts, 10% real
 #   digits, 20% pen strokes; warm-up then cosine down to 0.4 of the peak rate);
 #   stages 2-5 fine-tune the previous stage's model on fresh synthetic lines (another data
@@ -11,4 +11,4 @@
 #
 # LAST (default 6) is the last stage to train: `training/reproduce-cpu.sh` passes 5, the
 # shipped stage.
-exec "$(dirname "$0")/train-hwr-staged.sh" v2 "${1:-6}"
+exec "$(dirname "$0")/train-staged.sh" hwr v2 "${1:-6}"
