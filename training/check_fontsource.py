@@ -43,7 +43,9 @@ def slugs(family, path):
     # Lobster.otf is labelled "Lobster Two" in its name table; its file name says Lobster.
     stem = os.path.splitext(os.path.basename(path))[0].lower()
     out.append(stem.split("-")[0])
-    return list(dict.fromkeys(out))
+    # Package names are ASCII letters, digits and hyphens; other names cannot be packages.
+    ok = [x for x in out if x and all(c.isascii() and (c.isalnum() or c == "-") for c in x)]
+    return list(dict.fromkeys(ok))
 
 
 def exists(slug):

@@ -3,7 +3,7 @@
 #
 # usage: training/fetch_assets.sh [OUT_ROOT]        (OUT_ROOT defaults to <repo>/assets)
 #
-# Writes OUT_ROOT/fonts/{hwr,ocr,licences,FONTS.tsv,README.md} and
+# Writes OUT_ROOT/fonts/{hwr,hwr-extra,hwr-clean,ocr,licences,FONTS.tsv,README.md} and
 #        OUT_ROOT/corpus/{english.txt,words.txt,SOURCES.md,licences}.
 #
 # Needs a Debian (bookworm) machine with python3 + pip, apt-get and dpkg-deb; nothing is
@@ -47,7 +47,7 @@ DEB_FONTS=(
   fonts-kaushanscript fonts-leckerli-one fonts-ecolier-court fonts-cabinsketch
   fonts-havana fonts-sjfonts fonts-tlwg-purisa-otf
   fonts-lobster fonts-lobstertwo fonts-rufscript fonts-staypuft fonts-nanum-extra fonts-seto
-  fonts-dustin
+  fonts-dustin fonts-aenigma fonts-kiloji
   fonts-dejavu-core fonts-liberation fonts-noto-core fonts-freefont-ttf
   fonts-urw-base35 fonts-texgyre
 )

@@ -13,6 +13,8 @@ Writes OUT (normally assets/fonts/):
     hwr/       handwriting-style fonts
     hwr-extra/ more handwriting-style fonts, added after the first recipes were published
                (recipes opt in with `synth.extra_fonts`, so the older ones still reproduce)
+    hwr-clean/ more handwriting-style fonts that are not Google Fonts (none is an npm
+               `@fontsource` package: FONTSOURCE.tsv), added for the clean v3 recipes
     ocr/       printed fonts
     licences/  one licence/copyright file per source package that contributed a font
     FONTS.tsv  one row per installed font (see README.md for the columns)
@@ -41,7 +43,7 @@ from fontTools.ttLib import TTFont
 MAX_MISSING = 4
 MAX_TOTAL_BYTES = 14 * 1024 * 1024
 # Fonts shipped cut down to Latin (big CJK fonts whose Latin glyphs are handwritten).
-SUBSET_LATIN = {"NanumPen.ttf", "NanumBrush.ttf", "NanumBarunpenR.ttf", "setofont.ttf"}
+SUBSET_LATIN = {"NanumPen.ttf", "NanumBrush.ttf", "NanumBarunpenR.ttf", "setofont.ttf", "kiloji_p.ttf"}
 LATIN_UNICODES = [*range(0x20, 0x7F), *range(0xA0, 0x180), *range(0x2010, 0x2027), 0x20AC]
 EXTRAS = "éèàüñç’“”–—"
 
@@ -99,6 +101,20 @@ FONTS = [
     ("hwr-extra", "deb", "fonts-nanum-extra", UF + "truetype/nanum/NanumBrush.ttf", "NanumBrush.ttf", "OFL-1.1"),
     ("hwr-extra", "deb", "fonts-nanum-extra", UF + "truetype/nanum/NanumBarunpenR.ttf", "NanumBarunpenR.ttf", "OFL-1.1"),
     ("hwr-extra", "deb", "fonts-seto", UF + "truetype/seto/setofont.ttf", "setofont.ttf", "OFL-1.1"),
+    # ------------------------------------------------ handwriting that is not Google Fonts (hwr-clean/)
+    # For the clean v3 recipes, which never train on fonts that npm @fontsource publishes
+    # (training/check_fontsource.py). Brian Kent's Aenigma collection (465 fonts, mostly display
+    # designs: these seven are the handwriting-like ones with digits and lowercase, picked by
+    # eye on a contact sheet) and kiloji, a Japanese "longhand" font whose Latin is a neat
+    # hand (proportional variant, cut down to Latin).
+    ("hwr-clean", "deb", "fonts-aenigma", UF + "truetype/aenigma/aescrawl.ttf", "aescrawl.ttf", "LicenseRef-aenigma-redistribute-modify"),
+    ("hwr-clean", "deb", "fonts-aenigma", UF + "truetype/aenigma/handmeds.ttf", "handmeds.ttf", "LicenseRef-aenigma-redistribute-modify"),
+    ("hwr-clean", "deb", "fonts-aenigma", UF + "truetype/aenigma/jmacscrl.ttf", "jmacscrl.ttf", "LicenseRef-aenigma-redistribute-modify"),
+    ("hwr-clean", "deb", "fonts-aenigma", UF + "truetype/aenigma/madscrwl.ttf", "madscrwl.ttf", "LicenseRef-aenigma-redistribute-modify"),
+    ("hwr-clean", "deb", "fonts-aenigma", UF + "truetype/aenigma/rambling.ttf", "rambling.ttf", "LicenseRef-aenigma-redistribute-modify"),
+    ("hwr-clean", "deb", "fonts-aenigma", UF + "truetype/aenigma/roughday.ttf", "roughday.ttf", "LicenseRef-aenigma-redistribute-modify"),
+    ("hwr-clean", "deb", "fonts-aenigma", UF + "truetype/aenigma/wigsquig.ttf", "wigsquig.ttf", "LicenseRef-aenigma-redistribute-modify"),
+    ("hwr-clean", "deb", "fonts-kiloji", UF + "truetype/kiloji/kiloji_p.ttf", "kiloji_p.ttf", "BSD-3-Clause"),
     # ---------------------------------------------------------------- printed
     ("ocr", "deb", "fonts-dejavu-core", UF + "truetype/dejavu/DejaVuSans.ttf", "DejaVuSans.ttf", "Bitstream-Vera"),
     ("ocr", "deb", "fonts-dejavu-core", UF + "truetype/dejavu/DejaVuSerif.ttf", "DejaVuSerif.ttf", "Bitstream-Vera"),
@@ -196,14 +212,24 @@ def subset_latin(src, dst):
     """Writes `src` cut down to LATIN_UNICODES (hinting dropped) to `dst`."""
     from fontTools import subset
 
-    opts = subset.Options()
-    opts.hinting = False
-    opts.layout_features = ["*"]
-    font = subset.load_font(src, opts)
-    sub = subset.Subsetter(opts)
-    sub.populate(unicodes=LATIN_UNICODES)
-    sub.subset(font)
-    subset.save_font(font, dst, opts)
+    def run(drop_gasp):
+        opts = subset.Options()
+        opts.hinting = False
+        opts.layout_features = ["*"]
+        if drop_gasp:
+            opts.drop_tables += ["gasp"]
+        font = subset.load_font(src, opts)
+        sub = subset.Subsetter(opts)
+        sub.populate(unicodes=LATIN_UNICODES)
+        sub.subset(font)
+        subset.save_font(font, dst, opts)
+
+    try:
+        run(drop_gasp=False)
+    except AssertionError:
+        # kiloji's `gasp` table (a rendering hint) is malformed; the others keep theirs, so
+        # that their files stay byte for byte as before.
+        run(drop_gasp=True)
 
 
 def read_versions(work):
@@ -250,7 +276,7 @@ def main():
 
     out = args.out
     os.makedirs(out, exist_ok=True)
-    for sub in ("hwr", "hwr-extra", "ocr", "licences"):
+    for sub in ("hwr", "hwr-extra", "hwr-clean", "ocr", "licences"):
         shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
         os.makedirs(os.path.join(out, sub))
 
@@ -323,6 +349,8 @@ def write_readme(out, rows, dropped, failed, total):
         "* `hwr/` handwriting-style fonts, `ocr/` printed fonts; licences of every source package in `licences/`.",
         "* `hwr-extra/` more handwriting-style fonts, added later: recipes opt in with `synth.extra_fonts`,"
         " so that the recipes published before still reproduce. Big CJK fonts are cut down to Latin.",
+        "* `hwr-clean/` handwriting-style fonts that are not Google Fonts (no npm `@fontsource` package), for the clean"
+        " v3 recipes, which keep every font `@fontsource` publishes out of training.",
         "* Sources: PyPI wheels `fontpkg-*` (repackaged Google Fonts) and Debian bookworm `fonts-*` packages.",
         "  Fonts from the npm `@fontsource/*` packages are reserved for evaluation and are never taken from npm; but many fonts here are Google Fonts that `@fontsource` publishes too: `FONTSOURCE.tsv` (`training/check_fontsource.py`) lists them, and the clean recipes (`training/*-v3*.json`) keep them out of training with `exclude`.",
         "* `FONTS.tsv` (first line is a `#` header), columns:",
