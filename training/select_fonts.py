@@ -115,6 +115,9 @@ FONTS = [
     ("hwr-clean", "deb", "fonts-aenigma", UF + "truetype/aenigma/roughday.ttf", "roughday.ttf", "LicenseRef-aenigma-redistribute-modify"),
     ("hwr-clean", "deb", "fonts-aenigma", UF + "truetype/aenigma/wigsquig.ttf", "wigsquig.ttf", "LicenseRef-aenigma-redistribute-modify"),
     ("hwr-clean", "deb", "fonts-kiloji", UF + "truetype/kiloji/kiloji_p.ttf", "kiloji_p.ttf", "BSD-3-Clause"),
+    # A chancery script (URW's Zapf Chancery design), for the flourished hands that the Google
+    # script fonts taught the v2 models (TeX Gyre Chorus is the same design, so only one).
+    ("hwr-clean", "deb", "fonts-urw-base35", UF + "opentype/urw-base35/Z003-MediumItalic.otf", "Z003-MediumItalic.otf", "AGPL-3.0-only WITH Font-exception-2.0"),
     # ---------------------------------------------------------------- printed
     ("ocr", "deb", "fonts-dejavu-core", UF + "truetype/dejavu/DejaVuSans.ttf", "DejaVuSans.ttf", "Bitstream-Vera"),
     ("ocr", "deb", "fonts-dejavu-core", UF + "truetype/dejavu/DejaVuSerif.ttf", "DejaVuSerif.ttf", "Bitstream-Vera"),
