@@ -114,7 +114,7 @@ pub fn check_font_names(dirs: &[PathBuf], names: &[String], what: &str) -> Resul
 /// `holdout` names the validation fonts by file stem; when empty, every fifth font (by sorted
 /// name, starting with the fifth) is held out.
 pub fn load_fonts(dir: &Path, split: FontSplit, holdout: &[String]) -> Result<Vec<LoadedFont>> {
-    let fonts = load_split(dir, split, holdout)?;
+    let fonts = load_split(dir, split, holdout, &[])?;
     if fonts.is_empty() {
         return Err(Error::Invalid(format!(
             "{}: no fonts left in the {split:?} split (holdout {holdout:?})",
@@ -124,9 +124,15 @@ pub fn load_fonts(dir: &Path, split: FontSplit, holdout: &[String]) -> Result<Ve
     Ok(fonts)
 }
 
-/// [`load_fonts`] without the check that some font is left: for extra folders, which may
-/// hold no font of the split.
-pub fn load_split(dir: &Path, split: FontSplit, holdout: &[String]) -> Result<Vec<LoadedFont>> {
+/// [`load_fonts`] without the check that some font is left (a folder may hold no font of the
+/// split), and leaving the fonts named in `exclude` out of the train and all splits (they are
+/// never read).
+pub fn load_split(
+    dir: &Path,
+    split: FontSplit,
+    holdout: &[String],
+    exclude: &[String],
+) -> Result<Vec<LoadedFont>> {
     let files = font_files(dir)?;
     let held = |i: usize, p: &Path| {
         if holdout.is_empty() {
@@ -137,9 +143,10 @@ pub fn load_split(dir: &Path, split: FontSplit, holdout: &[String]) -> Result<Ve
     };
     let mut fonts = Vec::new();
     for (i, path) in files.iter().enumerate() {
+        let excluded = || exclude.iter().any(|x| *x == stem(path));
         let keep = match split {
-            FontSplit::All => true,
-            FontSplit::Train => !held(i, path),
+            FontSplit::All => !excluded(),
+            FontSplit::Train => !held(i, path) && !excluded(),
             FontSplit::Valid => held(i, path),
         };
         if !keep {

@@ -5,7 +5,7 @@
 use super::augment::{AugmentConfig, distort, morph, photograph};
 use super::dataset::{LineImage, LineSample};
 use super::digits::{DigitBank, digit_text, render_digits};
-use super::fonts::{FontSplit, LoadedFont, check_font_names, load_fonts, load_split};
+use super::fonts::{FontSplit, LoadedFont, check_font_names, load_split};
 use super::normalize::Gray;
 use super::render::{GlyphJitter, render_line};
 use super::strokes::{StrokeFont, load_stroke_fonts, render_strokes};
@@ -207,18 +207,22 @@ impl Synth {
             .collect();
         check_font_names(&all_dirs, &cfg.holdout, "holdout")?;
         check_font_names(&all_dirs, &cfg.exclude, "exclude")?;
-        let mut fonts = load_fonts(&font_dir, cfg.split, &cfg.holdout)?;
-        for dir in &extra_dirs {
-            fonts.extend(load_split(dir, cfg.split, &cfg.holdout)?);
+        let mut fonts = Vec::new();
+        for dir in &all_dirs {
+            fonts.extend(load_split(dir, cfg.split, &cfg.holdout, &cfg.exclude)?);
         }
-        if cfg.split != FontSplit::Valid {
-            fonts.retain(|f| !cfg.exclude.contains(&f.name));
-            if fonts.is_empty() {
-                return Err(Error::Config(format!(
-                    "no {:?} fonts left once synth.exclude is applied",
-                    cfg.split
-                )));
-            }
+        if fonts.is_empty() {
+            return Err(Error::Config(format!(
+                "no {:?} fonts left in {} (holdout {:?}, exclude {:?})",
+                cfg.split,
+                all_dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                cfg.holdout,
+                cfg.exclude
+            )));
         }
         let text = TextSource::load(&corpus_dir, cfg.max_chars)?;
         let augment = cfg.augment.clone().unwrap_or_else(|| match cfg.task {
