@@ -133,6 +133,30 @@ pub fn load_split(
     holdout: &[String],
     exclude: &[String],
 ) -> Result<Vec<LoadedFont>> {
+    select_split(dir, split, holdout, exclude)?
+        .iter()
+        .map(|path| load_font_file(path))
+        .collect()
+}
+
+/// Reads and parses one font file (named by its stem).
+pub fn load_font_file(path: &Path) -> Result<LoadedFont> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let font = FontVec::try_from_vec(bytes)
+        .map_err(|e| Error::Invalid(format!("{}: not a usable font: {e}", path.display())))?;
+    Ok(LoadedFont {
+        name: stem(path),
+        font: Arc::new(font),
+    })
+}
+
+/// The font files of `dir` that [`load_split`] loads (sorted by name), without reading them.
+pub fn select_split(
+    dir: &Path,
+    split: FontSplit,
+    holdout: &[String],
+    exclude: &[String],
+) -> Result<Vec<PathBuf>> {
     let files = font_files(dir)?;
     let held = |i: usize, p: &Path| {
         if holdout.is_empty() {
@@ -141,26 +165,19 @@ pub fn load_split(
             holdout.iter().any(|h| *h == stem(p))
         }
     };
-    let mut fonts = Vec::new();
-    for (i, path) in files.iter().enumerate() {
-        let excluded = || exclude.iter().any(|x| *x == stem(path));
+    let mut kept = Vec::new();
+    for (i, path) in files.into_iter().enumerate() {
+        let excluded = || exclude.iter().any(|x| *x == stem(&path));
         let keep = match split {
             FontSplit::All => !excluded(),
-            FontSplit::Train => !held(i, path) && !excluded(),
-            FontSplit::Valid => held(i, path),
+            FontSplit::Train => !held(i, &path) && !excluded(),
+            FontSplit::Valid => held(i, &path),
         };
-        if !keep {
-            continue;
+        if keep {
+            kept.push(path);
         }
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let font = FontVec::try_from_vec(bytes)
-            .map_err(|e| Error::Invalid(format!("{}: not a usable font: {e}", path.display())))?;
-        fonts.push(LoadedFont {
-            name: stem(path),
-            font: Arc::new(font),
-        });
     }
-    Ok(fonts)
+    Ok(kept)
 }
 
 #[cfg(test)]
@@ -191,70 +208,6 @@ mod tests {
             }
         }
         assert!(seen >= 8, "only {seen} holdout lists in {}", dir.display());
-    }
-
-    /// The recipes of the clean models (`training/*-v3*.json`) keep every font that is also an
-    /// npm `@fontsource/*` package (`assets/fonts/FONTSOURCE.tsv`, written by
-    /// `training/check_fontsource.py`) out of their training data.
-    #[test]
-    fn v3_recipes_never_train_on_fontsource_fonts() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let listed = std::fs::read_to_string(root.join("assets/fonts/FONTSOURCE.tsv")).unwrap();
-        // (folder, file stem) of every listed font.
-        let reserved: Vec<(String, String)> = listed
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| l.split('\t').collect::<Vec<_>>())
-            .filter(|cols| cols[2] != "-")
-            .map(|cols| {
-                let (folder, file) = cols[0].split_once('/').unwrap();
-                (folder.to_owned(), stem(Path::new(file)))
-            })
-            .collect();
-        assert!(reserved.len() >= 20, "{reserved:?}");
-        let mut checked = 0;
-        for entry in std::fs::read_dir(root.join("training")).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if !name.ends_with(".json") || !name.contains("-v3") {
-                continue;
-            }
-            let v: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            let mut synths = Vec::new();
-            collect_synths(&v, &mut synths);
-            for synth in synths.iter().filter(|s| s["split"] != "valid") {
-                let task = synth["task"].as_str().unwrap();
-                let exclude: Vec<&str> = synth["exclude"]
-                    .as_array()
-                    .map(|a| a.iter().map(|n| n.as_str().unwrap()).collect())
-                    .unwrap_or_default();
-                for (folder, font) in &reserved {
-                    if folder.starts_with(task) {
-                        assert!(
-                            exclude.contains(&font.as_str()),
-                            "{name}: {font} not excluded"
-                        );
-                    }
-                }
-                checked += 1;
-            }
-        }
-        assert!(checked >= 1, "no v3 recipe in training/");
-    }
-
-    /// Every synth source (an object with a `task`) in a recipe.
-    fn collect_synths<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a serde_json::Value>) {
-        match v {
-            serde_json::Value::Object(map) => {
-                if map.contains_key("task") {
-                    out.push(v);
-                }
-                map.values().for_each(|x| collect_synths(x, out));
-            }
-            serde_json::Value::Array(items) => items.iter().for_each(|x| collect_synths(x, out)),
-            _ => {}
-        }
     }
 
     /// Every synth source's (task, holdout) in a recipe.

@@ -6,6 +6,7 @@ pub mod dataset;
 pub mod digits;
 pub mod folder;
 pub mod fonts;
+pub mod fontsource;
 pub mod iam;
 pub mod normalize;
 pub mod pagexml;

@@ -5,7 +5,7 @@
 use super::augment::{AugmentConfig, distort, morph, photograph};
 use super::dataset::{LineImage, LineSample};
 use super::digits::{DigitBank, digit_text, render_digits};
-use super::fonts::{FontSplit, LoadedFont, check_font_names, load_split};
+use super::fonts::{FontSplit, LoadedFont, check_font_names, load_font_file, select_split};
 use super::normalize::Gray;
 use super::render::{GlyphJitter, render_line};
 use super::strokes::{StrokeFont, load_stroke_fonts, render_strokes};
@@ -86,6 +86,49 @@ fn default_max_chars() -> usize {
 }
 
 impl SynthConfig {
+    /// The font folders this source draws from: `fonts` (default `assets/fonts/<task>`), then
+    /// `extra_fonts` (relative ones inside `assets/fonts/`).
+    pub fn font_dirs(&self) -> Vec<PathBuf> {
+        let main = self
+            .fonts
+            .clone()
+            .unwrap_or_else(|| assets_dir().join("fonts").join(self.task.name()));
+        let extra = self.extra_fonts.iter().map(|dir| {
+            if dir.is_relative() {
+                assets_dir().join("fonts").join(dir)
+            } else {
+                dir.clone()
+            }
+        });
+        std::iter::once(main).chain(extra).collect()
+    }
+
+    /// The font files the generator draws lines in (its split of every folder, without the
+    /// excluded fonts), without reading them; an error when a `holdout` or `exclude` name is
+    /// not a font file there, or when no font is left.
+    pub fn font_files(&self) -> Result<Vec<PathBuf>> {
+        let dirs = self.font_dirs();
+        check_font_names(&dirs, &self.holdout, "holdout")?;
+        check_font_names(&dirs, &self.exclude, "exclude")?;
+        let mut files = Vec::new();
+        for dir in &dirs {
+            files.extend(select_split(dir, self.split, &self.holdout, &self.exclude)?);
+        }
+        if files.is_empty() {
+            return Err(Error::Config(format!(
+                "no {:?} fonts left in {} (holdout {:?}, exclude {:?})",
+                self.split,
+                dirs.iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.holdout,
+                self.exclude
+            )));
+        }
+        Ok(files)
+    }
+
     /// A generator for `task` with default settings.
     pub fn new(task: Task) -> Self {
         Self {
@@ -181,49 +224,15 @@ pub struct Synth {
 impl Synth {
     /// Loads fonts and corpus.
     pub fn new(cfg: &SynthConfig) -> Result<Self> {
-        let task_dir = cfg.task.name();
-        let font_dir = cfg
-            .fonts
-            .clone()
-            .unwrap_or_else(|| assets_dir().join("fonts").join(task_dir));
         let corpus_dir = cfg
             .corpus
             .clone()
             .unwrap_or_else(|| assets_dir().join("corpus"));
-        let extra_dirs: Vec<PathBuf> = cfg
-            .extra_fonts
+        let fonts = cfg
+            .font_files()?
             .iter()
-            .map(|dir| {
-                if dir.is_relative() {
-                    assets_dir().join("fonts").join(dir)
-                } else {
-                    dir.clone()
-                }
-            })
-            .collect();
-        let all_dirs: Vec<PathBuf> = std::iter::once(&font_dir)
-            .chain(&extra_dirs)
-            .cloned()
-            .collect();
-        check_font_names(&all_dirs, &cfg.holdout, "holdout")?;
-        check_font_names(&all_dirs, &cfg.exclude, "exclude")?;
-        let mut fonts = Vec::new();
-        for dir in &all_dirs {
-            fonts.extend(load_split(dir, cfg.split, &cfg.holdout, &cfg.exclude)?);
-        }
-        if fonts.is_empty() {
-            return Err(Error::Config(format!(
-                "no {:?} fonts left in {} (holdout {:?}, exclude {:?})",
-                cfg.split,
-                all_dirs
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                cfg.holdout,
-                cfg.exclude
-            )));
-        }
+            .map(|path| load_font_file(path))
+            .collect::<Result<Vec<_>>>()?;
         let text = TextSource::load(&corpus_dir, cfg.max_chars)?;
         let augment = cfg.augment.clone().unwrap_or_else(|| match cfg.task {
             Task::Hwr => AugmentConfig::default(),

@@ -1,0 +1,181 @@
+//! Fonts reserved for evaluation: the fonts of `assets/fonts/` that npm `@fontsource/*` also
+//! publishes (the same Google Fonts designs, taken from PyPI or Debian). They are listed in
+//! `assets/fonts/FONTSOURCE.tsv` (written by `training/check_fontsource.py`); this module reads
+//! the list and finds which of them a recipe would train on.
+
+use super::fonts::FontSplit;
+use super::synth::SynthConfig;
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// A font file that an npm `@fontsource` package also publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservedFont {
+    /// The font file (absolute when the list was read from an absolute folder).
+    pub path: PathBuf,
+    /// The npm package, e.g. `@fontsource/caveat`.
+    pub package: String,
+}
+
+/// Reads `FONTSOURCE.tsv` of the font folder `fonts_dir` (columns: path inside `fonts_dir`,
+/// family, package or `-` when npm has none), keeping the listed (reserved) fonts.
+pub fn read_reserved(fonts_dir: &Path) -> Result<Vec<ReservedFont>> {
+    let list = fonts_dir.join("FONTSOURCE.tsv");
+    let text = std::fs::read_to_string(&list).map_err(|e| Error::io(&list, e))?;
+    let mut reserved = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [path, _family, package] = cols[..] else {
+            return Err(Error::Invalid(format!(
+                "{} line {}: expected 3 tab-separated columns, found {}",
+                list.display(),
+                n + 1,
+                cols.len()
+            )));
+        };
+        if package != "-" {
+            reserved.push(ReservedFont {
+                path: fonts_dir.join(path),
+                package: package.to_owned(),
+            });
+        }
+    }
+    Ok(reserved)
+}
+
+/// The reserved fonts that `source` would draw training lines in (a validation source trains
+/// on nothing), by file stem.
+pub fn reserved_in_source(source: &SynthConfig, reserved: &[ReservedFont]) -> Result<Vec<String>> {
+    if source.split == FontSplit::Valid {
+        return Ok(Vec::new());
+    }
+    let files = source.font_files()?;
+    Ok(reserved
+        .iter()
+        .filter(|font| files.iter().any(|f| same_file(f, &font.path)))
+        .filter_map(|font| font.path.file_stem())
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .collect())
+}
+
+/// The reserved fonts that any training source of a recipe (every object with a `"task"` key,
+/// at any depth: train, distill and experiment recipes alike) would draw lines in.
+pub fn reserved_in_recipe(
+    recipe: &serde_json::Value,
+    reserved: &[ReservedFont],
+) -> Result<Vec<String>> {
+    let mut sources = Vec::new();
+    collect_sources(recipe, &mut sources);
+    let mut found = Vec::new();
+    for source in sources {
+        let cfg: SynthConfig = serde_json::from_value(source.clone())
+            .map_err(|e| Error::Config(format!("synthetic source {source}: {e}")))?;
+        for stem in reserved_in_source(&cfg, reserved)? {
+            if !found.contains(&stem) {
+                found.push(stem);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Every object with a `"task"` key (a synthetic source) in a recipe.
+fn collect_sources<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a serde_json::Value>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            if map.contains_key("task") {
+                out.push(v);
+            }
+            map.values().for_each(|x| collect_sources(x, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|x| collect_sources(x, out)),
+        _ => {}
+    }
+}
+
+/// Whether two paths name the same file (through `..` and links when both exist).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::data::synth::{Task, assets_dir};
+
+    fn reserved() -> Vec<ReservedFont> {
+        read_reserved(&assets_dir().join("fonts")).unwrap()
+    }
+
+    #[test]
+    fn the_list_names_existing_font_files() {
+        let reserved = reserved();
+        assert!(reserved.len() >= 20, "{reserved:?}");
+        for font in &reserved {
+            assert!(font.path.is_file(), "{}", font.path.display());
+            assert!(font.package.starts_with("@fontsource/"), "{font:?}");
+        }
+    }
+
+    /// A source that excludes nothing trains on the listed fonts of its folders; excluding
+    /// them leaves none; a validation source trains on none.
+    #[test]
+    fn exclusion_removes_the_reserved_fonts_from_a_source() {
+        let reserved = reserved();
+        let mut cfg = SynthConfig::new(Task::Hwr);
+        cfg.extra_fonts = vec![PathBuf::from("hwr-extra")];
+        let found = reserved_in_source(&cfg, &reserved).unwrap();
+        assert!(found.contains(&"Caveat-Variable".to_owned()), "{found:?}");
+        assert!(found.contains(&"NanumPen".to_owned()), "{found:?}");
+        // The default holdout (every fifth font) keeps some listed fonts out; none other.
+        let ocr = reserved_in_source(&SynthConfig::new(Task::Ocr), &reserved).unwrap();
+        assert!(
+            ocr.iter()
+                .all(|f| f.starts_with("DejaVu") || f.starts_with("Noto"))
+        );
+        cfg.exclude = reserved
+            .iter()
+            .filter(|f| !f.path.starts_with(assets_dir().join("fonts/ocr")))
+            .map(|f| f.path.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            reserved_in_source(&cfg, &reserved).unwrap(),
+            Vec::<String>::new()
+        );
+        let mut valid = SynthConfig::new(Task::Hwr);
+        valid.split = FontSplit::Valid;
+        assert!(reserved_in_source(&valid, &reserved).unwrap().is_empty());
+    }
+
+    /// The recipes of the clean models (`training/*-v3*.json`) train on no listed font; the
+    /// v2 hwr recipe (shipped before the list existed) does, which the check must see.
+    #[test]
+    fn v3_recipes_never_train_on_fontsource_fonts() {
+        let reserved = reserved();
+        let training = Path::new(env!("CARGO_MANIFEST_DIR")).join("../training");
+        let read = |name: &str| -> serde_json::Value {
+            let text = std::fs::read_to_string(training.join(name)).unwrap();
+            serde_json::from_str(&text).unwrap()
+        };
+        let v2 = reserved_in_recipe(&read("teacher-cpu-hwr-v2.json"), &reserved).unwrap();
+        assert!(v2.len() >= 15, "{v2:?}");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&training).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".json") || !name.contains("-v3") {
+                continue;
+            }
+            let found = reserved_in_recipe(&read(&name), &reserved).unwrap();
+            assert!(found.is_empty(), "{name} trains on {found:?}");
+            checked += 1;
+        }
+        assert!(checked >= 5, "only {checked} v3 recipes in training/");
+    }
+}
