@@ -13,6 +13,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Output into a closed pipe (`engine eval ... | head -1`) ends the program quietly, as
+    // for other command-line tools, instead of a panic in `println!`.
+    #[cfg(unix)]
+    // SAFETY: no other thread exists yet; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if matches!(cli.command, Command::Bench { .. })
         && std::env::var_os("RAYON_NUM_THREADS").is_none()

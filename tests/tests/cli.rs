@@ -730,3 +730,20 @@ fn paper_presets_run_the_same_pipeline() {
         describe(&out)
     );
 }
+
+/// Output into a closed pipe (`engine info | head -1`) ends the program quietly: no panic
+/// message on stderr.
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    let mut child = std::process::Command::new(inkling_tests::engine_bin())
+        .arg("info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before the program writes its table.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
