@@ -286,7 +286,7 @@ pub fn distill(
     let plain = scale.device.device(0)?;
     let device = plain.clone().autodiff();
     let (teacher, student_cfg) = load_teacher(&cfg.teacher, &cfg.student, &plain)?;
-    record_recipe(run_dir, cfg, resume)?;
+    let recipe_name = record_recipe(run_dir, cfg, recipe_name, resume)?;
     let alphabet = teacher.header.alphabet.clone();
     let (train_src, valid) = load_data(&cfg.data, &alphabet, student_cfg.height, observer)?;
     let mut student = student_cfg.init_seeded(&device, cfg.seed);
@@ -298,7 +298,7 @@ pub fn distill(
         alphabet,
         half: cfg.half_precision,
         provenance: Provenance {
-            recipe: recipe_name.to_owned(),
+            recipe: recipe_name.clone(),
             data: describe_source(&cfg.data.train),
             notes: format!(
                 "distilled from {} with {}",
@@ -392,7 +392,7 @@ pub fn finetune(
     scale.validate(cfg.schedule.eval_every, cfg.schedule.checkpoint_every)?;
     let device = scale.device.device(0)?.autodiff();
     let loaded = model_file::load(model, &device)?;
-    record_recipe(run_dir, cfg, resume)?;
+    let recipe_name = record_recipe(run_dir, cfg, recipe_name, resume)?;
     let (train_src, valid) = load_data(
         &cfg.data,
         &loaded.header.alphabet,

@@ -88,11 +88,19 @@ pub fn recipe_path(run_dir: &Path) -> std::path::PathBuf {
     run_dir.join("config.json")
 }
 
-/// Writes the recipe into the run folder, or on resume checks it is the same run.
+/// Where a run keeps the name of the recipe it was started with.
+pub fn recipe_name_path(run_dir: &Path) -> std::path::PathBuf {
+    run_dir.join("recipe-name.txt")
+}
+
+/// Writes the recipe (and its `name`) into the run folder, or on resume checks it is the same
+/// run. Returns the recipe name for the models' provenance: `name`, except when a run resumes
+/// from its own copy (`--resume` without `--config`), where it is the name the run started
+/// with, so that its models still name the recipe in `training/` and not the run's copy.
 ///
 /// The stored recipe is read back as a `T` before the comparison, so a run recorded by an
 /// older engine (whose recipes lacked fields added since, with defaults) still resumes.
-pub fn record_recipe<T>(run_dir: &Path, recipe: &T, resume: bool) -> Result<()>
+pub fn record_recipe<T>(run_dir: &Path, recipe: &T, name: &str, resume: bool) -> Result<String>
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
 {
@@ -113,9 +121,17 @@ where
                 path.display()
             )));
         }
-        return Ok(());
+        if Path::new(name) == path {
+            // A run recorded before the name was kept names its own copy.
+            if let Ok(first) = std::fs::read_to_string(recipe_name_path(run_dir)) {
+                return Ok(first.trim().to_owned());
+            }
+        }
+        return Ok(name.to_owned());
     }
-    crate::model_file::write_atomic(&path, json.as_bytes())
+    crate::model_file::write_atomic(&path, json.as_bytes())?;
+    crate::model_file::write_atomic(&recipe_name_path(run_dir), format!("{name}\n").as_bytes())?;
+    Ok(name.to_owned())
 }
 
 /// Trains a model from scratch with CTC. Returns where the best and last models are.
@@ -132,7 +148,7 @@ pub fn train(
     scale.validate(cfg.schedule.eval_every, cfg.schedule.checkpoint_every)?;
     let alphabet = cfg.alphabet()?;
     let model_cfg = cfg.model_config()?;
-    record_recipe(run_dir, cfg, resume)?;
+    let recipe_name = record_recipe(run_dir, cfg, recipe_name, resume)?;
     let (train_src, valid) = load_data(&cfg.data, &alphabet, model_cfg.height, observer)?;
     let device = scale.device.device(0)?.autodiff();
     let model = model_cfg.init_seeded(&device, cfg.seed);
@@ -142,7 +158,7 @@ pub fn train(
         alphabet,
         half: cfg.half_precision,
         provenance: Provenance {
-            recipe: recipe_name.to_owned(),
+            recipe: recipe_name,
             data: describe_source(&cfg.data.train),
             notes: "trained from scratch with CTC".into(),
             ..Default::default()
@@ -284,19 +300,41 @@ pub(crate) mod tests {
     fn a_run_recorded_before_new_recipe_fields_still_resumes() {
         let dir = scratch("record-recipe");
         let cfg = folder_recipe(&dir, Preset::TeacherTiny, 10, "abc");
-        record_recipe(&dir, &cfg, false).unwrap();
+        record_recipe(&dir, &cfg, "training/x.json", false).unwrap();
         // An older engine wrote no `patience` (a field with a default added since).
         let path = recipe_path(&dir);
         let mut old: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         old["schedule"].as_object_mut().unwrap().remove("patience");
         std::fs::write(&path, old.to_string()).unwrap();
-        record_recipe(&dir, &cfg, true).unwrap();
+        let name = record_recipe(&dir, &cfg, "training/x.json", true).unwrap();
+        assert_eq!(name, "training/x.json");
         // Another recipe is still refused.
         let mut other = cfg.clone();
         other.seed += 1;
-        let err = record_recipe(&dir, &other, true).unwrap_err().to_string();
+        let err = record_recipe(&dir, &other, "training/x.json", true)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("another recipe"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Resuming from the run's own copy of the recipe (`--resume` without `--config`) keeps
+    /// the name the run started with for its models' provenance.
+    #[test]
+    fn a_run_resumed_from_its_own_copy_keeps_the_recipe_name() {
+        let dir = scratch("record-recipe-name");
+        let cfg = folder_recipe(&dir, Preset::TeacherTiny, 10, "abc");
+        let first = record_recipe(&dir, &cfg, "training/x.json", false).unwrap();
+        assert_eq!(first, "training/x.json");
+        let own = recipe_path(&dir).display().to_string();
+        assert_eq!(
+            record_recipe(&dir, &cfg, &own, true).unwrap(),
+            "training/x.json"
+        );
+        // A run from before the name was kept goes on naming its copy.
+        std::fs::remove_file(recipe_name_path(&dir)).unwrap();
+        assert_eq!(record_recipe(&dir, &cfg, &own, true).unwrap(), own);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
