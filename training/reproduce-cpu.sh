@@ -8,8 +8,9 @@
 # Steps: the hwr teacher of the tables (5000 steps), the hwr distillation table (scratch
 # student + 8 criteria, each distilled then fine-tuned), the Tucker comparison (v1-v3
 # fine-tuned), the shipped v2 hwr teacher and student, the ocr
-# teacher (2500 steps: printed lines are learned faster), the ocr table, the ocr student's
-# longer fine-tuning (training/finetune-ocr-student{,-2}.json), and the shipped character
+# table's teacher (2500 steps: printed lines are learned faster), the ocr table and its
+# student's longer fine-tuning (training/finetune-ocr-student{,-2}.json), the shipped (v3)
+# ocr teacher and student, and the shipped character
 # language model (training/lm-independent.sh, seconds; fetches two npm packages). Each trained teacher
 # and the best student of each table are copied to assets/models/ (the shipped models), and the
 # experiment recipes read those shipped files: a table can be rerun on a fresh checkout
@@ -59,16 +60,24 @@ finetune runs/distill-hwr-student-v2/finetune-best.inkm training/finetune-hwr-st
 finetune runs/finetune-hwr-student-v2/finetune-best.inkm training/finetune-hwr-student-v2-2.json \
     runs/finetune-hwr-student-v2-2
 ship runs/finetune-hwr-student-v2-2/finetune-best.inkm assets/models/hwr-student-cpu.inkm
+# The ocr table's teacher (v1, kept in assets/models/ocr-v1/, which the table's recipe reads)
+# and the v1 ocr student (the table's cnn-mah student fine-tuned twice more; it shipped
+# until the clean v3 pair replaced it, and the README's v1 numbers are its own).
 train training/teacher-cpu-ocr.json runs/teacher-cpu-ocr
-ship runs/teacher-cpu-ocr/train-best.inkm assets/models/ocr-teacher-cpu.inkm
+ship runs/teacher-cpu-ocr/train-best.inkm assets/models/ocr-v1/ocr-teacher-cpu.inkm
 experiment distill training/experiment-distill-ocr.json runs/experiment-distill-ocr
-# The shipped ocr student: the table's cnn-mah student, fine-tuned twice 2000 more steps on
-# fresh lines at falling rates.
 finetune runs/experiment-distill-ocr/cnn-mah/finetune-best.inkm training/finetune-ocr-student.json \
     runs/finetune-ocr-student
 finetune runs/finetune-ocr-student/finetune-best.inkm training/finetune-ocr-student-2.json \
     runs/finetune-ocr-student-2
-ship runs/finetune-ocr-student-2/finetune-best.inkm assets/models/ocr-student-cpu.inkm
+# The shipped ocr pair (v3: no font that npm @fontsource publishes): the teacher in one stage,
+# its cnn-mah student distilled (1500 + 2000 steps), then fine-tuned 2000 more steps.
+training/train-staged.sh ocr v3 1 >> runs/ocr-v3.log 2>&1
+ship assets/models/staging/ocr-teacher-cpu-v3-stage1.inkm assets/models/ocr-teacher-cpu.inkm
+distill training/distill-ocr-student-v3.json runs/distill-ocr-student-v3
+finetune runs/distill-ocr-student-v3/finetune-best.inkm training/finetune-ocr-student-v3.json \
+    runs/finetune-ocr-student-v3
+ship runs/finetune-ocr-student-v3/finetune-best.inkm assets/models/ocr-student-cpu.inkm
 # The shipped character LM (prose + written numbers), used by `--lm shipped` and the app.
 training/lm-independent.sh runs/lm >> runs/lm.log 2>&1
 ship runs/lm/english-5gram.lm.gz assets/models/english-5gram.lm.gz
