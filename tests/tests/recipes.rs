@@ -4,7 +4,7 @@
 //! background run is weeks away would otherwise fail only when someone reruns it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use engine::data::synth::{Synth, SynthConfig};
+use engine::data::synth::{Synth, SynthConfig, recipe_sources};
 use engine::experiment::distill::DistillExperiment;
 use engine::experiment::tucker::TuckerExperiment;
 use engine::train::config::TrainConfig;
@@ -14,23 +14,6 @@ use std::path::{Path, PathBuf};
 
 fn training_dir() -> PathBuf {
     assets_dir().join("../training")
-}
-
-/// Every `"synth": {...}` object in a recipe.
-fn synth_sources(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (key, value) in map {
-                if key == "synth" {
-                    out.push(value.clone());
-                } else {
-                    synth_sources(value, out);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter().for_each(|x| synth_sources(x, out)),
-        _ => {}
-    }
 }
 
 /// A model path of a recipe, relative to the repository root, must exist when it names a
@@ -68,10 +51,8 @@ fn check_recipe(path: &Path) -> Result<(), String> {
         TrainConfig::load(path).map_err(|e| e.to_string())?;
     }
     let value: serde_json::Value = serde_json::from_str(&text).map_err(at)?;
-    let mut sources = Vec::new();
-    synth_sources(&value, &mut sources);
-    for source in sources {
-        let cfg: SynthConfig = serde_json::from_value(source).map_err(at)?;
+    for source in recipe_sources(&value) {
+        let cfg: SynthConfig = serde_json::from_value(source.clone()).map_err(at)?;
         Synth::new(&cfg).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())

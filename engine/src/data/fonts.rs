@@ -114,7 +114,10 @@ pub fn check_font_names(dirs: &[PathBuf], names: &[String], what: &str) -> Resul
 /// `holdout` names the validation fonts by file stem; when empty, every fifth font (by sorted
 /// name, starting with the fifth) is held out.
 pub fn load_fonts(dir: &Path, split: FontSplit, holdout: &[String]) -> Result<Vec<LoadedFont>> {
-    let fonts = load_split(dir, split, holdout, &[])?;
+    let fonts = select_split(dir, split, holdout, &[])?
+        .iter()
+        .map(|path| load_font_file(path))
+        .collect::<Result<Vec<_>>>()?;
     if fonts.is_empty() {
         return Err(Error::Invalid(format!(
             "{}: no fonts left in the {split:?} split (holdout {holdout:?})",
@@ -122,21 +125,6 @@ pub fn load_fonts(dir: &Path, split: FontSplit, holdout: &[String]) -> Result<Ve
         )));
     }
     Ok(fonts)
-}
-
-/// [`load_fonts`] without the check that some font is left (a folder may hold no font of the
-/// split), and leaving the fonts named in `exclude` out of the train and all splits (they are
-/// never read).
-pub fn load_split(
-    dir: &Path,
-    split: FontSplit,
-    holdout: &[String],
-    exclude: &[String],
-) -> Result<Vec<LoadedFont>> {
-    select_split(dir, split, holdout, exclude)?
-        .iter()
-        .map(|path| load_font_file(path))
-        .collect()
 }
 
 /// Reads and parses one font file (named by its stem).
@@ -150,7 +138,8 @@ pub fn load_font_file(path: &Path) -> Result<LoadedFont> {
     })
 }
 
-/// The font files of `dir` that [`load_split`] loads (sorted by name), without reading them.
+/// The font files of `dir` in `split` (sorted by name), without reading them; the fonts named
+/// in `exclude` are left out of the train and all splits.
 pub fn select_split(
     dir: &Path,
     split: FontSplit,
@@ -196,11 +185,13 @@ mod tests {
             }
             let text = std::fs::read_to_string(&path).unwrap();
             let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-            let mut lists = Vec::new();
-            collect_holdouts(&v, &mut lists);
-            for (task, list) in lists {
-                let expected = match task.as_str() {
-                    "ocr" => OCR_HOLDOUT,
+            for source in crate::data::synth::recipe_sources(&v) {
+                let Some(list) = source.get("holdout") else {
+                    continue;
+                };
+                let list: Vec<String> = serde_json::from_value(list.clone()).unwrap();
+                let expected = match source["task"].as_str() {
+                    Some("ocr") => OCR_HOLDOUT,
                     _ => HWR_HOLDOUT,
                 };
                 assert_eq!(list, expected, "{}", path.display());
@@ -208,21 +199,5 @@ mod tests {
             }
         }
         assert!(seen >= 8, "only {seen} holdout lists in {}", dir.display());
-    }
-
-    /// Every synth source's (task, holdout) in a recipe.
-    fn collect_holdouts(v: &serde_json::Value, out: &mut Vec<(String, Vec<String>)>) {
-        match v {
-            serde_json::Value::Object(map) => {
-                if let (Some(task), Some(list)) = (map.get("task"), map.get("holdout")) {
-                    let names = list.as_array().unwrap().iter();
-                    let names = names.map(|n| n.as_str().unwrap().to_owned()).collect();
-                    out.push((task.as_str().unwrap().to_owned(), names));
-                }
-                map.values().for_each(|x| collect_holdouts(x, out));
-            }
-            serde_json::Value::Array(items) => items.iter().for_each(|x| collect_holdouts(x, out)),
-            _ => {}
-        }
     }
 }

@@ -4,7 +4,7 @@
 //! the list and finds which of them a recipe would train on.
 
 use super::fonts::FontSplit;
-use super::synth::SynthConfig;
+use super::synth::{SynthConfig, recipe_sources};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -52,10 +52,10 @@ pub fn reserved_in_source(source: &SynthConfig, reserved: &[ReservedFont]) -> Re
     if source.split == FontSplit::Valid {
         return Ok(Vec::new());
     }
-    let files = source.font_files()?;
+    let files: Vec<PathBuf> = source.font_files()?.iter().map(|f| resolved(f)).collect();
     Ok(reserved
         .iter()
-        .filter(|font| files.iter().any(|f| same_file(f, &font.path)))
+        .filter(|font| files.contains(&resolved(&font.path)))
         .filter_map(|font| font.path.file_stem())
         .map(|stem| stem.to_string_lossy().into_owned())
         .collect())
@@ -67,10 +67,8 @@ pub fn reserved_in_recipe(
     recipe: &serde_json::Value,
     reserved: &[ReservedFont],
 ) -> Result<Vec<String>> {
-    let mut sources = Vec::new();
-    collect_sources(recipe, &mut sources);
     let mut found = Vec::new();
-    for source in sources {
+    for source in recipe_sources(recipe) {
         let cfg: SynthConfig = serde_json::from_value(source.clone())
             .map_err(|e| Error::Config(format!("synthetic source {source}: {e}")))?;
         for stem in reserved_in_source(&cfg, reserved)? {
@@ -82,26 +80,9 @@ pub fn reserved_in_recipe(
     Ok(found)
 }
 
-/// Every object with a `"task"` key (a synthetic source) in a recipe.
-fn collect_sources<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a serde_json::Value>) {
-    match v {
-        serde_json::Value::Object(map) => {
-            if map.contains_key("task") {
-                out.push(v);
-            }
-            map.values().for_each(|x| collect_sources(x, out));
-        }
-        serde_json::Value::Array(items) => items.iter().for_each(|x| collect_sources(x, out)),
-        _ => {}
-    }
-}
-
-/// Whether two paths name the same file (through `..` and links when both exist).
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
+/// A path through `..` and links when it exists (so that two names of one file compare equal).
+fn resolved(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
 #[cfg(test)]

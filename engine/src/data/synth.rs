@@ -150,6 +150,26 @@ impl SynthConfig {
     }
 }
 
+/// Every synthetic source (an object with a `"task"` key, at any depth) of a recipe given as
+/// JSON: train, distill, fine-tune and experiment recipes alike.
+pub fn recipe_sources(recipe: &serde_json::Value) -> Vec<&serde_json::Value> {
+    fn walk<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a serde_json::Value>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if map.contains_key("task") {
+                    out.push(v);
+                }
+                map.values().for_each(|x| walk(x, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(recipe, &mut out);
+    out
+}
+
 /// The folder holding the shipped assets (`assets/` of the workspace, or `INKLING_ASSETS`).
 pub fn assets_dir() -> PathBuf {
     if let Ok(p) = std::env::var("INKLING_ASSETS") {
