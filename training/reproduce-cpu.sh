@@ -7,7 +7,8 @@
 #
 # Steps: the hwr teacher of the tables (5000 steps), the hwr distillation table (scratch
 # student + 8 criteria, each distilled then fine-tuned), the Tucker comparison (v1-v3
-# fine-tuned), the shipped v2 hwr teacher and student, the ocr
+# fine-tuned), the v2 hwr teacher and student (shipped until the clean v3 pair replaced them;
+# kept in assets/models/staging/), the shipped (v3) hwr teacher and student, the ocr
 # table's teacher (2500 steps: printed lines are learned faster), the ocr table and its
 # student's longer fine-tuning (training/finetune-ocr-student{,-2}.json), the shipped (v3)
 # ocr teacher and student, and the shipped character
@@ -48,18 +49,31 @@ ship runs/teacher-cpu-hwr/train-best.inkm assets/models/hwr-v1/hwr-teacher-cpu.i
 experiment distill training/experiment-distill-hwr.json runs/experiment-distill-hwr
 ship runs/experiment-distill-hwr/cnn-l2/finetune-best.inkm assets/models/hwr-v1/hwr-student-cpu.inkm
 experiment tucker training/experiment-tucker-hwr.json runs/experiment-tucker-hwr
-# The shipped hwr models (v2). The teacher trains in five stages, one per call of
-# train-hwr-v2.sh, each staged in assets/models/staging/ (a staged stage is skipped: delete
-# the staged files to retrain them); the student is distilled from the stage-3 teacher, then
-# fine-tuned twice more on fresh lines.
+# The v2 hwr models (shipped until 2026-12-02; they trained on fonts that npm @fontsource
+# publishes). The teacher trains in five stages, one per call of train-hwr-v2.sh, each staged
+# in assets/models/staging/ (a staged stage is skipped: delete the staged files to retrain
+# them); the student is distilled from the stage-3 teacher, then fine-tuned twice more on
+# fresh lines, and kept beside the teacher's stages.
 for _ in 1 2 3 4 5; do training/train-hwr-v2.sh 5 >> runs/hwr-v2.log 2>&1; done
-ship assets/models/staging/hwr-teacher-cpu-v2-stage5.inkm assets/models/hwr-teacher-cpu.inkm
 distill training/distill-hwr-student-v2.json runs/distill-hwr-student-v2
 finetune runs/distill-hwr-student-v2/finetune-best.inkm training/finetune-hwr-student-v2.json \
     runs/finetune-hwr-student-v2
 finetune runs/finetune-hwr-student-v2/finetune-best.inkm training/finetune-hwr-student-v2-2.json \
     runs/finetune-hwr-student-v2-2
-ship runs/finetune-hwr-student-v2-2/finetune-best.inkm assets/models/hwr-student-cpu.inkm
+ship runs/finetune-hwr-student-v2-2/finetune-best.inkm assets/models/staging/hwr-student-cpu-v2.inkm
+# The shipped hwr models (v3: no font that npm @fontsource publishes). The teacher trains in
+# six stages (train-staged.sh, one stage per call); the student is distilled from the stage-3
+# teacher, then fine-tuned three more times on fresh lines.
+for _ in 1 2 3 4 5 6; do training/train-staged.sh hwr v3 6 >> runs/hwr-v3.log 2>&1; done
+ship assets/models/staging/hwr-teacher-cpu-v3-stage6.inkm assets/models/hwr-teacher-cpu.inkm
+distill training/distill-hwr-student-v3.json runs/distill-hwr-student-v3
+finetune runs/distill-hwr-student-v3/finetune-best.inkm training/finetune-hwr-student-v3.json \
+    runs/finetune-hwr-student-v3
+finetune runs/finetune-hwr-student-v3/finetune-best.inkm training/finetune-hwr-student-v3-2.json \
+    runs/finetune-hwr-student-v3-2
+finetune runs/finetune-hwr-student-v3-2/finetune-best.inkm training/finetune-hwr-student-v3-3.json \
+    runs/finetune-hwr-student-v3-3
+ship runs/finetune-hwr-student-v3-3/finetune-best.inkm assets/models/hwr-student-cpu.inkm
 # The ocr table's teacher (v1, kept in assets/models/ocr-v1/, which the table's recipe reads)
 # and the v1 ocr student (the table's cnn-mah student fine-tuned twice more; it shipped
 # until the clean v3 pair replaced it, and the README's v1 numbers are its own).
