@@ -1,6 +1,11 @@
 //! The recognition worker: a background thread that runs the student and the teacher on the
 //! latest request only (a newer request replaces a pending one; stale ones are dropped), so
 //! that the UI thread never runs a network.
+//!
+//! A model's first call is slower than the next ones (buffers allocated, weights and code
+//! paged in, the thread pool started), so the worker runs each newly set model once, untimed,
+//! on the first image it is given, before the timed run whose latency the UI shows: otherwise
+//! the first latency and the student/teacher speed-up shown would measure the cold start.
 
 use engine::data::normalize::Gray;
 use engine::data::segment::{LineBox, split_lines};
@@ -123,7 +128,20 @@ fn recognize(model: &SharedRecognizer, image: &Gray) -> Result<Recognition, Stri
         .map_err(|e| e.to_string())
 }
 
+/// Runs each model in `models` that is not in `warmed` once on `image` (the result is
+/// dropped), then keeps in `warmed` just the current models.
+fn warm_up(warmed: &mut Vec<SharedRecognizer>, models: &[&Option<SharedRecognizer>], image: &Gray) {
+    let current: Vec<&SharedRecognizer> = models.iter().filter_map(|m| m.as_ref()).collect();
+    for model in &current {
+        if !warmed.iter().any(|w| Arc::ptr_eq(w, model)) {
+            let _ = recognize(model, image);
+        }
+    }
+    *warmed = current.into_iter().cloned().collect();
+}
+
 fn run(shared: &(Mutex<State>, Condvar), tx: &Sender<Outcome>, wake: &dyn Fn()) {
+    let mut warmed = Vec::new();
     loop {
         let (request, student, teacher) = {
             let mut s = shared.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -139,6 +157,7 @@ fn run(shared: &(Mutex<State>, Condvar), tx: &Sender<Outcome>, wake: &dyn Fn()) 
             (request, s.student.clone(), s.teacher.clone())
         };
         let teacher = teacher.filter(|_| request.with_teacher);
+        warm_up(&mut warmed, &[&student, &teacher], &request.image);
         let boxes = if request.split {
             split_lines(&request.image)
         } else {
@@ -177,5 +196,88 @@ fn run(shared: &(Mutex<State>, Condvar), tx: &Sender<Outcome>, wake: &dyn Fn()) 
             return;
         }
         wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::data::normalize::InkLine;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts its calls; reads every line as "x".
+    struct Counting(AtomicUsize);
+
+    impl LineRecognizer for Counting {
+        fn height(&self) -> usize {
+            8
+        }
+        fn recognize_lines(&self, lines: &[InkLine]) -> Vec<Recognition> {
+            self.0.fetch_add(lines.len(), Ordering::SeqCst);
+            lines
+                .iter()
+                .map(|_| Recognition {
+                    text: "x".into(),
+                    confidence: 1.0,
+                    chars: Vec::new(),
+                    ms: 0.0,
+                    alternatives: Vec::new(),
+                })
+                .collect()
+        }
+    }
+
+    /// A dark stroke across a white 40x16 image.
+    fn line() -> Gray {
+        let (width, height) = (40, 16);
+        let mut pixels = vec![1.0; width * height];
+        pixels[8 * width + 5..8 * width + 35].fill(0.0);
+        Gray {
+            pixels,
+            width,
+            height,
+        }
+    }
+
+    /// Waits for the answer to request `id`.
+    fn answer(worker: &Worker, id: u64) -> Outcome {
+        for _ in 0..500 {
+            if let Some(outcome) = worker.poll().filter(|o| o.id == id) {
+                return outcome;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("no answer to request {id}");
+    }
+
+    #[test]
+    fn each_new_model_runs_once_untimed_before_its_first_timed_run() {
+        let worker = Worker::spawn(|| {});
+        let student = Arc::new(Counting(AtomicUsize::new(0)));
+        let teacher = Arc::new(Counting(AtomicUsize::new(0)));
+        let calls = |m: &Arc<Counting>| m.0.load(Ordering::SeqCst);
+        worker.set_models(Some(student.clone()), Some(teacher.clone()));
+        let request = |id, with_teacher| Request {
+            id,
+            image: line(),
+            with_teacher,
+            split: false,
+        };
+        worker.submit(request(1, false));
+        assert_eq!(answer(&worker, 1).student.unwrap().unwrap().text, "x");
+        // The student: one warm-up and one timed run; the teacher was not asked.
+        assert_eq!((calls(&student), calls(&teacher)), (2, 0));
+        worker.submit(request(2, true));
+        assert!(answer(&worker, 2).teacher.is_some());
+        assert_eq!((calls(&student), calls(&teacher)), (3, 2));
+        worker.submit(request(3, true));
+        answer(&worker, 3);
+        assert_eq!((calls(&student), calls(&teacher)), (4, 3));
+        // A newly set model is warmed again; the same one is not.
+        let other = Arc::new(Counting(AtomicUsize::new(0)));
+        worker.set_models(Some(other.clone()), Some(teacher.clone()));
+        worker.submit(request(4, true));
+        answer(&worker, 4);
+        assert_eq!((calls(&other), calls(&teacher), calls(&student)), (2, 4, 4));
     }
 }
