@@ -200,6 +200,7 @@ fn run(shared: &(Mutex<State>, Condvar), tx: &Sender<Outcome>, wake: &dyn Fn()) 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use engine::data::normalize::InkLine;
