@@ -38,12 +38,7 @@ fn read(model: &str, image: &std::path::Path, decode: &[&str]) -> Vec<String> {
 /// The shipped sample images, sorted.
 fn samples() -> Vec<std::path::PathBuf> {
     let samples = assets_dir().join("samples");
-    let mut images: Vec<_> = std::fs::read_dir(&samples)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "png"))
-        .collect();
-    images.sort();
+    let images = engine::shipped::files_with_extension(&samples, "png");
     assert!(
         images.len() >= 7,
         "samples missing in {}",
@@ -235,9 +230,11 @@ fn lineage(model: &std::path::Path, out: &mut Vec<(std::path::PathBuf, Vec<Strin
 /// The reserved fonts (`assets/fonts/FONTSOURCE.tsv`) that the recipes behind `model` (its
 /// own, its fine-tunings', and its teacher's for a distilled student) draw, each as
 /// "FONT (RECIPE)".
-fn reserved_fonts_behind(model: &std::path::Path) -> Vec<String> {
+fn reserved_fonts_behind(
+    model: &std::path::Path,
+    reserved: &[engine::data::fontsource::ReservedFont],
+) -> Vec<String> {
     let root = assets_dir().join("..");
-    let reserved = engine::data::fontsource::read_reserved(&assets_dir().join("fonts")).unwrap();
     let mut models = Vec::new();
     lineage(model, &mut models);
     let mut found = Vec::new();
@@ -247,7 +244,7 @@ fn reserved_fonts_behind(model: &std::path::Path) -> Vec<String> {
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: recipe {recipe}: {e}", source.display()));
             let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-            let fonts = engine::data::fontsource::reserved_in_recipe(&value, &reserved)
+            let fonts = engine::data::fontsource::reserved_in_recipe(&value, reserved)
                 .unwrap_or_else(|e| panic!("{recipe}: {e}"));
             found.extend(fonts.into_iter().map(|f| format!("{f} ({recipe})")));
         }
@@ -261,19 +258,18 @@ fn reserved_fonts_behind(model: &std::path::Path) -> Vec<String> {
 /// its teacher's), which shows the check sees through distillation and fine-tuning.
 #[test]
 fn shipped_models_never_trained_on_reserved_fonts() {
+    let reserved = engine::data::fontsource::read_reserved(&assets_dir().join("fonts")).unwrap();
     let models = assets_dir().join("models");
-    let mut shipped: Vec<_> = std::fs::read_dir(&models)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "inkm"))
-        .collect();
-    shipped.sort();
+    let shipped = engine::shipped::files_with_extension(&models, "inkm");
     assert!(shipped.len() >= 4, "{shipped:?}");
     for model in &shipped {
-        let found = reserved_fonts_behind(model);
+        let found = reserved_fonts_behind(model, &reserved);
         assert!(found.is_empty(), "{} trained on {found:?}", model.display());
     }
-    let v2 = reserved_fonts_behind(&models.join("staging").join("hwr-student-cpu-v2.inkm"));
+    let v2 = reserved_fonts_behind(
+        &models.join("staging").join("hwr-student-cpu-v2.inkm"),
+        &reserved,
+    );
     for recipe in [
         "training/distill-hwr-student-v2.json",
         "training/teacher-cpu-hwr-v2.json",
