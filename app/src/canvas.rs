@@ -1,32 +1,33 @@
-//! The writing canvas: strokes kept as vector data (points with pressure), drawn smoothly,
-//! with undo/redo, clear, stroke width and a guide baseline, and rasterized into a grayscale
-//! line image that goes through the same normalization as any image file.
+//! The writing canvas: strokes kept as engine ink ([`engine::data::ink`]) with every pointer
+//! position the platform reports (all `PointerMoved` events of a frame, not one point per
+//! frame, and no smoothing), with undo/redo, clear, stroke width and a guide baseline, and
+//! rasterized by the engine's one rasterizer, the same function and pen model that draw the
+//! real handwriting the models train on.
 
 use eframe::egui;
+use engine::data::ink::raster::{Pen, rasterize as rasterize_ink, to_paper};
+use engine::data::ink::{Ink, InkPoint, InkStroke};
 use engine::data::normalize::Gray;
-use engine::data::render::draw_capsule;
 use serde::{Deserialize, Serialize};
 
-/// One stroke: points `[x, y, pressure]` in canvas coordinates (pixels from the top-left).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Stroke {
-    /// The points.
-    pub points: Vec<[f32; 3]>,
-    /// Width in pixels at pressure 1.
-    pub width: f32,
-}
+/// Empty pixels around the ink of a rasterized canvas.
+pub const MARGIN: f32 = 6.0;
 
 /// The canvas state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Canvas {
-    /// Finished strokes, oldest first.
-    pub strokes: Vec<Stroke>,
+    /// Finished strokes, oldest first, in canvas pixels (from the top-left), each with the
+    /// pen width it was drawn with.
+    pub strokes: Vec<InkStroke>,
     /// Undone strokes, most recent last.
     #[serde(skip)]
-    redo: Vec<Stroke>,
+    redo: Vec<InkStroke>,
     /// The stroke being drawn.
     #[serde(skip)]
-    current: Option<Stroke>,
+    current: Option<InkStroke>,
+    /// Input time of the first point ever drawn, so stroke times start near 0.
+    #[serde(skip)]
+    t0: Option<f64>,
     /// Stroke width in pixels.
     pub stroke_width: f32,
     /// Canvas height in pixels.
@@ -42,15 +43,13 @@ impl Default for Canvas {
             strokes: Vec::new(),
             redo: Vec::new(),
             current: None,
+            t0: None,
             stroke_width: 4.0,
             height: 180.0,
             revision: 0,
         }
     }
 }
-
-/// Points closer than this to the previous one are dropped (jitter), in pixels.
-const MIN_STEP: f32 = 1.5;
 
 impl Canvas {
     /// No strokes at all.
@@ -64,7 +63,7 @@ impl Canvas {
     }
 
     /// Adds a finished stroke (also used by tests and scripted input).
-    pub fn push_stroke(&mut self, stroke: Stroke) {
+    pub fn push_stroke(&mut self, stroke: InkStroke) {
         if !stroke.points.is_empty() {
             self.strokes.push(stroke);
             self.redo.clear();
@@ -106,7 +105,37 @@ impl Canvas {
         self.revision += 1;
     }
 
-    /// Draws the canvas and handles the pointer (mouse, pen or touch). Returns its response.
+    /// The finished strokes as ink (canvas pixels, y down).
+    pub fn ink(&self) -> Ink {
+        Ink {
+            strokes: self.strokes.clone(),
+        }
+    }
+
+    /// Replaces the strokes with `ink` (an opened InkML file), scaled to fill about half the
+    /// canvas height and placed at its left; undoable as a whole by [`Self::clear`]'s redo.
+    pub fn set_ink(&mut self, ink: &Ink) {
+        let mut ink = ink.clone();
+        ink.fit_height(self.height * 0.5);
+        let width = self.stroke_width;
+        self.clear();
+        self.redo.clear();
+        let (dx, dy) = (20.0, self.height * 0.2);
+        for s in ink.strokes {
+            let mut s = s;
+            for p in &mut s.points {
+                p.x += dx;
+                p.y += dy;
+            }
+            s.width = Some(s.width.unwrap_or(width));
+            self.strokes.push(s);
+        }
+        self.revision += 1;
+    }
+
+    /// Draws the canvas and handles the pointer (mouse, pen or touch): every position the
+    /// frame's input reports between a press on the canvas and the release. Returns the
+    /// canvas's response.
     pub fn ui(&mut self, ui: &mut egui::Ui) -> egui::Response {
         let size = egui::vec2(ui.available_width(), self.height);
         let (response, painter) = ui.allocate_painter(size, egui::Sense::drag());
@@ -121,51 +150,55 @@ impl Canvas {
             base_y,
             egui::Stroke::new(1.0, egui::Color32::from_rgb(170, 200, 240)),
         );
-        let pressure = ui.input(|i| {
-            i.events.iter().rev().find_map(|e| match e {
-                egui::Event::Touch { force, .. } => *force,
-                _ => None,
-            })
-        });
-        if let Some(pos) = response.interact_pointer_pos() {
-            let local = pos - rect.min;
-            let p = [local.x, local.y, pressure.unwrap_or(1.0).clamp(0.1, 1.0)];
-            let width = self.stroke_width;
-            let current = self.current.get_or_insert_with(|| Stroke {
-                points: Vec::new(),
-                width,
-            });
-            let far_enough = current
-                .points
-                .last()
-                .is_none_or(|q| (q[0] - p[0]).hypot(q[1] - p[1]) >= MIN_STEP);
-            if far_enough {
-                // Light smoothing: each new point is pulled a third of the way back toward
-                // the previous one, which removes the jitter of fast mouse moves.
-                let p = match current.points.last() {
-                    Some(q) => [
-                        p[0] * 2.0 / 3.0 + q[0] / 3.0,
-                        p[1] * 2.0 / 3.0 + q[1] / 3.0,
-                        p[2],
-                    ],
-                    None => p,
-                };
-                current.points.push(p);
+        let (events, time) = ui.input(|i| (i.events.clone(), i.time));
+        let on_top = |pos: egui::Pos2| ui.ctx().layer_id_at(pos) == Some(ui.layer_id());
+        let enabled = ui.is_enabled();
+        let mut pressure: Option<f32> = None;
+        for event in &events {
+            match event {
+                egui::Event::Touch { force, .. } => {
+                    pressure = force.map(|f| f.clamp(0.1, 1.0));
+                }
+                egui::Event::PointerButton {
+                    pos,
+                    button: egui::PointerButton::Primary,
+                    pressed: true,
+                    ..
+                } if enabled && rect.contains(*pos) && on_top(*pos) => {
+                    self.finish_stroke();
+                    self.current = Some(InkStroke {
+                        points: Vec::new(),
+                        width: Some(self.stroke_width),
+                    });
+                    self.add_point(*pos - rect.min, time, pressure);
+                }
+                egui::Event::PointerMoved(pos) if self.current.is_some() => {
+                    self.add_point(*pos - rect.min, time, pressure);
+                }
+                egui::Event::PointerButton {
+                    pos,
+                    button: egui::PointerButton::Primary,
+                    pressed: false,
+                    ..
+                } if self.current.is_some() => {
+                    self.add_point(*pos - rect.min, time, pressure);
+                    self.finish_stroke();
+                }
+                egui::Event::PointerGone | egui::Event::WindowFocused(false) => {
+                    self.finish_stroke();
+                }
+                _ => {}
             }
-        }
-        if (response.drag_stopped() || !response.dragged())
-            && let Some(s) = self.current.take()
-        {
-            self.push_stroke(s);
         }
         let ink = egui::Color32::from_gray(20);
         for s in self.strokes.iter().chain(self.current.as_ref()) {
             let pts: Vec<egui::Pos2> = s
                 .points
                 .iter()
-                .map(|p| rect.min + egui::vec2(p[0], p[1]))
+                .map(|p| rect.min + egui::vec2(p.x, p.y))
                 .collect();
-            let w = s.width * s.points.first().map_or(1.0, |p| p[2]);
+            let pressure = s.points.first().and_then(|p| p.pressure).unwrap_or(1.0);
+            let w = s.width.unwrap_or(self.stroke_width) * pressure;
             match pts.len() {
                 0 => {}
                 1 => {
@@ -179,56 +212,52 @@ impl Canvas {
         response
     }
 
+    /// Adds a point to the stroke being drawn (exact repeats of the last point are dropped).
+    fn add_point(&mut self, local: egui::Vec2, time: f64, pressure: Option<f32>) {
+        let t0 = *self.t0.get_or_insert(time);
+        let Some(current) = self.current.as_mut() else {
+            return;
+        };
+        let p = InkPoint {
+            x: local.x,
+            y: local.y,
+            t: Some((time - t0) as f32),
+            pressure,
+        };
+        if current
+            .points
+            .last()
+            .is_none_or(|q| (q.x, q.y) != (p.x, p.y))
+        {
+            current.points.push(p);
+        }
+    }
+
+    fn finish_stroke(&mut self) {
+        if let Some(s) = self.current.take() {
+            self.push_stroke(s);
+        }
+    }
+
     /// The strokes as a grayscale image (white paper, black ink), cropped to the ink with a
     /// margin; `None` when the canvas is empty.
     pub fn rasterize(&self) -> Option<Gray> {
-        rasterize(&self.strokes)
+        rasterize(&self.strokes, self.stroke_width)
     }
 }
 
-/// Renders strokes as anti-aliased capsules (segments with round caps) into a gray image.
-pub fn rasterize(strokes: &[Stroke]) -> Option<Gray> {
-    let margin = 6.0;
-    let mut x0 = f32::INFINITY;
-    let (mut y0, mut x1, mut y1) = (f32::INFINITY, f32::NEG_INFINITY, f32::NEG_INFINITY);
-    for s in strokes {
-        for p in &s.points {
-            let r = s.width * p[2] / 2.0;
-            x0 = x0.min(p[0] - r);
-            y0 = y0.min(p[1] - r);
-            x1 = x1.max(p[0] + r);
-            y1 = y1.max(p[1] + r);
-        }
-    }
-    if !x0.is_finite() {
-        return None;
-    }
-    let (ox, oy) = (x0 - margin, y0 - margin);
-    let width = (x1 - x0 + 2.0 * margin).ceil().max(1.0) as usize;
-    let height = (y1 - y0 + 2.0 * margin).ceil().max(1.0) as usize;
-    let mut ink = Gray {
-        pixels: vec![0.0f32; width * height],
-        width,
-        height,
+/// Strokes in canvas pixels as the canvas rasterizes them: the engine's rasterizer with the
+/// canvas's pen (`width` for strokes without their own), on white paper.
+pub fn rasterize(strokes: &[InkStroke], width: f32) -> Option<Gray> {
+    let ink = Ink {
+        strokes: strokes.to_vec(),
     };
-    for s in strokes {
-        let pts: Vec<[f32; 3]> = s
-            .points
-            .iter()
-            .map(|p| [p[0] - ox, p[1] - oy, s.width * p[2] / 2.0])
-            .collect();
-        let segments: Vec<([f32; 3], [f32; 3])> = if pts.len() == 1 {
-            vec![(pts[0], pts[0])]
-        } else {
-            pts.windows(2).map(|w| (w[0], w[1])).collect()
-        };
-        for (a, b) in segments {
-            let r = a[2].max(b[2]).max(0.5);
-            draw_capsule(&mut ink, (a[0], a[1]), (b[0], b[1]), r);
-        }
-    }
-    ink.pixels.iter_mut().for_each(|v| *v = 1.0 - *v);
-    Some(ink)
+    let pen = Pen {
+        width,
+        scale: 1.0,
+        margin: MARGIN,
+    };
+    rasterize_ink(&ink, &pen).map(|cov| to_paper(&cov))
 }
 
 #[cfg(test)]
@@ -240,14 +269,11 @@ mod tests {
     fn undo_redo_clear_and_rasterize() {
         let mut c = Canvas::default();
         assert!(c.rasterize().is_none());
-        c.push_stroke(Stroke {
-            points: vec![[10.0, 10.0, 1.0], [60.0, 10.0, 1.0]],
-            width: 4.0,
+        c.push_stroke(InkStroke {
+            width: Some(4.0),
+            ..InkStroke::from_xy(&[(10.0, 10.0), (60.0, 10.0)])
         });
-        c.push_stroke(Stroke {
-            points: vec![[10.0, 30.0, 1.0]],
-            width: 4.0,
-        });
+        c.push_stroke(InkStroke::from_xy(&[(10.0, 30.0)]));
         let g = c.rasterize().expect("ink");
         // 50 px long line + caps + margins; 20 px tall + caps + margins.
         assert_eq!((g.width, g.height), (66, 36));
@@ -264,5 +290,17 @@ mod tests {
         assert!(c.is_empty());
         c.redo();
         assert_eq!(c.strokes.len(), 1);
+    }
+
+    #[test]
+    fn opened_ink_fills_half_the_canvas() {
+        let mut c = Canvas::default();
+        let ink = Ink {
+            strokes: vec![InkStroke::from_xy(&[(0.0, 0.0), (1000.0, 500.0)])],
+        };
+        c.set_ink(&ink);
+        let b = c.ink().bounds().expect("ink");
+        assert!((b.height() - c.height * 0.5).abs() < 1e-3);
+        assert_eq!(c.strokes[0].width, Some(c.stroke_width));
     }
 }

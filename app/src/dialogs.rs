@@ -3,6 +3,7 @@
 //! portal answers (a bare X server, CI), the dialog reports that and the path field stays the
 //! way to name a file.
 
+use engine::data::ink::inkml::{self, InkDocument};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
@@ -11,6 +12,8 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 pub enum DialogResult {
     /// An image was chosen to open.
     Open(PathBuf),
+    /// An InkML file was chosen and read (or why it could not be).
+    OpenedInk(Result<InkDocument, String>),
     /// The text was written to this file.
     Saved(PathBuf),
     /// Writing the chosen file failed.
@@ -48,6 +51,19 @@ impl Dialogs {
                 )
                 .pick_file()
                 .map(DialogResult::Open)
+        });
+    }
+
+    /// Asks for an InkML file and reads it, off the UI thread.
+    pub fn open_ink(&mut self, wake: impl Fn() + Send + 'static) {
+        self.spawn(wake, || {
+            let path = rfd::FileDialog::new()
+                .set_title("Open ink (InkML)")
+                .add_filter("InkML", &["inkml", "xml"])
+                .pick_file()?;
+            Some(DialogResult::OpenedInk(
+                inkml::read(&path).map_err(|e| e.to_string()),
+            ))
         });
     }
 

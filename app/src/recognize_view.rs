@@ -7,6 +7,7 @@ use crate::dialogs::{DialogResult, Dialogs};
 use crate::models::{self, LoadedModel};
 use crate::worker::{Outcome, Request, Worker};
 use eframe::egui;
+use engine::data::ink::inkml::{self, InkDocument};
 use engine::data::normalize::{Gray, load_gray};
 use engine::data::segment::LineBox;
 use engine::lm::CharLm;
@@ -88,6 +89,8 @@ pub struct RecognizeView {
     path_input: String,
     model_input: String,
     dialogs: Dialogs,
+    /// The text saved with the canvas's ink (empty: the student's reading).
+    pub ink_label: String,
 }
 
 impl RecognizeView {
@@ -130,6 +133,7 @@ impl RecognizeView {
             path_input: String::new(),
             model_input: String::new(),
             dialogs: Dialogs::default(),
+            ink_label: String::new(),
         }
     }
 
@@ -162,6 +166,14 @@ impl RecognizeView {
         if path.as_os_str().is_empty() {
             self.message =
                 Some("Type the path of an image file first (or drop one on the window).".into());
+            return;
+        }
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("inkml"))
+        {
+            let opened = inkml::read(path).map_err(|e| e.to_string());
+            self.open_ink(opened);
             return;
         }
         match load_gray(path) {
@@ -228,6 +240,48 @@ impl RecognizeView {
             }
             Err(e) => self.message = Some(e),
         }
+    }
+
+    /// Puts opened ink on the canvas (its transcription, if any, becomes the ink's label), or
+    /// shows why it could not be opened.
+    pub fn open_ink(&mut self, opened: Result<InkDocument, String>) {
+        match opened {
+            Ok(doc) if doc.ink.is_empty() => {
+                self.message = Some("The ink file holds no traces.".into());
+            }
+            Ok(doc) => {
+                self.canvas.set_ink(&doc.ink);
+                self.ink_label = doc.text.unwrap_or_default();
+                self.source = Source::Canvas;
+                self.message = None;
+                self.submit_now();
+            }
+            Err(e) => self.message = Some(e),
+        }
+    }
+
+    /// The canvas's ink as InkML, labeled with the text typed for it or else the student's
+    /// reading; `None` when the canvas is empty.
+    pub fn ink_document(&self) -> Option<String> {
+        if self.canvas.is_empty() {
+            return None;
+        }
+        let recognized = self
+            .result
+            .as_ref()
+            .and_then(|o| o.student.as_ref())
+            .and_then(|r| r.as_ref().ok())
+            .map(|r| r.text.clone());
+        let label = self.ink_label.trim();
+        let text = if label.is_empty() {
+            recognized
+        } else {
+            Some(label.to_owned())
+        };
+        Some(inkml::to_string(&InkDocument {
+            ink: self.canvas.ink(),
+            text,
+        }))
     }
 
     fn image(&self) -> Option<Gray> {
@@ -340,6 +394,7 @@ impl RecognizeView {
                     self.path_input = path.display().to_string();
                     self.load_image(&path);
                 }
+                DialogResult::OpenedInk(opened) => self.open_ink(opened),
                 DialogResult::Saved(path) => {
                     self.message = Some(format!("Saved {}", path.display()));
                 }
@@ -504,6 +559,30 @@ impl RecognizeView {
                     ui.checkbox(&mut self.settings.teacher_live, "Teacher live");
                 });
                 self.canvas.ui(ui);
+                ui.horizontal(|ui| {
+                    let idle = !self.dialogs.busy();
+                    if ui
+                        .add_enabled(idle, egui::Button::new("Open ink…"))
+                        .clicked()
+                    {
+                        self.dialogs.open_ink(repaint(ui));
+                    }
+                    let document = self.ink_document();
+                    if ui
+                        .add_enabled(idle && document.is_some(), egui::Button::new("Save ink…"))
+                        .on_hover_text("InkML: the strokes with their text")
+                        .clicked()
+                        && let Some(doc) = document
+                    {
+                        self.dialogs.save("line.inkml", doc, repaint(ui));
+                    }
+                    let label = ui.label("Text of the ink:");
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.ink_label)
+                            .hint_text("the recognized text"),
+                    )
+                    .labelled_by(label.id);
+                });
             }
             Source::Image {
                 path,

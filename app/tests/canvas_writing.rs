@@ -4,31 +4,31 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use app::canvas::{Stroke, rasterize};
+use app::canvas::rasterize;
 use engine::data::fonts::FontSplit;
+use engine::data::ink::{InkPoint, InkStroke};
 use engine::data::strokes::{StrokeFont, load_stroke_fonts};
 use engine::metrics::ErrorRates;
 
 /// `text` written with `font` as canvas strokes: capitals `cap` px tall, from (20, 120).
-fn written(text: &str, font: &StrokeFont, cap: f32, width: f32) -> Vec<Stroke> {
+fn written(text: &str, font: &StrokeFont, cap: f32, width: f32) -> Vec<InkStroke> {
     let unit = cap / (font.base - font.cap);
     let (mut x, baseline) = (20.0, 120.0);
     let mut strokes = Vec::new();
     for c in text.chars() {
         let glyph = font.glyph(c).unwrap();
         for polyline in &glyph.strokes {
-            strokes.push(Stroke {
+            strokes.push(InkStroke {
                 points: polyline
                     .iter()
                     .map(|&(gx, gy)| {
-                        [
+                        InkPoint::xy(
                             x + (gx - glyph.left) * unit,
                             baseline + (gy - font.base) * unit,
-                            1.0,
-                        ]
+                        )
                     })
                     .collect(),
-                width,
+                width: Some(width),
             });
         }
         x += (glyph.right - glyph.left) * unit;
@@ -70,7 +70,7 @@ fn canvas_writing_in_unseen_stroke_fonts_reads() {
             for font in &fonts {
                 for phrase in phrases {
                     // The canvas default: 4 px strokes; capitals about 60 px tall.
-                    let gray = rasterize(&written(phrase, font, 60.0, 4.0)).unwrap();
+                    let gray = rasterize(&written(phrase, font, 60.0, 4.0), 4.0).unwrap();
                     let read = loaded
                         .recognizer
                         .recognize_gray(&gray, std::path::Path::new("<canvas>"))

@@ -250,11 +250,12 @@ fn a_page_of_several_lines_is_split_and_each_line_recognized() {
 fn rasterized_strokes_read_like_an_image_file() {
     // The canvas goes through the engine's normalization: a stroke becomes a line of ink.
     let mut c = Canvas::default();
-    c.push_stroke(app::canvas::Stroke {
-        points: (0..50)
-            .map(|i| [i as f32 * 4.0, 30.0 + (i % 5) as f32, 1.0])
-            .collect(),
-        width: 4.0,
+    let points: Vec<(f32, f32)> = (0..50)
+        .map(|i| (i as f32 * 4.0, 30.0 + (i % 5) as f32))
+        .collect();
+    c.push_stroke(engine::data::ink::InkStroke {
+        width: Some(4.0),
+        ..engine::data::ink::InkStroke::from_xy(&points)
     });
     let gray = c.rasterize().unwrap();
     let line =
@@ -331,4 +332,98 @@ fn the_language_model_switch_reloads_the_shipped_models() {
         rates.add(text, truth.trim());
         assert!(rates.cer() < 30.0, "{text:?} for {truth:?}");
     }
+}
+
+#[test]
+fn a_real_pen_line_keeps_every_pointer_event_and_draws_like_the_training_lines() {
+    use eframe::egui::{Event, Modifiers, PointerButton, pos2};
+    use engine::data::ink::export::{LINE_HEIGHT, render_line};
+    use engine::data::ink::inkml;
+    // A real line of a UNIPEN test writer, at the size the evaluation images have.
+    let path = engine::data::synth::assets_dir().join("samples/ink/unipen-cea-dt9764-0030.inkml");
+    let mut ink = inkml::read(&path).unwrap().ink;
+    ink.fit_height(LINE_HEIGHT);
+    ink.map_xy(|x, y| (x + 30.0, y + 40.0));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut h = harness(view(&calls));
+    h.run_ok();
+    let origin = h.get_by_label("Writing canvas").rect().min;
+    let at = |x: f32, y: f32| pos2(origin.x + x, origin.y + y);
+    // Each stroke as the platform delivers a fast pen: a press, then many moves per frame.
+    let mut expected = 0;
+    for stroke in &ink.strokes {
+        let p = &stroke.points;
+        h.event(Event::PointerButton {
+            pos: at(p[0].x, p[0].y),
+            button: PointerButton::Primary,
+            pressed: true,
+            modifiers: Modifiers::NONE,
+        });
+        for chunk in p[1..].chunks(9) {
+            for q in chunk {
+                h.event(Event::PointerMoved(at(q.x, q.y)));
+            }
+            h.step();
+        }
+        let last = p[p.len() - 1];
+        h.event(Event::PointerButton {
+            pos: at(last.x, last.y),
+            button: PointerButton::Primary,
+            pressed: false,
+            modifiers: Modifiers::NONE,
+        });
+        h.step();
+        // Every reported position is kept; only exact repeats of the last point are dropped.
+        expected += 1 + p
+            .windows(2)
+            .filter(|w| (w[0].x, w[0].y) != (w[1].x, w[1].y))
+            .count();
+    }
+    run_until(&mut h, |v| v.result.is_some());
+    let canvas = &h.state().canvas;
+    assert_eq!(canvas.strokes.len(), ink.strokes.len());
+    let kept: usize = canvas.strokes.iter().map(|s| s.points.len()).sum();
+    assert_eq!(kept, expected, "points kept by the canvas");
+    for (drawn, fed) in canvas.strokes.iter().zip(&ink.strokes) {
+        let (a, b) = (drawn.points[0], fed.points[0]);
+        assert!((a.x - b.x).abs() < 1e-3 && (a.y - b.y).abs() < 1e-3);
+    }
+    // The canvas's image is the evaluation image of the same line: one rasterizer, one pen.
+    let mine = canvas.rasterize().unwrap();
+    let theirs = render_line(&ink).unwrap();
+    assert_eq!((mine.width, mine.height), (theirs.width, theirs.height));
+    let worst = mine
+        .pixels
+        .iter()
+        .zip(&theirs.pixels)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-3, "largest pixel difference {worst}");
+    // And it was recognized (the fake models answer for any line).
+    assert!(calls.load(Ordering::SeqCst) >= 2);
+}
+
+#[test]
+fn ink_files_open_on_the_canvas_and_bad_ones_say_why() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut v = view(&calls);
+    let dir = std::env::temp_dir().join(format!("inkling-ink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.inkml");
+    std::fs::write(&bad, "<ink>\n<trace>1 2, 3</trace>\n</ink>").unwrap();
+    v.load_image(&bad);
+    let message = v.message.clone().unwrap_or_default();
+    assert!(message.contains("bad.inkml:2:"), "{message}");
+    assert!(v.canvas.is_empty());
+    let good = engine::data::synth::assets_dir().join("samples/ink/unipen-pri-159-0034.inkml");
+    v.load_image(&good);
+    assert!(v.message.is_none(), "{:?}", v.message);
+    assert!(!v.canvas.is_empty());
+    assert_eq!(v.ink_label, "three-point landing");
+    // Saved back as InkML with its text.
+    let saved = v.ink_document().unwrap();
+    let doc = engine::data::ink::inkml::parse(&saved, std::path::Path::new("saved")).unwrap();
+    assert_eq!(doc.text.as_deref(), Some("three-point landing"));
+    assert_eq!(doc.ink.strokes.len(), v.canvas.strokes.len());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -352,6 +352,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Look into and export datasets of pen writing (UNIPEN).
+    Data {
+        /// What to do.
+        #[command(subcommand)]
+        which: DataCommand,
+    },
     /// Write synthetic lines as NAME.png + NAME.gt.txt pairs.
     Synth {
         /// Handwriting or printed text.
@@ -391,6 +397,14 @@ pub enum Command {
         /// the app's canvas), 0 to 1; --split picks the training or held-out stroke fonts.
         #[arg(long, default_value_t = 0.0)]
         strokes: f64,
+        /// Write the lines of a recipe's synthetic source instead (its `data.train`, or its
+        /// `data.valid` with --valid): what a run trains or validates on. The other options
+        /// but --count and --out are ignored.
+        #[arg(long)]
+        recipe: Option<PathBuf>,
+        /// With --recipe: the validation source.
+        #[arg(long, requires = "recipe")]
+        valid: bool,
     },
     /// Latency per line on one core over a fixed set of synthetic lines (fast path, Burn's CPU
     /// backend and ONNX Runtime on the same network), parameters and GFLOPs, the convolutions'
@@ -482,6 +496,38 @@ pub enum Command {
         /// Line width in pixels for the GFLOPs column.
         #[arg(long, default_value_t = 800)]
         width: usize,
+    },
+}
+
+/// Dataset jobs.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Counts of a UNIPEN distribution per category and contributor (segments, writers), and
+    /// what was skipped, why.
+    Stats {
+        /// The distribution (holding data/ and include/), e.g. data/unipen/train_r01_v07.
+        dir: PathBuf,
+        /// Only these categories (1a, 1b, ..., 8; comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        categories: Vec<String>,
+        /// Only these contributors (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        contributors: Vec<String>,
+        /// Also list this many skipped segments with file, line and reason.
+        #[arg(long, default_value_t = 0)]
+        show_skipped: usize,
+    },
+    /// Write the single text lines of whole contributors as NAME.png + NAME.gt.txt +
+    /// NAME.inkml (an evaluation set of writers a model never saw).
+    Export {
+        /// The distribution (holding data/ and include/).
+        dir: PathBuf,
+        /// The contributors (comma-separated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        contributors: Vec<String>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 

@@ -233,6 +233,24 @@ pub fn eval(
     })
 }
 
+/// The synthetic source of a recipe file: its `data.train` (or `data.valid`) `synth` object.
+pub fn recipe_synth_source(recipe: &Path, valid: bool) -> Result<SynthConfig> {
+    let text = std::fs::read_to_string(recipe).map_err(|e| Error::io(recipe, e))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Config(format!("{}: {e}", recipe.display())))?;
+    let which = if valid { "valid" } else { "train" };
+    let source = json
+        .pointer(&format!("/data/{which}/synth"))
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "{}: no data.{which}.synth source (a recipe with synthetic lines)",
+                recipe.display()
+            ))
+        })?;
+    serde_json::from_value(source.clone())
+        .map_err(|e| Error::Config(format!("{}: data.{which}.synth: {e}", recipe.display())))
+}
+
 /// Writes `count` synthetic lines of the generator `cfg` to `out` as `NAME.png` +
 /// `NAME.gt.txt`.
 pub fn synth(cfg: &SynthConfig, count: usize, out: &Path) -> Result<usize> {
@@ -243,12 +261,7 @@ pub fn synth(cfg: &SynthConfig, count: usize, out: &Path) -> Result<usize> {
         let s = generator.sample(i as u64);
         let gray: Gray = s.image.load()?;
         let name = format!("{:?}-{seed}-{i:06}", task).to_lowercase();
-        let png = out.join(format!("{name}.png"));
-        gray.to_luma8()
-            .save(&png)
-            .map_err(|e| Error::image(&png, e.to_string()))?;
-        let gt = out.join(format!("{name}.gt.txt"));
-        std::fs::write(&gt, format!("{}\n", s.text)).map_err(|e| Error::io(&gt, e))?;
+        crate::data::folder::write_pair(out, &name, &gray, &s.text)?;
     }
     Ok(count)
 }

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use engine::cli::{Cli, Command, ExperimentCommand, OutputFormat, PRESETS};
+use engine::cli::{Cli, Command, DataCommand, ExperimentCommand, OutputFormat, PRESETS};
 use engine::experiment::{self, distill::DistillExperiment};
 use engine::jobs::{self, ImageResult};
 use engine::train::config::TrainConfig;
@@ -331,6 +331,54 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Data {
+            which:
+                DataCommand::Stats {
+                    dir,
+                    categories,
+                    contributors,
+                    show_skipped,
+                },
+        } => {
+            let select = engine::data::ink::unipen::Selection {
+                categories,
+                contributors,
+                exclude: Vec::new(),
+            };
+            let data = engine::data::ink::unipen::read_tree(&dir, &select)?;
+            print!("{}", data.stats.report());
+            for k in data.skipped.iter().take(show_skipped) {
+                println!("  {k}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Data {
+            which:
+                DataCommand::Export {
+                    dir,
+                    contributors,
+                    out,
+                },
+        } => {
+            let counts = engine::data::ink::export::export_lines(&dir, &contributors, &out)?;
+            for (c, n) in &counts {
+                println!("{c}: {n} lines");
+            }
+            println!("wrote to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Synth {
+            count,
+            out,
+            recipe: Some(recipe),
+            valid,
+            ..
+        } => {
+            let cfg = jobs::recipe_synth_source(&recipe, valid)?;
+            let n = jobs::synth(&cfg, count, &out)?;
+            println!("wrote {n} lines to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Synth {
             task,
             count,
@@ -343,6 +391,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             digits,
             digit_bank,
             strokes,
+            recipe: None,
+            ..
         } => {
             let holdout = if holdout.is_empty() {
                 task.shipped_holdout()

@@ -85,17 +85,20 @@ impl AugmentConfig {
     }
 }
 
+/// A uniform draw in `[-m, m]` (0 when `m` is not positive): the size of one random change.
+pub fn symmetric(rng: &mut StdRng, m: f32) -> f32 {
+    if m > 0.0 {
+        rng.random_range(-m..=m)
+    } else {
+        0.0
+    }
+}
+
 /// Applies geometric distortions to an ink-coverage canvas. `text_height` is the font size
 /// in pixels (distortions scale with it).
 pub fn distort(cov: &Gray, text_height: f32, cfg: &AugmentConfig, rng: &mut StdRng) -> Gray {
     let (w, h) = (cov.width, cov.height);
-    let sym = |rng: &mut StdRng, m: f32| {
-        if m > 0.0 {
-            rng.random_range(-m..=m)
-        } else {
-            0.0
-        }
-    };
+    let sym = symmetric;
     let shear = sym(rng, cfg.slant);
     let angle = sym(rng, cfg.rotation).to_radians();
     let (sin, cos) = angle.sin_cos();

@@ -1,12 +1,24 @@
 //! Reader for a folder of `NAME.png|jpg` + `NAME.gt.txt` pairs.
 
 use super::dataset::{Dataset, LineImage, LineSample, Skipped};
+use super::normalize::Gray;
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Image extensions paired with `.gt.txt` files, in order of preference.
 pub const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "tif"];
+
+/// Writes one labeled line into `dir` as `NAME.png` + `NAME.gt.txt` (the text and a newline).
+pub fn write_pair(dir: &Path, name: &str, image: &Gray, text: &str) -> Result<()> {
+    let png = dir.join(format!("{name}.png"));
+    image
+        .to_luma8()
+        .save(&png)
+        .map_err(|e| Error::image(&png, e.to_string()))?;
+    let gt = dir.join(format!("{name}.gt.txt"));
+    std::fs::write(&gt, format!("{text}\n")).map_err(|e| Error::io(&gt, e))
+}
 
 /// Reads every `NAME.gt.txt` with its image in `dir` (not recursive), sorted by name.
 pub fn read_folder(dir: &Path) -> Result<Dataset> {

@@ -8,6 +8,7 @@ pub mod folder;
 pub mod fonts;
 pub mod fontsource;
 pub mod iam;
+pub mod ink;
 pub mod normalize;
 pub mod pagexml;
 #[cfg(test)]

@@ -6,6 +6,8 @@ use super::augment::{AugmentConfig, distort, morph, photograph};
 use super::dataset::{LineImage, LineSample};
 use super::digits::{DigitBank, digit_text, render_digits};
 use super::fonts::{FontSplit, LoadedFont, check_font_names, load_font_file, select_split};
+use super::ink::bank::{UnipenBank, UnipenConfig};
+use super::ink::raster::{Pen, rasterize};
 use super::normalize::Gray;
 use super::render::{GlyphJitter, render_line};
 use super::strokes::{StrokeFont, load_stroke_fonts, render_strokes};
@@ -15,6 +17,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Handwriting or printed text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -79,6 +82,10 @@ pub struct SynthConfig {
     /// Folder of stroke fonts (`.jhf`); default `assets/fonts/strokes`.
     #[serde(default)]
     pub stroke_fonts: Option<PathBuf>,
+    /// Real pen writing from the UNIPEN cache ([`super::ink::bank`]); none (the default)
+    /// leaves the generator as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unipen: Option<UnipenConfig>,
 }
 
 fn default_max_chars() -> usize {
@@ -146,6 +153,7 @@ impl SynthConfig {
             digit_bank: None,
             strokes: 0.0,
             stroke_fonts: None,
+            unipen: None,
         }
     }
 }
@@ -239,6 +247,7 @@ pub struct Synth {
     seed: u64,
     digits: Option<(f64, DigitBank)>,
     strokes: Option<(f64, Vec<StrokeFont>)>,
+    unipen: Option<(UnipenConfig, Arc<UnipenBank>)>,
 }
 
 impl Synth {
@@ -274,6 +283,13 @@ impl Synth {
             }
             None => None,
         };
+        let unipen = match &cfg.unipen {
+            Some(u) => {
+                share("unipen.share", u.share)?;
+                Some((u.clone(), Arc::new(UnipenBank::load(u)?)))
+            }
+            None => None,
+        };
         Ok(Self {
             fonts,
             text,
@@ -282,6 +298,7 @@ impl Synth {
             seed: cfg.seed,
             digits,
             strokes,
+            unipen,
         })
     }
 
@@ -295,7 +312,7 @@ impl Synth {
         let mut rng = StdRng::seed_from_u64(mix(self.seed, index));
         // A few attempts in case a font draws nothing for the chosen text.
         for _ in 0..8 {
-            if let Some((gray, text)) = self.try_sample(&mut rng) {
+            if let Some((gray, text)) = self.try_sample(index, &mut rng) {
                 return LineSample {
                     id: format!("synth-{}-{index}", self.seed),
                     image: LineImage::Pixels(gray),
@@ -329,7 +346,28 @@ impl Synth {
         }
     }
 
-    fn try_sample(&self, rng: &mut StdRng) -> Option<(Gray, String)> {
+    /// What the UNIPEN part read (for the run log), if the source has one.
+    pub fn unipen_summary(&self) -> Option<&str> {
+        self.unipen.as_ref().map(|(_, b)| b.summary.as_str())
+    }
+
+    fn try_sample(&self, index: u64, rng: &mut StdRng) -> Option<(Gray, String)> {
+        if let Some((cfg, bank)) = &self.unipen
+            && rng.random_bool(cfg.share)
+        {
+            let aug = cfg.augment.clone().unwrap_or_default();
+            let nth = cfg.in_order.then_some(index);
+            let (mut ink, text) = bank.sample(nth, cfg.mix, &aug, self.text.max_chars, rng)?;
+            let size = rng.random_range(32.0f32..52.0);
+            ink.fit_height(size * rng.random_range(0.8f32..1.1));
+            let pen = Pen {
+                width: size * rng.random_range(0.035f32..0.09),
+                scale: 1.0,
+                margin: 0.0,
+            };
+            let cov = rasterize(&ink, &pen)?;
+            return Some((self.finish(&cov, size, rng)?, text));
+        }
         if let Some((share, bank)) = &self.digits
             && rng.random_bool(*share)
         {

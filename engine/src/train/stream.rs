@@ -41,6 +41,9 @@ impl LoadedSource {
                     cfg.task,
                     synth.font_names().join(", ")
                 ));
+                if let Some(unipen) = synth.unipen_summary() {
+                    report(unipen.to_owned());
+                }
                 LoadedSource::Synth(Box::new(synth))
             }
             DataSource::Files(format) => {
