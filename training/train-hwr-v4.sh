@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The v4 hwr pair, the first that reads real handwriting: the shipped v3 teacher fine-tuned on
+# a mix where half the lines are real pen writing from UNIPEN (real lines, words composed into
+# lines, digits composed into numbers; training/fetch_unipen.sh fills the cache), the other
+# half the v3 mix (clean fonts, pen-stroke fonts, MNIST digits); then a student distilled
+# from it (cnn-l2, the hwr table's best criterion) and fine-tuned on the same mix.
+# Validation: every line of the UNIPEN contributors abm, bba, ceb and scr; apd, ape, bbb, cea
+# and pri are the test set (training/eval-unipen.sh); no recipe trains on either.
+#
+# Each step's best model is staged in assets/models/staging/ (the app does not read it);
+# run the script again after any interruption: a staged step is skipped, an interrupted one
+# resumes from its last checkpoint.
+#
+#   nohup training/train-hwr-v4.sh >> runs/hwr-v4.log 2>&1 &
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p runs assets/models/staging
+engine=target/release/engine
+[ -x "$engine" ] || cargo build --release -p engine
+[ -d "${INKLING_DATA:-data}/unipen/train_r01_v07" ] || training/fetch_unipen.sh
+staging=assets/models/staging
+
+resume() { [ -f "$1/config.json" ] && echo --resume || true; }
+
+teacher=$staging/hwr-teacher-cpu-v4-1.inkm
+if [ ! -f "$teacher" ]; then
+    out=runs/finetune-hwr-v4-teacher-1
+    "$engine" finetune --model assets/models/hwr-teacher-cpu.inkm \
+        --config training/finetune-hwr-v4-teacher-1.json --out "$out" $(resume "$out")
+    cp "$out/finetune-best.inkm" "$teacher"
+    echo "staged $teacher"
+fi
+distilled=$staging/hwr-student-cpu-v4-distilled.inkm
+if [ ! -f "$distilled" ]; then
+    out=runs/distill-hwr-student-v4
+    "$engine" distill --config training/distill-hwr-student-v4.json --out "$out" $(resume "$out")
+    cp "$out/finetune-best.inkm" "$distilled"
+    echo "staged $distilled"
+fi
+student=$staging/hwr-student-cpu-v4.inkm
+if [ ! -f "$student" ]; then
+    out=runs/finetune-hwr-student-v4
+    "$engine" finetune --model "$distilled" --config training/finetune-hwr-student-v4.json \
+        --out "$out" $(resume "$out")
+    cp "$out/finetune-best.inkm" "$student"
+    echo "staged $student"
+fi
+echo "the v4 pair is staged: $teacher, $student"
