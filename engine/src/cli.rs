@@ -352,6 +352,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Where a CTC training step's time goes, per part (data, CNN, DBLSTM, CTC, backward,
+    /// optimizer), with padding and each part's share of this core's fp32 peak. Run it with
+    /// RAYON_NUM_THREADS=1 for the one-thread rate.
+    BenchTrain {
+        /// Presets to profile.
+        #[arg(long, value_enum, value_delimiter = ',', default_values = ["teacher-cpu", "student-cpu"])]
+        presets: Vec<Preset>,
+        /// Lines per step.
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
+        /// Timed steps (after one untimed warm-up step).
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+    },
     /// Look into and export datasets of pen writing (UNIPEN).
     Data {
         /// What to do.

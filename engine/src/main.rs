@@ -331,6 +331,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::BenchTrain {
+            presets,
+            batch_size,
+            steps,
+        } => {
+            for preset in presets {
+                let options = engine::bench::train::TrainProfileOptions {
+                    preset,
+                    batch_size,
+                    steps,
+                    seed: 5,
+                };
+                let profile = engine::bench::train::profile(&options)?;
+                println!("{}", engine::bench::train::markdown(&profile));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Data {
             which:
                 DataCommand::Stats {

@@ -5,6 +5,7 @@
 
 pub mod lines;
 pub mod peers;
+pub mod train;
 
 use crate::Alphabet;
 use crate::data::batcher::{PreparedLine, make_batch, padded_width};

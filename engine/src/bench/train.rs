@@ -1,0 +1,319 @@
+//! Where a training step's time goes (`engine bench-train`): one CTC training step of a preset
+//! on synthetic handwriting (batches made as training makes them: chunks of lines bucketed by
+//! width), split into data preparation, batching, the CNN's forward, the
+//! DBLSTM + IP forward, the CTC loss, the backward of the head (DBLSTM, IP and CTC) and of the
+//! CNN, and the optimizer step; with the padding the batch carries and each compute part's rate
+//! against this core's measured fp32 peak.
+//!
+//! Method: every step runs the model twice on the same batch. The first pass is the training
+//! step as `engine train` runs it, each part forced to finish (its output read back) before the
+//! next is timed. The second pass feeds the head a detached copy of the CNN features, so its
+//! backward is the head's alone; the CNN's backward is the first pass's backward minus it.
+//! FLOPs count one multiply-add as two, at the batch's padded width, backward as twice the
+//! forward (the usual estimate: one product for the input gradient, one for the weights).
+
+use crate::alphabet::Alphabet;
+use crate::data::batcher::make_batch;
+use crate::data::synth::{Synth, SynthConfig, Task};
+use crate::error::Result;
+use crate::infer::peak::fp32_peak_gflops;
+use crate::losses::ctc::ctc_loss;
+use crate::models::config::{CrnnConfig, Preset};
+use crate::models::cost::{LayerKind, layer_costs};
+use crate::train::stream::{CHUNK_BATCHES, LoadedSource, make_chunk};
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use std::time::Instant;
+
+/// What to profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainProfileOptions {
+    /// The network.
+    pub preset: Preset,
+    /// Lines per step.
+    pub batch_size: usize,
+    /// Timed steps (after one untimed warm-up step).
+    pub steps: usize,
+    /// Seed of the synthetic lines.
+    pub seed: u64,
+}
+
+/// Milliseconds per step of each part, summed over the timed steps then divided by them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepTimes {
+    /// Synthetic lines generated and normalized (the data thread's work).
+    pub data: f64,
+    /// Padding the lines into one batch of tensors.
+    pub batch: f64,
+    /// CNN forward.
+    pub cnn_forward: f64,
+    /// DBLSTM + IP forward.
+    pub head_forward: f64,
+    /// Log-softmax and CTC loss forward.
+    pub ctc_forward: f64,
+    /// Backward of the CTC loss, the IP layer and the DBLSTM.
+    pub head_backward: f64,
+    /// Backward of the CNN (whole backward minus the head's).
+    pub cnn_backward: f64,
+    /// Gradient collection and the AdamW step.
+    pub optimizer: f64,
+}
+
+impl StepTimes {
+    /// The step's time without data preparation (which runs on its own thread in training).
+    pub fn compute(&self) -> f64 {
+        self.batch
+            + self.cnn_forward
+            + self.head_forward
+            + self.ctc_forward
+            + self.head_backward
+            + self.cnn_backward
+            + self.optimizer
+    }
+}
+
+/// The profile of one preset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainProfile {
+    /// The options profiled.
+    pub options: TrainProfileOptions,
+    /// Mean time of each part.
+    pub times: StepTimes,
+    /// Share of the batch's pixels that are padding.
+    pub padding: f64,
+    /// Mean padded width of the batches.
+    pub width: f64,
+    /// Forward GFLOP per step of the CNN and of the DBLSTM + IP (padded batch).
+    pub gflop_cnn: f64,
+    /// See `gflop_cnn`.
+    pub gflop_head: f64,
+    /// This core's measured fp32 peak, GFLOP/s, and the instructions it used.
+    pub peak: (f64, &'static str),
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// Profiles `steps` training steps of `options.preset`.
+pub fn profile(options: &TrainProfileOptions) -> Result<TrainProfile> {
+    let alphabet = Alphabet::default();
+    let cfg = CrnnConfig::preset(options.preset, alphabet.num_classes());
+    let synth = Synth::new(&SynthConfig {
+        seed: options.seed,
+        strokes: 0.2,
+        ..SynthConfig::new(Task::Hwr)
+    })?;
+    let device = Device::flex().autodiff();
+    let mut model = cfg.init(&device);
+    let mut optim = AdamWConfig::new().init();
+    let mut times = StepTimes::default();
+    let (mut padding, mut width, mut gflop_cnn, mut gflop_head) = (0.0, 0.0, 0.0, 0.0);
+    let b = options.batch_size;
+    let source = LoadedSource::Synth(Box::new(synth));
+    let mut chunk = None;
+    let mut data_ms = 0.0;
+    for step in 0..=options.steps {
+        let timed = step > 0;
+        let mut t = StepTimes::default();
+        // Batches come as in training: chunks of lines bucketed by width.
+        if step % CHUNK_BATCHES == 0 {
+            let clock = Instant::now();
+            chunk = Some(make_chunk(
+                &source,
+                &alphabet,
+                &cfg,
+                b,
+                options.seed,
+                step / CHUNK_BATCHES,
+            ));
+            data_ms = ms(clock) / CHUNK_BATCHES as f64;
+        }
+        t.data = data_ms;
+        let Some(lines) = chunk
+            .as_ref()
+            .and_then(|c| c.batches.get(step % CHUNK_BATCHES))
+        else {
+            continue;
+        };
+        let clock = Instant::now();
+        let batch = make_batch(lines, &cfg, &device);
+        t.batch = ms(clock);
+        let [n, _, _, w] = batch.images.dims();
+        let ink: usize = lines.iter().map(|l| l.ink.width).sum();
+        // Pass 1: the training step.
+        let clock = Instant::now();
+        let features = model.features(batch.images.clone());
+        let _ = features.clone().into_data();
+        t.cnn_forward = ms(clock);
+        let clock = Instant::now();
+        let (_, logits) = model.head(features, batch.mask.clone());
+        let _ = logits.clone().into_data();
+        t.head_forward = ms(clock);
+        let clock = Instant::now();
+        let loss = ctc_loss(
+            log_softmax(logits, 2),
+            batch.targets.clone(),
+            batch.input_lengths.clone(),
+            batch.target_lengths.clone(),
+        );
+        let _ = loss.clone().into_scalar::<f32>();
+        t.ctc_forward = ms(clock);
+        let clock = Instant::now();
+        let grads = loss.backward();
+        let backward = ms(clock);
+        let clock = Instant::now();
+        let grads = GradientsParams::from_grads(grads, &model);
+        model = optim.step(1e-4, model, grads);
+        t.optimizer = ms(clock);
+        // Pass 2: the head alone, on detached features.
+        let features = model.features(batch.images.clone()).detach().require_grad();
+        let (_, logits) = model.head(features, batch.mask.clone());
+        let loss = ctc_loss(
+            log_softmax(logits, 2),
+            batch.targets.clone(),
+            batch.input_lengths.clone(),
+            batch.target_lengths.clone(),
+        );
+        let _ = loss.clone().into_scalar::<f32>();
+        let clock = Instant::now();
+        let _ = loss.backward();
+        t.head_backward = ms(clock);
+        t.cnn_backward = (backward - t.head_backward).max(0.0);
+        if timed {
+            let add = |a: &mut f64, v: f64| *a += v;
+            add(&mut times.data, t.data);
+            add(&mut times.batch, t.batch);
+            add(&mut times.cnn_forward, t.cnn_forward);
+            add(&mut times.head_forward, t.head_forward);
+            add(&mut times.ctc_forward, t.ctc_forward);
+            add(&mut times.head_backward, t.head_backward);
+            add(&mut times.cnn_backward, t.cnn_backward);
+            add(&mut times.optimizer, t.optimizer);
+            padding += 1.0 - ink as f64 / (n * w) as f64;
+            width += w as f64;
+            let costs = layer_costs(&cfg, w);
+            let macs = |head: bool| -> f64 {
+                costs
+                    .iter()
+                    .filter(|c| matches!(c.kind, LayerKind::Dblstm | LayerKind::Ip) == head)
+                    .map(|c| c.macs)
+                    .sum::<f64>()
+            };
+            gflop_cnn += 2.0 * macs(false) * n as f64 / 1e9;
+            gflop_head += 2.0 * macs(true) * n as f64 / 1e9;
+        }
+    }
+    let k = options.steps.max(1) as f64;
+    for v in [
+        &mut times.data,
+        &mut times.batch,
+        &mut times.cnn_forward,
+        &mut times.head_forward,
+        &mut times.ctc_forward,
+        &mut times.head_backward,
+        &mut times.cnn_backward,
+        &mut times.optimizer,
+    ] {
+        *v /= k;
+    }
+    Ok(TrainProfile {
+        options: options.clone(),
+        times,
+        padding: padding / k,
+        width: width / k,
+        gflop_cnn: gflop_cnn / k,
+        gflop_head: gflop_head / k,
+        peak: fp32_peak_gflops(),
+    })
+}
+
+/// A markdown table of a profile: ms per step, share of the step, and the rate of each
+/// compute part against the peak.
+pub fn markdown(p: &TrainProfile) -> String {
+    let t = &p.times;
+    let step = t.compute();
+    let rate = |gflop: f64, ms: f64| {
+        if ms > 0.0 && gflop > 0.0 {
+            let g = gflop / (ms / 1e3);
+            format!("{g:.1} GFLOP/s ({:.0}% of peak)", 100.0 * g / p.peak.0)
+        } else {
+            String::new()
+        }
+    };
+    let rows: [(&str, f64, String); 8] = [
+        ("data (own thread)", t.data, String::new()),
+        ("batching", t.batch, String::new()),
+        (
+            "CNN forward",
+            t.cnn_forward,
+            rate(p.gflop_cnn, t.cnn_forward),
+        ),
+        (
+            "DBLSTM + IP forward",
+            t.head_forward,
+            rate(p.gflop_head, t.head_forward),
+        ),
+        ("CTC forward", t.ctc_forward, String::new()),
+        (
+            "CTC + IP + DBLSTM backward",
+            t.head_backward,
+            rate(2.0 * p.gflop_head, t.head_backward),
+        ),
+        (
+            "CNN backward",
+            t.cnn_backward,
+            rate(2.0 * p.gflop_cnn, t.cnn_backward),
+        ),
+        ("AdamW step", t.optimizer, String::new()),
+    ];
+    let name = serde_json::to_string(&p.options.preset)
+        .unwrap_or_default()
+        .replace('"', "");
+    let mut s = format!(
+        "{name}, batch {}, mean padded width {:.0} px, padding {:.0}% of the pixels; \
+         {:.1} lines/s, {} of the peak {:.1} GFLOP/s ({})\n\n| part | ms/step | share | rate |\n|---|---|---|---|\n",
+        p.options.batch_size,
+        p.width,
+        100.0 * p.padding,
+        p.options.batch_size as f64 / (step / 1e3),
+        rate(3.0 * (p.gflop_cnn + p.gflop_head), step),
+        p.peak.0,
+        p.peak.1,
+    );
+    for (part, v, r) in rows {
+        let share = if part.starts_with("data") {
+            "-".to_owned()
+        } else {
+            format!("{:.0}%", 100.0 * v / step)
+        };
+        s.push_str(&format!("| {part} | {v:.1} | {share} | {r} |\n"));
+    }
+    s
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tiny_profile_adds_up() {
+        let p = profile(&TrainProfileOptions {
+            preset: Preset::StudentTiny,
+            batch_size: 2,
+            steps: 1,
+            seed: 3,
+        })
+        .unwrap();
+        let t = &p.times;
+        for v in [t.cnn_forward, t.head_forward, t.ctc_forward, t.optimizer] {
+            assert!(v > 0.0 && v.is_finite(), "{t:?}");
+        }
+        assert!((0.0..1.0).contains(&p.padding));
+        assert!(p.gflop_cnn > 0.0 && p.gflop_head > 0.0);
+        let table = markdown(&p);
+        assert!(table.contains("| CNN backward |"), "{table}");
+    }
+}
