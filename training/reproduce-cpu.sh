@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces every CPU-sized model and table of the README, in order, resumably: run it again
+# Reproduces every CPU-sized model and table of training/README.md, in order, resumably: run it again
 # after any interruption and each step resumes from its last checkpoint (finished steps return
 # at once). Run folders go to runs/ (git-ignored). Each step's log: runs/<step>.log.
 #
@@ -76,7 +76,7 @@ finetune runs/finetune-hwr-student-v3-2/finetune-best.inkm training/finetune-hwr
 ship runs/finetune-hwr-student-v3-3/finetune-best.inkm assets/models/hwr-student-cpu.inkm
 # The ocr table's teacher (v1, kept in assets/models/ocr-v1/, which the table's recipe reads)
 # and the v1 ocr student (the table's cnn-mah student fine-tuned twice more; it shipped
-# until the clean v3 pair replaced it, and the README's v1 numbers are its own).
+# until the clean v3 pair replaced it, and the v1 numbers of training/README.md are its own).
 train training/teacher-cpu-ocr.json runs/teacher-cpu-ocr
 ship runs/teacher-cpu-ocr/train-best.inkm assets/models/ocr-v1/ocr-teacher-cpu.inkm
 experiment distill training/experiment-distill-ocr.json runs/experiment-distill-ocr

@@ -5,7 +5,7 @@
 #   stages 2-5 fine-tune the previous stage's model on fresh synthetic lines (another data
 #   seed each) at a falling rate (training/finetune-hwr-v2-stage{2..5}.json); stage 5 ships.
 #   Stage 6 (training/finetune-hwr-v2-stage6.json) tried one more at a lower rate still: not
-#   shipped (mixed results, see the README); `training/train-hwr-v2.sh 6` reruns it.
+#   shipped (mixed results, see training/README.md); `training/train-hwr-v2.sh 6` reruns it.
 # Staged models: assets/models/staging/hwr-teacher-cpu-v2-stageN.inkm. One stage per call:
 #
 #   nohup training/train-hwr-v2.sh [LAST] >> runs/hwr-v2.log 2>&1 &

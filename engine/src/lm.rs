@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 /// Default LM weight in beam search for handwriting models, picked on the hwr recipes'
-/// validation lines with the shipped LM (weights 0.1-0.3; see the README's decoding section).
+/// validation lines with the shipped LM (weights 0.1-0.3; see the decoding section of engine/README.md).
 pub const HWR_WEIGHT: f64 = 0.2;
 /// Default LM weight for printed-text models: their readings are sure enough that the hwr
 /// weight overrules them (the ocr student's test CER rose from 0.51% to 0.95% at 0.2); 0.05
