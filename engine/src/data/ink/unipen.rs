@@ -104,7 +104,7 @@ pub struct UnipenStats {
     pub segments: BTreeMap<(String, String), usize>,
     /// Distinct writers, per (category, contributor).
     pub writers: BTreeMap<(String, String), usize>,
-    /// Skipped segments, per reason (the reason's words before any number).
+    /// Skipped segments, per reason (numbers replaced by `N`).
     pub skipped_by_reason: BTreeMap<String, usize>,
     /// `.INCLUDE`s whose file is absent.
     pub missing_includes: usize,
@@ -203,16 +203,30 @@ pub fn read_tree(root: &Path, select: &Selection) -> Result<UnipenData> {
         }
     }
     for k in &out.skipped {
-        let reason: String = k
-            .reason
-            .split(|c: char| c.is_ascii_digit() || c == ':' || c == '(')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_owned();
-        *out.stats.skipped_by_reason.entry(reason).or_default() += 1;
+        *out.stats
+            .skipped_by_reason
+            .entry(reason_kind(&k.reason))
+            .or_default() += 1;
     }
     Ok(out)
+}
+
+/// A reason with its numbers replaced by `N`, so that reasons of one kind count together.
+fn reason_kind(reason: &str) -> String {
+    let mut out = String::new();
+    let mut in_number = false;
+    for c in reason.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                out.push('N');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A fingerprint of the ink (first points and count), to find repeats across categories.
