@@ -32,6 +32,16 @@ pub struct AugmentConfig {
     pub jpeg: f64,
     /// Probability of light ink on a dark background.
     pub invert: f64,
+    /// Whiteboard photo: largest keystone of a photo taken at an angle, as the relative
+    /// difference between the line's top and bottom widths (0, the default, disables it, so
+    /// that recipes written before it reproduce).
+    pub perspective: f32,
+    /// Whiteboard photo: largest strength of a glare spot that washes out paper and ink
+    /// (0 disables it).
+    pub glare: f32,
+    /// Whiteboard marker: largest depth of the streaks of a drying marker, as a fraction of
+    /// the ink lost in the lightest streak (0 disables it).
+    pub marker: f32,
 }
 
 impl Default for AugmentConfig {
@@ -47,6 +57,9 @@ impl Default for AugmentConfig {
             background: 0.25,
             jpeg: 0.25,
             invert: 0.08,
+            perspective: 0.0,
+            glare: 0.0,
+            marker: 0.0,
         }
     }
 }
@@ -65,6 +78,9 @@ impl AugmentConfig {
             background: 0.25,
             jpeg: 0.25,
             invert: 0.1,
+            perspective: 0.0,
+            glare: 0.0,
+            marker: 0.0,
         }
     }
 
@@ -81,6 +97,9 @@ impl AugmentConfig {
             background: 0.0,
             jpeg: 0.0,
             invert: 0.0,
+            perspective: 0.0,
+            glare: 0.0,
+            marker: 0.0,
         }
     }
 }
@@ -116,6 +135,12 @@ pub fn distort(cov: &Gray, text_height: f32, cfg: &AugmentConfig, rng: &mut StdR
     let wob_amp = cfg.wobble * text_height * rng.random_range(0.0f32..=1.0);
     let wob_len = text_height * rng.random_range(3.0f32..12.0);
     let wob_phase = rng.random_range(0.0f32..std::f32::consts::TAU);
+    // Keystone: rows are stretched horizontally by a factor that changes linearly with y.
+    let keystone = if cfg.perspective > 0.0 {
+        sym(rng, cfg.perspective)
+    } else {
+        0.0
+    };
     let mut out = vec![0.0f32; w * h];
     for y in 0..h {
         for x in 0..w {
@@ -137,7 +162,8 @@ pub fn distort(cov: &Gray, text_height: f32, cfg: &AugmentConfig, rng: &mut StdR
             let (dx, dy) = (fx - cx, fy - cy - wob);
             let rx = cos * dx + sin * dy;
             let ry = -sin * dx + cos * dy;
-            let sx = rx + shear * ry + cx + ex;
+            let stretch = 1.0 + keystone * (fy / h.max(1) as f32 - 0.5);
+            let sx = (rx + shear * ry) / stretch + cx + ex;
             let sy = ry + cy + ey;
             out[y * w + x] = bilinear(cov, sx, sy);
         }
@@ -267,6 +293,21 @@ pub fn photograph(cov: &Gray, cfg: &AugmentConfig, rng: &mut StdRng) -> Gray {
             cov = binomial_blur(&cov);
         }
     }
+    if cfg.marker > 0.0 && rng.random_bool(0.5) {
+        // A drying marker: the ink thins in streaks along the writing direction.
+        let depth = rng.random_range(0.0..=cfg.marker);
+        let period = rng.random_range(2.0f32..6.0);
+        let phase = rng.random_range(0.0f32..std::f32::consts::TAU);
+        let wave: Vec<f32> = (0..h)
+            .map(|y| {
+                let t = (y as f32 / period + phase).sin() * 0.5 + 0.5;
+                1.0 - depth * t * rng.random_range(0.6f32..=1.0)
+            })
+            .collect();
+        for (y, row) in cov.pixels.chunks_mut(w.max(1)).enumerate() {
+            row.iter_mut().for_each(|v| *v *= wave[y]);
+        }
+    }
     let bg = cfg.background * rng.random_range(0.0f32..=1.0);
     let paper = 1.0 - rng.random_range(0.0..=bg.max(1e-6)) * 0.6;
     let ink = rng.random_range(0.0f32..0.3);
@@ -317,6 +358,26 @@ pub fn photograph(cov: &Gray, cfg: &AugmentConfig, rng: &mut StdRng) -> Gray {
         width: w,
         height: h,
     };
+    if cfg.glare > 0.0 && rng.random_bool(0.5) {
+        // A glare spot: everything inside an ellipse is pulled toward white.
+        let strength = rng.random_range(0.0..=cfg.glare);
+        let (gx, gy) = (
+            rng.random_range(0.0..=w as f32),
+            rng.random_range(0.0..=h as f32),
+        );
+        let (rx, ry) = (
+            rng.random_range(0.5f32..2.0) * h as f32,
+            rng.random_range(0.3f32..1.0) * h as f32,
+        );
+        for y in 0..h {
+            for x in 0..w {
+                let d = ((x as f32 - gx) / rx).powi(2) + ((y as f32 - gy) / ry).powi(2);
+                let k = strength * (-d).exp();
+                let v = &mut out.pixels[y * w + x];
+                *v += (1.0 - *v) * k;
+            }
+        }
+    }
     if cfg.jpeg > 0.0 && rng.random_bool(cfg.jpeg) {
         out = jpeg_roundtrip(&out, rng.random_range(15u8..70));
     }
@@ -334,5 +395,90 @@ fn jpeg_roundtrip(img: &Gray, quality: u8) -> Gray {
     match image::load_from_memory_with_format(&buf, image::ImageFormat::Jpeg) {
         Ok(d) => Gray::from_luma8(&d.to_luma8()),
         Err(_) => img.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// A block of ink in the middle of a 40 x 200 canvas.
+    fn block() -> Gray {
+        let (w, h) = (200, 40);
+        let pixels = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                if (40..160).contains(&x) && (10..30).contains(&y) {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Gray {
+            pixels,
+            width: w,
+            height: h,
+        }
+    }
+
+    fn only(cfg: AugmentConfig) -> AugmentConfig {
+        AugmentConfig {
+            background: 0.0,
+            ..cfg
+        }
+    }
+
+    #[test]
+    fn whiteboard_effects_are_off_by_default_and_do_what_they_say() {
+        let d = AugmentConfig::default();
+        assert_eq!((d.perspective, d.glare, d.marker), (0.0, 0.0, 0.0));
+        let ink_width = |g: &Gray, y: usize| {
+            (0..g.width)
+                .filter(|&x| g.pixels[y * g.width + x] > 0.5)
+                .count()
+        };
+        // Perspective: the top and bottom rows of the block get different widths.
+        let keystone = only(AugmentConfig {
+            perspective: 0.3,
+            ..AugmentConfig::none()
+        });
+        let mut differs = false;
+        for seed in 0..8 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let g = distort(&block(), 20.0, &keystone, &mut rng);
+            differs |= ink_width(&g, 11).abs_diff(ink_width(&g, 28)) > 4;
+        }
+        assert!(differs);
+        // Marker streaks take ink away; glare brightens the page's darkest pixels.
+        let darkness = |g: &Gray| g.pixels.iter().map(|v| 1.0 - v).sum::<f32>();
+        let plain = photograph(
+            &block(),
+            &AugmentConfig::none(),
+            &mut StdRng::seed_from_u64(1),
+        );
+        for (cfg, what) in [
+            (
+                AugmentConfig {
+                    marker: 0.8,
+                    ..AugmentConfig::none()
+                },
+                "marker",
+            ),
+            (
+                AugmentConfig {
+                    glare: 0.9,
+                    ..AugmentConfig::none()
+                },
+                "glare",
+            ),
+        ] {
+            let lighter = (0..8).any(|seed| {
+                let g = photograph(&block(), &cfg, &mut StdRng::seed_from_u64(seed));
+                darkness(&g) < 0.97 * darkness(&plain)
+            });
+            assert!(lighter, "{what}");
+        }
     }
 }
