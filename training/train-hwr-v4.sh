@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# The v4 hwr pair, the first that reads real handwriting: the shipped v3 teacher fine-tuned on
-# a mix where half the lines are real pen writing from UNIPEN (real lines, words composed into
-# lines, digits composed into numbers; training/fetch_unipen.sh fills the cache), the other
-# half the v3 mix (clean fonts, pen-stroke fonts, MNIST digits); then a student distilled
-# from it (cnn-l2, the hwr table's best criterion) and fine-tuned on the same mix.
+# The v4 hwr pair, the first that reads real handwriting. The teacher is the shipped v3
+# teacher fine-tuned in stages on a mix where half or more of the lines are real pen writing
+# from UNIPEN (real lines, words composed into lines, digits composed into numbers;
+# training/fetch_unipen.sh fills the cache), the rest the v3 mix (clean fonts, pen-stroke
+# fonts, MNIST digits):
+#   stage 1: training/finetune-hwr-v4-teacher-1.json (UNIPEN share 0.5);
+#   stage 2: training/finetune-hwr-v4-teacher-2.json (share 0.6, whiteboard-photo effects).
+# Then a student distilled from the last stage (cnn-l2, the hwr table's best criterion;
+# training/distill-hwr-student-v4.json) and fine-tuned (finetune-hwr-student-v4.json).
 # Validation: every line of the UNIPEN contributors abm, bba, ceb and scr; apd, ape, bbb, cea
 # and pri are the test set (training/eval-unipen.sh); no recipe trains on either.
 #
-# Each step's best model is staged in assets/models/staging/ (the app does not read it);
-# run the script again after any interruption: a staged step is skipped, an interrupted one
+# Each step's best model is staged in assets/models/staging/ (the app does not read it).
+# Run the script again after any interruption: a staged step is skipped, an interrupted one
 # resumes from its last checkpoint.
 #
 #   nohup training/train-hwr-v4.sh >> runs/hwr-v4.log 2>&1 &
@@ -22,14 +26,18 @@ staging=assets/models/staging
 
 resume() { [ -f "$1/config.json" ] && echo --resume || true; }
 
-teacher=$staging/hwr-teacher-cpu-v4-1.inkm
-if [ ! -f "$teacher" ]; then
-    out=runs/finetune-hwr-v4-teacher-1
-    "$engine" finetune --model assets/models/hwr-teacher-cpu.inkm \
-        --config training/finetune-hwr-v4-teacher-1.json --out "$out" $(resume "$out")
-    cp "$out/finetune-best.inkm" "$teacher"
-    echo "staged $teacher"
-fi
+previous=assets/models/hwr-teacher-cpu.inkm
+for stage in 1 2; do
+    teacher=$staging/hwr-teacher-cpu-v4-stage$stage.inkm
+    if [ ! -f "$teacher" ]; then
+        out=runs/finetune-hwr-v4-teacher-$stage
+        "$engine" finetune --model "$previous" \
+            --config training/finetune-hwr-v4-teacher-$stage.json --out "$out" $(resume "$out")
+        cp "$out/finetune-best.inkm" "$teacher"
+        echo "staged $teacher"
+    fi
+    previous=$teacher
+done
 distilled=$staging/hwr-student-cpu-v4-distilled.inkm
 if [ ! -f "$distilled" ]; then
     out=runs/distill-hwr-student-v4
@@ -45,4 +53,4 @@ if [ ! -f "$student" ]; then
     cp "$out/finetune-best.inkm" "$student"
     echo "staged $student"
 fi
-echo "the v4 pair is staged: $teacher, $student"
+echo "the v4 pair is staged: $previous, $student"
