@@ -5,7 +5,7 @@
 #
 #   training/eval-unipen.sh [MODEL.inkm ...]   (default: the shipped hwr teacher and student)
 #
-# SET=test (default: apd ape bbb cea pri) or SET=valid (abm bba ceb scr), the contributors the hwr
+# SET=test (default: apd ape bbb cea pri) or SET=valid (abm bba ceb), the contributors the hwr
 # recipes hold out; CONTRIBUTORS="a b" for others. Decoder options for `engine eval` go in
 # $DECODE, e.g. the app's default decoder: DECODE="--decoder beam --lm shipped".
 # Lines go to ${TMPDIR:-/tmp}/inkling-eval-unipen/ (rebuilt each run).
@@ -17,7 +17,7 @@ models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(assets/models/hwr-teacher-cpu.inkm assets/models/hwr-student-cpu.inkm)
 case "${SET:-test}" in
     test) default="apd ape bbb cea pri" ;;
-    valid) default="abm bba ceb scr" ;;
+    valid) default="abm bba ceb" ;;
     *) echo "SET must be test or valid" >&2; exit 2 ;;
 esac
 read -r -a contributors <<< "${CONTRIBUTORS:-$default}"

@@ -8,8 +8,8 @@
 #   stage 2: training/finetune-hwr-v4-teacher-2.json (share 0.6, whiteboard-photo effects).
 # Then a student distilled from the last stage (cnn-l2, the hwr table's best criterion;
 # training/distill-hwr-student-v4.json) and fine-tuned (finetune-hwr-student-v4.json).
-# Validation: every line of the UNIPEN contributors abm, bba, ceb and scr; apd, ape, bbb, cea
-# and pri are the test set (training/eval-unipen.sh); no recipe trains on either.
+# Validation: every line of the UNIPEN contributors abm, bba and ceb (stage 1: and scr); apd,
+# ape, bbb, cea and pri are the test set (training/eval-unipen.sh); no recipe trains on either.
 #
 # Each step's best model is staged in assets/models/staging/ (the app does not read it).
 # Run the script again after any interruption: a staged step is skipped, an interrupted one
