@@ -92,6 +92,10 @@ distill training/distill-ocr-student-v3.json runs/distill-ocr-student-v3
 finetune runs/distill-ocr-student-v3/finetune-best.inkm training/finetune-ocr-student-v3.json \
     runs/finetune-ocr-student-v3
 ship runs/finetune-ocr-student-v3/finetune-best.inkm assets/models/ocr-student-cpu.inkm
+# The v4 hwr models (real pen writing from UNIPEN; training/fetch_unipen.sh fills the cache):
+# teacher stages fine-tuned from the shipped v3 teacher, then the student, all staged in
+# assets/models/staging/ until the pair ships.
+training/train-hwr-v4.sh >> runs/hwr-v4.log 2>&1
 # The shipped character LM (prose + written numbers), used by `--lm shipped` and the app.
 training/lm-independent.sh runs/lm >> runs/lm.log 2>&1
 ship runs/lm/english-5gram.lm.gz assets/models/english-5gram.lm.gz
