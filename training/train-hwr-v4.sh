@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The v4 hwr pair, the first that reads real handwriting. The teacher is the shipped v3
+# The v4 hwr pair, the first that reads real handwriting. The teacher is the v3 (stage 6)
 # teacher fine-tuned in stages on a mix where half or more of the lines are real pen writing
 # from UNIPEN (real lines, words composed into lines, digits composed into numbers;
 # training/fetch_unipen.sh fills the cache), the rest the v3 mix (clean fonts, pen-stroke
@@ -26,7 +26,7 @@ staging=assets/models/staging
 
 resume() { [ -f "$1/config.json" ] && echo --resume || true; }
 
-previous=assets/models/hwr-teacher-cpu.inkm
+previous=$staging/hwr-teacher-cpu-v3-stage6.inkm  # the shipped v3 teacher, as staged
 for stage in 1 2; do
     teacher=$staging/hwr-teacher-cpu-v4-stage$stage.inkm
     if [ ! -f "$teacher" ]; then
