@@ -61,6 +61,20 @@ pub struct StepTimes {
 }
 
 impl StepTimes {
+    /// Every part, in the order of the fields.
+    fn parts_mut(&mut self) -> [&mut f64; 8] {
+        [
+            &mut self.data,
+            &mut self.batch,
+            &mut self.cnn_forward,
+            &mut self.head_forward,
+            &mut self.ctc_forward,
+            &mut self.head_backward,
+            &mut self.cnn_backward,
+            &mut self.optimizer,
+        ]
+    }
+
     /// The step's time without data preparation (which runs on its own thread in training).
     pub fn compute(&self) -> f64 {
         self.batch
@@ -151,13 +165,16 @@ pub fn profile(options: &TrainProfileOptions) -> Result<TrainProfile> {
         let (_, logits) = model.head(features, batch.mask.clone());
         let _ = logits.clone().into_data();
         t.head_forward = ms(clock);
+        let ctc = |logits: Tensor<3>| {
+            ctc_loss(
+                log_softmax(logits, 2),
+                batch.targets.clone(),
+                batch.input_lengths.clone(),
+                batch.target_lengths.clone(),
+            )
+        };
         let clock = Instant::now();
-        let loss = ctc_loss(
-            log_softmax(logits, 2),
-            batch.targets.clone(),
-            batch.input_lengths.clone(),
-            batch.target_lengths.clone(),
-        );
+        let loss = ctc(logits);
         let _ = loss.clone().into_scalar::<f32>();
         t.ctc_forward = ms(clock);
         let clock = Instant::now();
@@ -170,27 +187,16 @@ pub fn profile(options: &TrainProfileOptions) -> Result<TrainProfile> {
         // Pass 2: the head alone, on detached features.
         let features = model.features(batch.images.clone()).detach().require_grad();
         let (_, logits) = model.head(features, batch.mask.clone());
-        let loss = ctc_loss(
-            log_softmax(logits, 2),
-            batch.targets.clone(),
-            batch.input_lengths.clone(),
-            batch.target_lengths.clone(),
-        );
+        let loss = ctc(logits);
         let _ = loss.clone().into_scalar::<f32>();
         let clock = Instant::now();
         let _ = loss.backward();
         t.head_backward = ms(clock);
         t.cnn_backward = (backward - t.head_backward).max(0.0);
         if timed {
-            let add = |a: &mut f64, v: f64| *a += v;
-            add(&mut times.data, t.data);
-            add(&mut times.batch, t.batch);
-            add(&mut times.cnn_forward, t.cnn_forward);
-            add(&mut times.head_forward, t.head_forward);
-            add(&mut times.ctc_forward, t.ctc_forward);
-            add(&mut times.head_backward, t.head_backward);
-            add(&mut times.cnn_backward, t.cnn_backward);
-            add(&mut times.optimizer, t.optimizer);
+            for (sum, v) in times.parts_mut().into_iter().zip(t.parts_mut()) {
+                *sum += *v;
+            }
             padding += 1.0 - ink as f64 / (n * w) as f64;
             width += w as f64;
             let costs = layer_costs(&cfg, w);
@@ -206,16 +212,7 @@ pub fn profile(options: &TrainProfileOptions) -> Result<TrainProfile> {
         }
     }
     let k = options.steps.max(1) as f64;
-    for v in [
-        &mut times.data,
-        &mut times.batch,
-        &mut times.cnn_forward,
-        &mut times.head_forward,
-        &mut times.ctc_forward,
-        &mut times.head_backward,
-        &mut times.cnn_backward,
-        &mut times.optimizer,
-    ] {
+    for v in times.parts_mut() {
         *v /= k;
     }
     Ok(TrainProfile {
