@@ -1,9 +1,9 @@
 //! The command line: one subcommand per job, each a thin call into the engine.
 
-use crate::data::fonts::FontSplit;
-use crate::data::synth::Task;
-use crate::models::config::Preset;
 use clap::{Parser, Subcommand, ValueEnum};
+use engine::data::fonts::FontSplit;
+use engine::data::synth::Task;
+use engine::models::config::Preset;
 use std::path::PathBuf;
 
 /// Inkling: handwriting and printed-text line recognition with compact CNN-DBLSTM models
@@ -16,7 +16,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Scale-out options of `train`, `distill` and `finetune` (see `crate::scale`).
+/// Scale-out options of `train`, `distill` and `finetune` (see `engine::scale`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ScaleArgs {
     /// Workers on this machine (threads, one model replica each). With more than one, or with
@@ -56,7 +56,7 @@ pub struct ScaleArgs {
     pub connect_timeout: u64,
     /// Training device: cpu (Flex), wgpu (needs the `gpu` feature) or cuda (the `cuda` feature).
     #[arg(long, value_enum, default_value_t)]
-    pub device: crate::scale::DeviceChoice,
+    pub device: engine::scale::DeviceChoice,
 }
 
 /// Values of `--strategy`.
@@ -70,8 +70,8 @@ pub enum StrategyArg {
 
 impl ScaleArgs {
     /// The scale-out configuration these options describe.
-    pub fn config(&self) -> crate::scale::ScaleConfig {
-        use crate::scale::{BmufConfig, ScaleConfig, Strategy};
+    pub fn config(&self) -> engine::scale::ScaleConfig {
+        use engine::scale::{BmufConfig, ScaleConfig, Strategy};
         let bmuf = Strategy::Bmuf(BmufConfig {
             sync_every: self.sync_every,
             block_momentum: self.block_momentum,
@@ -114,17 +114,18 @@ pub struct ModelArg {
 
 impl ModelArg {
     /// The model file: the one named, or the shipped one (an error names what ships).
-    pub fn path(&self) -> crate::Result<PathBuf> {
+    pub fn path(&self) -> engine::Result<PathBuf> {
         match &self.model {
             Some(p) => Ok(p.clone()),
             None if self.teacher => {
-                crate::shipped::find(self.task, crate::model_file::Role::Teacher)
+                engine::shipped::find(self.task, engine::model_file::Role::Teacher)
             }
             // A task whose student does not ship (yet) falls back to its teacher, with a note.
-            None => crate::shipped::find(self.task, crate::model_file::Role::Student).or_else(
+            None => engine::shipped::find(self.task, engine::model_file::Role::Student).or_else(
                 |missing| {
-                    let teacher = crate::shipped::find(self.task, crate::model_file::Role::Teacher)
-                        .map_err(|_| missing)?;
+                    let teacher =
+                        engine::shipped::find(self.task, engine::model_file::Role::Teacher)
+                            .map_err(|_| missing)?;
                     eprintln!(
                         "note: no shipped {} student; using the teacher {}",
                         self.task.name(),
@@ -172,9 +173,9 @@ pub struct DecodeArgs {
 impl DecodeArgs {
     /// The decoder these options describe for the model file `model` (loading the LM and
     /// the lexicon; the LM weight defaults by the model's task).
-    pub fn decoder(&self, model: &std::path::Path) -> crate::Result<crate::infer::Decoder> {
-        use crate::decode::beam::{BeamConfig, Lexicon};
-        use crate::error::Error;
+    pub fn decoder(&self, model: &std::path::Path) -> engine::Result<engine::infer::Decoder> {
+        use engine::decode::beam::{BeamConfig, Lexicon};
+        use engine::error::Error;
         use std::sync::Arc;
         match self.decoder {
             DecoderArg::Greedy => {
@@ -183,14 +184,16 @@ impl DecodeArgs {
                         "--lm and --lexicon need --decoder beam".into(),
                     ));
                 }
-                Ok(crate::infer::Decoder::Greedy)
+                Ok(engine::infer::Decoder::Greedy)
             }
-            DecoderArg::Beam => Ok(crate::infer::Decoder::Beam {
+            DecoderArg::Beam => Ok(engine::infer::Decoder::Beam {
                 config: BeamConfig {
                     width: self.beam,
                     lm_weight: match self.lm_weight {
                         Some(w) => w,
-                        None => crate::lm::default_weight(&crate::model_file::read_header(model)?),
+                        None => {
+                            engine::lm::default_weight(&engine::model_file::read_header(model)?)
+                        }
                     },
                     word_bonus: self.word_bonus,
                     nbest: self.nbest,
@@ -198,7 +201,9 @@ impl DecodeArgs {
                 lm: self
                     .lm
                     .as_deref()
-                    .map(|p| crate::lm::CharLm::load(&crate::shipped::resolve_lm(p)).map(Arc::new))
+                    .map(|p| {
+                        engine::lm::CharLm::load(&engine::shipped::resolve_lm(p)).map(Arc::new)
+                    })
                     .transpose()?,
                 lexicon: self
                     .lexicon
@@ -592,8 +597,8 @@ pub enum CriterionArg {
 
 impl CriterionArg {
     /// The criterion, with `temperature` for softmax-ce.
-    pub fn criterion(self, temperature: f64) -> crate::losses::distill::Criterion {
-        use crate::losses::distill::Criterion;
+    pub fn criterion(self, temperature: f64) -> engine::losses::distill::Criterion {
+        use engine::losses::distill::Criterion;
         match self {
             CriterionArg::SoftmaxCe => Criterion::SoftmaxCe { temperature },
             CriterionArg::IpL2 => Criterion::IpL2,

@@ -10,7 +10,6 @@
 
 pub mod alphabet;
 pub mod bench;
-pub mod cli;
 pub mod data;
 pub mod decode;
 pub mod error;

@@ -1,8 +1,10 @@
 //! `engine`: the headless command line of Inkling.
 
+mod cli;
+
 use anyhow::Context;
 use clap::Parser;
-use engine::cli::{Cli, Command, DataCommand, ExperimentCommand, OutputFormat, PRESETS};
+use cli::{Cli, Command, DataCommand, ExperimentCommand, OutputFormat, PRESETS};
 use engine::experiment::{self, distill::DistillExperiment};
 use engine::jobs::{self, ImageResult};
 use engine::train::config::TrainConfig;
