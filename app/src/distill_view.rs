@@ -238,11 +238,12 @@ impl DistillView {
                 let scale = engine::scale::ScaleConfig::default();
                 let result = distill(&cfg, &name, &run_dir, resume, &scale, &token, &mut observer)
                     .map(|r| r.student().to_path_buf())
-                    .map_err(|e| {
-                        e.to_string().replace(
-                            "resume with --resume",
-                            "its checkpoint is kept: press Resume to continue",
-                        )
+                    .map_err(|e| match e {
+                        engine::Error::Cancelled(step) => format!(
+                            "cancelled at step {step}; its checkpoint is kept: press Resume to \
+                             continue"
+                        ),
+                        other => other.to_string(),
                     });
                 let _ = tx.send(Message::Finished(result));
                 wake();

@@ -106,6 +106,8 @@ fn a_tiny_run_finishes_and_its_student_can_be_loaded_and_a_long_one_cancelled() 
     run_until(&mut h, "the cancellation", |v| !v.running());
     let err = h.state().outcome.clone().unwrap().unwrap_err();
     assert!(err.contains("cancelled"), "{err}");
+    // The program's own words, not the command line's.
+    assert!(err.contains("press Resume") && !err.contains("--"), "{err}");
     h.run_ok();
     assert!(h.query_by_label("Resume").is_some());
     std::fs::remove_dir_all(&dir).unwrap();

@@ -50,7 +50,7 @@ pub enum Error {
     #[error("scale-out: {0}")]
     Peer(String),
     /// A run was cancelled by the user; its last checkpoint is kept.
-    #[error("cancelled at step {0}; resume with --resume")]
+    #[error("cancelled at step {0}; the last checkpoint is kept, so the run can resume")]
     Cancelled(usize),
 }
 

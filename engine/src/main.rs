@@ -32,7 +32,15 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let cancelled = e
+                .chain()
+                .any(|c| matches!(c.downcast_ref(), Some(engine::Error::Cancelled(_))));
+            let hint = if cancelled {
+                " (run the same command with --resume)"
+            } else {
+                ""
+            };
+            eprintln!("error: {e:#}{hint}");
             ExitCode::FAILURE
         }
     }
