@@ -5,12 +5,9 @@
 //! can put a fake model behind it.
 
 use crate::alphabet::Alphabet;
-use crate::data::batcher::{PreparedLine, make_batch};
 use crate::data::normalize::{Gray, InkLine, normalize};
 use crate::decode::{Decoded, greedy};
 use crate::error::Result;
-use crate::model_file::{LoadedModel, ModelHeader, load};
-use crate::models::crnn::Crnn;
 use burn::prelude::*;
 use serde::Serialize;
 use std::path::Path;
@@ -112,82 +109,5 @@ pub trait LineRecognizer {
         let mut r = self.recognize_lines(std::slice::from_ref(&ink)).remove(0);
         r.ms = start.elapsed().as_secs_f64() * 1e3;
         Ok(r)
-    }
-}
-
-/// A recognizer running a Burn model on the CPU.
-#[derive(Debug)]
-pub struct BurnRecognizer {
-    /// The model file's header.
-    pub header: ModelHeader,
-    model: Crnn,
-    device: Device,
-}
-
-impl BurnRecognizer {
-    /// Loads a model file for inference on the flex CPU backend.
-    pub fn load(path: &Path) -> Result<Self> {
-        let device = Device::flex();
-        let LoadedModel { header, model } = load(path, &device)?;
-        Ok(Self {
-            header,
-            model,
-            device,
-        })
-    }
-
-    /// Wraps an in-memory model (its autodiff state is dropped).
-    pub fn from_model(model: &Crnn, header: ModelHeader) -> Self {
-        let model = model.valid();
-        let device = model
-            .devices()
-            .first()
-            .cloned()
-            .unwrap_or_else(Device::flex);
-        Self {
-            header,
-            model,
-            device,
-        }
-    }
-
-    /// The network (no autodiff).
-    pub fn model(&self) -> &Crnn {
-        &self.model
-    }
-
-    /// The alphabet.
-    pub fn alphabet(&self) -> &Alphabet {
-        &self.header.alphabet
-    }
-}
-
-impl LineRecognizer for BurnRecognizer {
-    fn height(&self) -> usize {
-        self.header.config.height
-    }
-
-    fn recognize_lines(&self, lines: &[InkLine]) -> Vec<Recognition> {
-        if lines.is_empty() {
-            return Vec::new();
-        }
-        let cfg = &self.header.config;
-        let prepared: Vec<PreparedLine> = lines
-            .iter()
-            .map(|ink| PreparedLine {
-                ink: ink.clone(),
-                labels: Vec::new(),
-                text: String::new(),
-            })
-            .collect();
-        let batch = make_batch(&prepared, cfg, &self.device);
-        let out = self.model.forward(batch.images, batch.mask);
-        let decoded = decode_batch(out.log_probs(), &batch.frames);
-        let stride = cfg.stride() as f32;
-        decoded
-            .into_iter()
-            .enumerate()
-            .map(|(i, d)| to_recognition(&d, &lines[i], &self.header.alphabet, stride))
-            .collect()
     }
 }

@@ -241,42 +241,6 @@ pub fn binomial_blur(img: &Gray) -> Gray {
     }
 }
 
-/// Box blur of the given radius (separable).
-pub fn box_blur(img: &Gray, radius: usize) -> Gray {
-    if radius == 0 {
-        return img.clone();
-    }
-    let (w, h) = (img.width, img.height);
-    let pass = |src: &[f32], horizontal: bool| -> Vec<f32> {
-        let mut out = vec![0.0f32; w * h];
-        for y in 0..h {
-            for x in 0..w {
-                let mut acc = 0.0;
-                let mut n = 0.0;
-                for k in -(radius as isize)..=radius as isize {
-                    let (xx, yy) = if horizontal {
-                        (x as isize + k, y as isize)
-                    } else {
-                        (x as isize, y as isize + k)
-                    };
-                    if xx >= 0 && yy >= 0 && (xx as usize) < w && (yy as usize) < h {
-                        acc += src[yy as usize * w + xx as usize];
-                        n += 1.0;
-                    }
-                }
-                out[y * w + x] = acc / n;
-            }
-        }
-        out
-    };
-    let a = pass(&img.pixels, true);
-    Gray {
-        pixels: pass(&a, false),
-        width: w,
-        height: h,
-    }
-}
-
 /// Turns ink coverage into a gray photo/scan: paper and ink levels, texture, uneven light,
 /// blur, noise, optional inversion and JPEG artifacts. Output: 0 = black, 1 = white.
 pub fn photograph(cov: &Gray, cfg: &AugmentConfig, rng: &mut StdRng) -> Gray {
