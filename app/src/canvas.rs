@@ -5,13 +5,13 @@
 //! real handwriting the models train on.
 
 use eframe::egui;
-use engine::data::ink::raster::{Pen, rasterize as rasterize_ink, to_paper};
+use engine::data::ink::raster::page;
 use engine::data::ink::{Ink, InkPoint, InkStroke};
 use engine::data::normalize::Gray;
 use serde::{Deserialize, Serialize};
 
-/// Empty pixels around the ink of a rasterized canvas.
-pub const MARGIN: f32 = 6.0;
+/// Empty pixels around the ink of a rasterized canvas (those of the evaluation images).
+pub const MARGIN: f32 = engine::data::ink::export::MARGIN;
 
 /// The canvas state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -252,12 +252,7 @@ pub fn rasterize(strokes: &[InkStroke], width: f32) -> Option<Gray> {
     let ink = Ink {
         strokes: strokes.to_vec(),
     };
-    let pen = Pen {
-        width,
-        scale: 1.0,
-        margin: MARGIN,
-    };
-    rasterize_ink(&ink, &pen).map(|cov| to_paper(&cov))
+    page(&ink, width, MARGIN)
 }
 
 #[cfg(test)]

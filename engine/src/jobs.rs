@@ -279,9 +279,7 @@ pub fn preset_table(
     for p in presets {
         let cfg = CrnnConfig::preset(*p, classes);
         let c = summary(&cfg, width);
-        let name = serde_json::to_string(p)
-            .unwrap_or_default()
-            .replace('"', "");
+        let name = p.name();
         s.push_str(&format!(
             "{name:<14} {:>9.3}M {:>9.3}M {:>9.3}M {:>9.3} {:>10}\n",
             c.params as f64 / 1e6,

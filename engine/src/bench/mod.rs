@@ -312,9 +312,7 @@ pub fn preset_models(presets: &[Preset]) -> Vec<(String, Crnn, CrnnConfig)> {
         .iter()
         .map(|p| {
             let cfg = CrnnConfig::preset(*p, Alphabet::default().num_classes());
-            let name = serde_json::to_string(p)
-                .unwrap_or_default()
-                .replace('"', "");
+            let name = p.name();
             (name, cfg.init_seeded(&device, 1), cfg)
         })
         .collect()

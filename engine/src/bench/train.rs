@@ -265,9 +265,7 @@ pub fn markdown(p: &TrainProfile) -> String {
         ),
         ("AdamW step", t.optimizer, String::new()),
     ];
-    let name = serde_json::to_string(&p.options.preset)
-        .unwrap_or_default()
-        .replace('"', "");
+    let name = p.options.preset.name();
     let mut s = format!(
         "{name}, batch {}, mean padded width {:.0} px, padding {:.0}% of the pixels; \
          {:.1} lines/s, {} of the peak {:.1} GFLOP/s ({})\n\n| part | ms/step | share | rate |\n|---|---|---|---|\n",

@@ -149,6 +149,15 @@ pub fn darknet_plan(b: usize, feature_channels: usize) -> Vec<LayerSpec> {
     ]
 }
 
+impl Preset {
+    /// The preset's name as recipes and the command line write it (`teacher-cpu`).
+    pub fn name(self) -> String {
+        serde_json::to_string(&self)
+            .unwrap_or_default()
+            .replace('"', "")
+    }
+}
+
 impl CrnnConfig {
     /// The configuration of a preset for `num_classes` outputs.
     pub fn preset(preset: Preset, num_classes: usize) -> Self {

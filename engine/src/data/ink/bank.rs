@@ -414,16 +414,7 @@ mod tests {
             assert_eq!(ink.strokes.len(), n);
             // Left to right, without overlap.
             for w in ink.strokes.windows(2) {
-                let a = Ink {
-                    strokes: vec![w[0].clone()],
-                }
-                .bounds()
-                .unwrap();
-                let b = Ink {
-                    strokes: vec![w[1].clone()],
-                }
-                .bounds()
-                .unwrap();
+                let (a, b) = (w[0].bounds().unwrap(), w[1].bounds().unwrap());
                 assert!(b.x0 > a.x1, "{a:?} {b:?}");
             }
         }

@@ -6,7 +6,7 @@
 
 use super::Ink;
 use super::inkml::{InkDocument, write as write_inkml};
-use super::raster::{Pen, rasterize, to_paper};
+use super::raster::page;
 use super::unipen::{Selection, read_tree};
 use crate::data::folder::write_pair;
 use crate::data::normalize::Gray;
@@ -31,12 +31,7 @@ pub fn render_line(ink: &Ink) -> Option<Gray> {
     for s in &mut ink.strokes {
         s.width = None;
     }
-    let pen = Pen {
-        width: PEN_WIDTH,
-        scale: 1.0,
-        margin: MARGIN,
-    };
-    rasterize(&ink, &pen).map(|cov| to_paper(&cov))
+    page(&ink, PEN_WIDTH, MARGIN)
 }
 
 /// Writes the single text lines of `contributors` (printable ASCII labels, quality not BAD) from

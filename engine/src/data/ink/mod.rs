@@ -50,6 +50,26 @@ pub struct InkStroke {
 }
 
 impl InkStroke {
+    /// The box around the stroke's points; `None` when empty or a coordinate is not finite.
+    pub fn bounds(&self) -> Option<Bounds> {
+        let mut b = Bounds {
+            x0: f32::INFINITY,
+            y0: f32::INFINITY,
+            x1: f32::NEG_INFINITY,
+            y1: f32::NEG_INFINITY,
+        };
+        for p in &self.points {
+            if !(p.x.is_finite() && p.y.is_finite()) {
+                return None;
+            }
+            b.x0 = b.x0.min(p.x);
+            b.y0 = b.y0.min(p.y);
+            b.x1 = b.x1.max(p.x);
+            b.y1 = b.y1.max(p.y);
+        }
+        b.x0.is_finite().then_some(b)
+    }
+
     /// A stroke through `points` (x, y) with no time, pressure or width.
     pub fn from_xy(points: &[(f32, f32)]) -> Self {
         Self {
@@ -109,22 +129,20 @@ impl Ink {
     /// The box around every point (pen width not included); `None` when empty or when a
     /// coordinate is not finite.
     pub fn bounds(&self) -> Option<Bounds> {
-        let mut b = Bounds {
-            x0: f32::INFINITY,
-            y0: f32::INFINITY,
-            x1: f32::NEG_INFINITY,
-            y1: f32::NEG_INFINITY,
-        };
-        for p in self.points() {
-            if !(p.x.is_finite() && p.y.is_finite()) {
-                return None;
-            }
-            b.x0 = b.x0.min(p.x);
-            b.y0 = b.y0.min(p.y);
-            b.x1 = b.x1.max(p.x);
-            b.y1 = b.y1.max(p.y);
+        let mut all: Option<Bounds> = None;
+        for s in self.strokes.iter().filter(|s| !s.points.is_empty()) {
+            let b = s.bounds()?;
+            all = Some(match all {
+                None => b,
+                Some(a) => Bounds {
+                    x0: a.x0.min(b.x0),
+                    y0: a.y0.min(b.y0),
+                    x1: a.x1.max(b.x1),
+                    y1: a.y1.max(b.y1),
+                },
+            });
         }
-        b.x0.is_finite().then_some(b)
+        all
     }
 
     /// Applies `f` to every point's position (time and pressure kept).

@@ -86,6 +86,17 @@ pub fn rasterize(ink: &Ink, pen: &Pen) -> Option<Gray> {
     Some(cov)
 }
 
+/// The ink in pixel units drawn black on white with a `width` pen and `margin` pixels around:
+/// the app's canvas image, and the evaluation images of [`super::export`].
+pub fn page(ink: &Ink, width: f32, margin: f32) -> Option<Gray> {
+    let pen = Pen {
+        width,
+        scale: 1.0,
+        margin,
+    };
+    rasterize(ink, &pen).map(|cov| to_paper(&cov))
+}
+
 /// Coverage to a gray page (white paper, black ink).
 pub fn to_paper(cov: &Gray) -> Gray {
     Gray {

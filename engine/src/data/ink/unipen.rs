@@ -724,16 +724,7 @@ fn parse_label(text: &str) -> std::result::Result<Option<String>, String> {
 /// begins left of the middle of the line so far, lies wholly below its middle and has its
 /// centre well below it (three quarters of a typical stroke's height).
 pub fn text_lines(ink: &Ink) -> usize {
-    let boxes: Vec<_> = ink
-        .strokes
-        .iter()
-        .filter_map(|s| {
-            Ink {
-                strokes: vec![s.clone()],
-            }
-            .bounds()
-        })
-        .collect();
+    let boxes: Vec<_> = ink.strokes.iter().filter_map(InkStroke::bounds).collect();
     if boxes.is_empty() {
         return 0;
     }
