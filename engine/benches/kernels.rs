@@ -4,11 +4,11 @@
 #![allow(missing_docs)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use engine::infer::conv::{conv3x3, im2col3x3, matmul};
-use engine::infer::direct::{self, Blocked, PackedConv};
-use engine::infer::lstm::FastBlstm;
-use engine::infer::panel_gemm;
-use engine::infer::winograd::{WinogradConv, WinogradScratch};
+use engine::kernels::conv::{conv3x3, im2col3x3, matmul};
+use engine::kernels::direct::{self, Blocked, PackedConv};
+use engine::kernels::lstm::FastBlstm;
+use engine::kernels::panel_gemm;
+use engine::kernels::winograd::{WinogradConv, WinogradScratch};
 use std::hint::black_box;
 
 fn filled(n: usize, seed: usize) -> Vec<f32> {

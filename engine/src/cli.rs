@@ -370,6 +370,10 @@ pub enum Command {
         /// Timed steps (after one untimed warm-up step).
         #[arg(long, default_value_t = 10)]
         steps: usize,
+        /// Which layer operations to time, in this order: Burn's, ours (the default in
+        /// training), or both for the ratio.
+        #[arg(long, value_enum, value_delimiter = ',', default_values = ["burn", "ours"])]
+        ops: Vec<TrainOps>,
     },
     /// Look into and export datasets of pen writing (UNIPEN).
     Data {
@@ -639,3 +643,12 @@ pub const PRESETS: [Preset; 6] = [
     Preset::TeacherTiny,
     Preset::StudentTiny,
 ];
+
+/// The layer operations a training step runs on (`engine bench-train --ops`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrainOps {
+    /// Burn's own operations (the reference; `INKLING_TRAIN_OPS=burn` in training).
+    Burn,
+    /// Ours, on the CPU kernels (the default).
+    Ours,
+}

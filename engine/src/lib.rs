@@ -17,6 +17,7 @@ pub mod experiment;
 pub mod export;
 pub mod infer;
 pub mod jobs;
+pub mod kernels;
 pub mod lm;
 pub mod losses;
 pub mod metrics;

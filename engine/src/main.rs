@@ -166,7 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_winograd,
             json,
         } => {
-            if int8_lstm && !engine::infer::lstm_int8::available() {
+            if int8_lstm && !engine::kernels::lstm_int8::available() {
                 anyhow::bail!(
                     "--int8-lstm needs AVX-512 VNNI, which this CPU lacks (the portable int8 \
                      kernel would be timed instead of a real one)"
@@ -345,16 +345,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             presets,
             batch_size,
             steps,
+            ops,
         } => {
             for preset in presets {
-                let options = engine::bench::train::TrainProfileOptions {
-                    preset,
-                    batch_size,
-                    steps,
-                    seed: 5,
-                };
-                let profile = engine::bench::train::profile(&options)?;
-                println!("{}", engine::bench::train::markdown(&profile));
+                let mut rates = Vec::new();
+                for &path in &ops {
+                    let options = engine::bench::train::TrainProfileOptions {
+                        preset,
+                        batch_size,
+                        steps,
+                        seed: 5,
+                        ours: path == cli::TrainOps::Ours,
+                    };
+                    let profile = engine::bench::train::profile(&options)?;
+                    println!("{}", engine::bench::train::markdown(&profile));
+                    rates.push(batch_size as f64 / (profile.times.compute() / 1e3));
+                }
+                if let [burn, ours] = rates[..]
+                    && ops == [cli::TrainOps::Burn, cli::TrainOps::Ours]
+                {
+                    println!(
+                        "{}: our operations train at {:.2}x the lines/s of Burn's\n",
+                        preset.name(),
+                        ours / burn
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

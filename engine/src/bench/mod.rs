@@ -45,7 +45,7 @@ pub struct BenchOptions {
 pub struct Machine {
     /// CPU model name (`/proc/cpuinfo`).
     pub cpu: String,
-    /// Measured single-thread fp32 peak, GFLOP/s (see [`crate::infer::peak`]).
+    /// Measured single-thread fp32 peak, GFLOP/s (see [`crate::kernels::peak`]).
     pub fp32_peak_gflops: f64,
     /// Instruction set of that measurement.
     pub isa: String,
@@ -170,7 +170,7 @@ pub fn bench_set(opts: &BenchOptions, height: usize) -> (Vec<InkLine>, String) {
 
 /// Benchmarks `models` (name, model, config); the first is the reference.
 pub fn bench_models(models: &[(String, Crnn, CrnnConfig)], opts: &BenchOptions) -> BenchReport {
-    let (peak, isa) = crate::infer::peak::fp32_peak_gflops();
+    let (peak, isa) = crate::kernels::peak::fp32_peak_gflops();
     let height = models.first().map_or(40, |m| m.2.height);
     let (set, line_source) = bench_set(opts, height);
     let mean_width = set.iter().map(|l| l.width as f64).sum::<f64>() / set.len().max(1) as f64;

@@ -129,7 +129,7 @@ fn run_in(
                 ours.len()
             ));
         }
-        max_abs_diff = max_abs_diff.max(crate::infer::max_abs_diff(&ours, &theirs));
+        max_abs_diff = max_abs_diff.max(crate::kernels::max_abs_diff(&ours, &theirs));
     }
     Ok(OrtResult {
         version: json

@@ -16,7 +16,7 @@ use crate::alphabet::Alphabet;
 use crate::data::batcher::make_batch;
 use crate::data::synth::{Synth, SynthConfig, Task};
 use crate::error::Result;
-use crate::infer::peak::fp32_peak_gflops;
+use crate::kernels::peak::fp32_peak_gflops;
 use crate::losses::ctc::ctc_loss;
 use crate::models::config::{CrnnConfig, Preset};
 use crate::models::cost::{LayerKind, layer_costs};
@@ -37,6 +37,8 @@ pub struct TrainProfileOptions {
     pub steps: usize,
     /// Seed of the synthetic lines.
     pub seed: u64,
+    /// Layers on our operations ([`crate::models::ops`]) rather than Burn's.
+    pub ours: bool,
 }
 
 /// Milliseconds per step of each part, summed over the timed steps then divided by them.
@@ -119,6 +121,7 @@ pub fn profile(options: &TrainProfileOptions) -> Result<TrainProfile> {
         strokes: 0.2,
         ..SynthConfig::new(Task::Hwr)
     })?;
+    crate::models::ops::set_enabled(options.ours);
     let device = Device::flex().autodiff();
     let mut model = cfg.init(&device);
     let mut optim = AdamWConfig::new().init();
@@ -267,8 +270,9 @@ pub fn markdown(p: &TrainProfile) -> String {
     ];
     let name = p.options.preset.name();
     let mut s = format!(
-        "{name}, batch {}, mean padded width {:.0} px, padding {:.0}% of the pixels; \
+        "{name} on {} operations, batch {}, mean padded width {:.0} px, padding {:.0}% of the pixels; \
          {:.1} lines/s, {} of the peak {:.1} GFLOP/s ({})\n\n| part | ms/step | share | rate |\n|---|---|---|---|\n",
+        if p.options.ours { "our" } else { "Burn's" },
         p.options.batch_size,
         p.width,
         100.0 * p.padding,
@@ -300,6 +304,7 @@ mod tests {
             batch_size: 2,
             steps: 1,
             seed: 3,
+            ours: true,
         })
         .unwrap();
         let t = &p.times;

@@ -1,40 +1,9 @@
 //! The fast CPU inference path: a trained CRNN converted to plain `f32` buffers (BatchNorm
-//! folded into the convolutions, ReLU fused), convolutions as direct convolutions in a
-//! channel-blocked layout ([`direct`]: an AVX-512 or an AVX2 assembly tile for the 3x3 layers;
-//! [`winograd`] for the deep ones) or, with several threads per line or on CPUs with neither,
-//! as SIMD GEMMs ([`conv`]: the `gemm` crate), the DBLSTM's input projections of all frames as
-//! one GEMM ([`panel_gemm`], weights packed once) and only its recurrence step by step
-//! ([`lstm`]). One thread by default (the paper's latency setting); buffers are reused from
-//! line to line. Each kernel picks its instruction set at run time.
+//! folded into the convolutions, ReLU fused) and run by the [`crate::kernels`]: the
+//! convolutions in a channel-blocked layout, the DBLSTM's input projections of all frames as
+//! one GEMM (weights packed once) and only its recurrence step by step. One thread by default
+//! (the paper's latency setting); buffers are reused from line to line.
 
-pub mod conv;
-pub mod direct;
-pub mod lstm;
-pub mod lstm_int8;
 pub(crate) mod model;
-pub mod panel_gemm;
-pub mod peak;
-pub mod winograd;
 
 pub use model::{Decoder, FastModel, FastRecognizer, Profile};
-
-/// Whether this CPU has AVX2 and FMA (checked once per call site by the standard library's
-/// cached detection): the kernels for CPUs without AVX-512 need both.
-pub fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// Largest absolute difference between two equally long slices (0 for empty ones).
-pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max)
-}

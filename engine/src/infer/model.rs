@@ -1,13 +1,13 @@
 //! A CRNN converted for the fast path, and the recognizer built on it.
 
-use super::conv::{bias_relu, conv3x3, matmul, max_pool};
-use super::direct::{self, Blocked, PackedConv};
-use super::lstm::FastBlstm;
-use super::winograd::{WinogradConv, WinogradScratch};
 use crate::data::normalize::InkLine;
 use crate::decode::beam::{BeamConfig, Lexicon, beam_search};
 use crate::decode::greedy;
 use crate::error::Result;
+use crate::kernels::conv::{bias_relu, conv3x3, matmul, max_pool};
+use crate::kernels::direct::{self, Blocked, PackedConv};
+use crate::kernels::lstm::FastBlstm;
+use crate::kernels::winograd::{WinogradConv, WinogradScratch};
 use crate::lm::CharLm;
 use crate::model_file::{self, ModelHeader};
 use crate::models::backbone::Layer;
@@ -49,7 +49,7 @@ pub(crate) struct FastConv {
 pub(crate) const WINOGRAD_MIN_C_IN: usize = 64;
 
 /// The same threshold on a CPU without AVX-512 (AVX2 + FMA): there the GEMMs of the transformed
-/// tiles run on [`super::panel_gemm`] against weights packed once, and Winograd beats the AVX2
+/// tiles run on [`crate::kernels::panel_gemm`] against weights packed once, and Winograd beats the AVX2
 /// direct tile from 128 input channels on (128 -> 256 on 10x200: 1.1x-1.4x; 512 -> 512 on
 /// 5x66: 1.4x); it loses at 64 (0.7x on 64 -> 64 40x265: the transforms of many small tiles
 /// cost more than the saved multiply-adds). Measured on an AMD EPYC with `cargo bench -p engine
@@ -105,7 +105,7 @@ const DIRECT_MAX_C_IN: usize = 128;
 
 /// The most input channels a convolution may have to run directly (in the blocked layout).
 fn direct_max_c_in(threads: usize) -> usize {
-    if !direct::has_asm_tile() && !super::has_avx2_fma() {
+    if !direct::has_asm_tile() && !crate::kernels::has_avx2_fma() {
         // Without AVX-512 or AVX2 the direct kernel is the portable tile, compiled for
         // baseline x86-64; the gemm crate's GEMM is faster.
         0
@@ -211,7 +211,7 @@ impl FastModel {
     /// error, leaving the model as it was, when the CPU lacks VNNI or a layer's shape does not
     /// fit the int8 kernel.
     pub fn quantize_lstm(&mut self) -> crate::Result<()> {
-        if !super::lstm_int8::available() {
+        if !crate::kernels::lstm_int8::available() {
             return Err(crate::error::Error::Invalid(
                 "the int8 DBLSTM recurrence needs AVX-512 VNNI, which this CPU lacks (its \
                  portable fallback would be far slower than the default f32 recurrence); run \
@@ -622,7 +622,7 @@ mod tests {
         let mut fast = FastModel::from_burn(&warmed_model(&cfg), cfg.height);
         let before = fast.lstm[0].w_hidden.clone();
         let err = fast.quantize_lstm().unwrap_err().to_string();
-        let vnni = crate::infer::lstm_int8::available();
+        let vnni = crate::kernels::lstm_int8::available();
         assert!(
             err.contains(if vnni { "does not fit" } else { "VNNI" }),
             "{err}"
@@ -682,7 +682,7 @@ mod tests {
                     .unwrap();
                 let got = fast.log_probs(&ink);
                 assert_eq!(got.len(), expected.len());
-                let diff = crate::infer::max_abs_diff(&got, &expected);
+                let diff = crate::kernels::max_abs_diff(&got, &expected);
                 assert!(
                     diff < 1e-4,
                     "{preset:?} width {width}, {threads} threads: max |diff| {diff}"

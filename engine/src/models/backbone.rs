@@ -36,7 +36,7 @@ impl ConvBlock {
     /// # Shapes
     /// `[batch, c_in, h, w]` -> `[batch, c_out, h, w]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.norm.forward(self.conv.forward(x)))
+        relu(self.norm.forward(super::ops::conv::conv2d(x, &self.conv)))
     }
 }
 
@@ -72,7 +72,8 @@ impl TuckerBlock {
     /// # Shapes
     /// `[batch, c_in, h, w]` -> `[batch, c_out, h, w]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.last.forward(self.core.forward(self.first.forward(x)));
+        let conv = super::ops::conv::conv2d;
+        let x = conv(conv(conv(x, &self.first), &self.core), &self.last);
         relu(self.norm.forward(x))
     }
 }

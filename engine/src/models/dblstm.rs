@@ -56,20 +56,32 @@ impl BlstmLayer {
     /// - `x: [batch, frames, d_in]`, `mask: [batch, frames]` (1 = real frame, 0 = padding)
     /// - returns `[batch, frames, 2 * hidden]` (forward half, then backward half)
     pub fn forward(&self, x: Tensor<3>, mask: Tensor<2>) -> Tensor<3> {
-        let [b, t, _] = x.dims();
+        let xw = self.project_inputs(x);
+        let w_hidden = self.w_hidden.val();
+        super::ops::lstm::recurrence(&xw, &w_hidden, &mask)
+            .unwrap_or_else(|| self.recurrence_burn(xw, w_hidden, mask))
+    }
+
+    /// The recurrence on Burn's operations (the reference, and the path off the Flex backend).
+    ///
+    /// # Shapes
+    /// `xw: [batch, frames, 8 * hidden]` (projected inputs) -> `[batch, frames, 2 * hidden]`
+    pub(crate) fn recurrence_burn(
+        &self,
+        xw: Tensor<3>,
+        w_hidden: Tensor<3>,
+        mask: Tensor<2>,
+    ) -> Tensor<3> {
+        let [b, t, _] = xw.dims();
         let h = self.hidden;
-        let device = x.device();
-        let xw = self
-            .project_inputs(x)
-            .reshape([b, t, 2, 4 * h])
-            .permute([2, 0, 1, 3]);
+        let device = xw.device();
+        let xw = xw.reshape([b, t, 2, 4 * h]).permute([2, 0, 1, 3]);
         // [2, batch, frames, 4h], the backward direction reversed in time.
         let fwd = xw.clone().narrow(0, 0, 1);
         let bwd = xw.narrow(0, 1, 1).flip([2]);
         let xs = Tensor::cat(vec![fwd, bwd], 0);
         // [2, batch, frames, 1]
         let masks = Tensor::stack::<3>(vec![mask.clone(), mask.flip([1])], 0).unsqueeze_dim::<4>(3);
-        let w_hidden = self.w_hidden.val();
         let mut state_h = Tensor::<3>::zeros([2, b, h], &device);
         let mut state_c = Tensor::<3>::zeros([2, b, h], &device);
         let mut outputs = Vec::with_capacity(t);
@@ -179,6 +191,33 @@ mod tests {
         let (e, _) = theirs.forward(x, None);
         let diff = (a - e).abs().max().into_scalar::<f32>();
         assert!(diff < 1e-5, "max diff {diff}");
+    }
+
+    /// Our recurrence operation and Burn's operations give the same outputs and gradients
+    /// (for the projected inputs and the recurrent weights) on a padded batch.
+    #[test]
+    fn our_recurrence_matches_burns_operations_and_their_gradients() {
+        let device = Device::flex().autodiff();
+        let (d_in, h, b, t) = (6, 8, 3, 9);
+        let layer = BlstmLayer::new(d_in, h, &device);
+        let x = Tensor::<3>::random([b, t, d_in], Distribution::Normal(0.0, 1.0), &device);
+        let xw = layer.project_inputs(x).detach().require_grad();
+        let mut mask = vec![1.0f32; b * t];
+        mask[t - 2..t].fill(0.0);
+        mask[2 * t - 5..2 * t].fill(0.0);
+        let mask = Tensor::<2>::from_data(burn::tensor::TensorData::new(mask, [b, t]), &device);
+        let r = Tensor::<3>::random([b, t, 2 * h], Distribution::Normal(0.0, 1.0), &device);
+        let w = layer.w_hidden.val();
+        let ours = super::super::ops::lstm::recurrence(&xw, &w, &mask).unwrap();
+        let theirs = layer.recurrence_burn(xw.clone(), w.clone(), mask);
+        let diff = |a: Tensor<3>, b: Tensor<3>| (a - b).abs().max().into_scalar::<f32>();
+        assert!(diff(ours.clone(), theirs.clone()) < 1e-5);
+        let g_ours = (ours * r.clone()).sum().backward();
+        let g_theirs = (theirs * r).sum().backward();
+        let gx = |g| xw.grad(g).map(Tensor::<3>::from_inner).unwrap();
+        let gw = |g| w.grad(g).map(Tensor::<3>::from_inner).unwrap();
+        assert!(diff(gx(&g_ours), gx(&g_theirs)) < 1e-5);
+        assert!(diff(gw(&g_ours), gw(&g_theirs)) < 1e-4);
     }
 
     /// A padded line gives the same outputs on its real frames as the line alone.

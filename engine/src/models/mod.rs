@@ -1,8 +1,10 @@
 //! Models: the layer-plan configuration with its presets, the CNN backbones, the DBLSTM head,
-//! the assembled CRNN, and cost accounting (parameters, multiply-adds).
+//! the assembled CRNN, cost accounting (parameters, multiply-adds), and the layers' own Burn
+//! operations on the CPU kernels ([`ops`]).
 
 pub mod backbone;
 pub mod config;
 pub mod cost;
 pub mod crnn;
 pub mod dblstm;
+pub mod ops;

@@ -416,7 +416,7 @@ mod tests {
             .into_data()
             .try_into_vec()
             .unwrap();
-        let diff = crate::infer::max_abs_diff(&fast.log_probs(&ink), &expected);
+        let diff = crate::kernels::max_abs_diff(&fast.log_probs(&ink), &expected);
         assert!(diff < 1e-4, "fast path vs Burn on a Tucker model: {diff}");
     }
 

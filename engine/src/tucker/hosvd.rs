@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn the_full_rank_chain_computes_the_same_convolution() {
-        use crate::infer::conv::{conv3x3, matmul};
+        use crate::kernels::conv::{conv3x3, matmul};
         let (co, ci, h, w) = (10, 6, 5, 13);
         let k = kernel(co, ci);
         let d = decompose(&k, co, ci, 9, co, ci, 1);
@@ -280,7 +280,7 @@ mod tests {
         );
         let mut y3 = vec![0.0f32; co * h * w];
         matmul(&mut y3, &f32s(&d.u_out), &y2, co, d.r_out, h * w, 1);
-        let diff = crate::infer::max_abs_diff(&y3, &expected);
+        let diff = crate::kernels::max_abs_diff(&y3, &expected);
         assert!(diff < 1e-4, "{diff}");
     }
 

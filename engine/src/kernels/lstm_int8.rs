@@ -256,7 +256,7 @@ mod tests {
             let mut got = vec![0.0f32; n];
             q.recurrent(dir, &mut got, &h, &mut Int8Scratch::default());
             let scale = exact.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            let err = crate::infer::max_abs_diff(&got, &exact);
+            let err = crate::kernels::max_abs_diff(&got, &exact);
             assert!(err < 0.01 * scale, "dir {dir}: error {err} of {scale}");
             // The vector kernel's integer sums equal the portable ones exactly.
             let state: Vec<u8> = (0..hidden).map(|i| (i * 13 % 255) as u8 + 1).collect();

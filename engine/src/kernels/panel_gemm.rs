@@ -411,7 +411,7 @@ mod tests {
                 .map(|i| ((i * 37) % 11) as f32 / 11.0 - 0.5)
                 .collect();
             let Some(packed) = PanelMatrix::new(&w, &bias, k, n) else {
-                assert!(!crate::infer::has_avx2_fma(), "an AVX2 CPU packs {k}x{n}");
+                assert!(!crate::kernels::has_avx2_fma(), "an AVX2 CPU packs {k}x{n}");
                 return;
             };
             let mut got = vec![f32::NAN; 3];

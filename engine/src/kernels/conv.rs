@@ -72,6 +72,58 @@ pub fn matmul_strided(
     }
 }
 
+/// `dst [m, n] += lhs [m, k] x rhs [k, n]`, single-threaded, with each operand given by its
+/// row and column strides (`dst` has unit column stride): transposed operands are read in
+/// place (the training path's gradient products).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_accumulate(
+    dst: &mut [f32],
+    dst_rs: usize,
+    lhs: &[f32],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[f32],
+    (rhs_rs, rhs_cs): (usize, usize),
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let last = |rs: usize, cs: usize, rows: usize, cols: usize| (rows - 1) * rs + (cols - 1) * cs;
+    assert!(
+        last(dst_rs, 1, m, n) < dst.len()
+            && last(lhs_rs, lhs_cs, m, k) < lhs.len()
+            && last(rhs_rs, rhs_cs, k, n) < rhs.len(),
+        "matmul_accumulate: buffer sizes"
+    );
+    // SAFETY: the assert bounds the last element each strided operand touches; dst does not
+    // alias lhs or rhs (distinct borrows).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            true,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
+}
+
 /// Columns of a 3x3 "same" convolution: `cols[(c * 9 + ky * 3 + kx), y * w + x]` =
 /// `input[c, y + ky - 1, x + kx - 1]` (zero outside).
 pub fn im2col3x3(input: &[f32], c: usize, h: usize, w: usize, cols: &mut Vec<f32>) {
@@ -255,7 +307,7 @@ mod tests {
             let mut out = vec![f32::NAN; c_out * h * w];
             let mut cols = Vec::new();
             conv3x3(&input, c_in, h, w, &wt, c_out, &mut out, &mut cols, 1);
-            let diff = crate::infer::max_abs_diff(&out, &expected);
+            let diff = crate::kernels::max_abs_diff(&out, &expected);
             assert!(diff < 1e-3, "{c_in}x{h}x{w}: {diff}");
             // The whole-map im2col agrees with the banded one.
             let mut full = Vec::new();

@@ -964,7 +964,7 @@ pub fn to_frames(input: &Blocked, out: &mut Vec<f32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::infer::conv::{bias_relu, im2col3x3, matmul};
+    use crate::kernels::conv::{bias_relu, im2col3x3, matmul};
 
     #[allow(clippy::too_many_arguments)]
     fn reference(

@@ -1,0 +1,37 @@
+//! The CPU kernels, Burn-free: plain `f32` buffers in, plain buffers out. Convolutions as
+//! direct convolutions in a channel-blocked layout ([`direct`]: an AVX-512 or an AVX2 assembly
+//! tile for the 3x3 layers; [`winograd`] for the deep ones) or, with several threads per line or
+//! on CPUs with neither, as SIMD GEMMs ([`conv`]: the `gemm` crate); a GEMM against weights
+//! packed once ([`panel_gemm`]); the DBLSTM's recurrence ([`lstm`], [`lstm_int8`]); and this
+//! core's measured fp32 peak ([`peak`]). Each kernel picks its instruction set at run time.
+//! The fast inference path ([`crate::infer`]) and the training path's own operations
+//! ([`crate::models::ops`]) are built on them.
+
+pub mod conv;
+pub mod direct;
+pub mod lstm;
+pub mod lstm_int8;
+pub mod panel_gemm;
+pub mod peak;
+pub mod winograd;
+
+/// Whether this CPU has AVX2 and FMA (checked once per call site by the standard library's
+/// cached detection): the kernels for CPUs without AVX-512 need both.
+pub fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Largest absolute difference between two equally long slices (0 for empty ones).
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
+}

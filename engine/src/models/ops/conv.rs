@@ -1,0 +1,177 @@
+//! The convolution as a Burn operation of our own: forward and both gradients by
+//! [`super::conv_kernels`], registered with Burn's autodiff graph as one node with its own
+//! backward, so that the rest of the model (BatchNorm, pooling, the DBLSTM, the losses) stays
+//! Burn's.
+
+use super::conv_kernels::{self, ConvShape};
+use super::{Ad, flex, slice};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+use burn_autodiff::checkpoint::base::Checkpointer;
+use burn_autodiff::checkpoint::strategy::NoCheckpointing;
+use burn_autodiff::grads::Gradients;
+use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_flex::{Flex, FlexTensor};
+
+/// `conv.forward(x)` through our kernels where they apply (a "same" convolution with stride
+/// 1, dilation 1, one group, no bias, kernel 1 or 3, f32 on the Flex CPU backend, with or
+/// without autodiff) and the fast training operations are on ([`super::enabled`]); Burn's
+/// convolution otherwise.
+///
+/// # Shapes
+/// `[batch, c_in, h, w]` -> `[batch, c_out, h, w]`
+pub fn conv2d(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
+    match shape_of(&x, conv) {
+        Some(shape) if super::enabled() => run(x, conv, shape),
+        _ => conv.forward(x),
+    }
+}
+
+/// The call's geometry when our kernels compute exactly what `conv` does.
+fn shape_of(x: &Tensor<4>, conv: &Conv2d) -> Option<ConvShape> {
+    let [c_out, c_in, kh, kw] = conv.weight.dims();
+    let [batch, xc, h, w] = x.dims();
+    let kernel = kh;
+    let pad = kernel / 2;
+    let same = matches!(conv.padding, PaddingConfig2d::Explicit(a, b, c, d)
+        if a == pad && b == pad && c == pad && d == pad)
+        || (kernel == 1 && matches!(conv.padding, PaddingConfig2d::Valid));
+    let plain = conv.stride == [1, 1] && conv.dilation == [1, 1] && conv.groups == 1;
+    let f32s = x.dtype() == burn::tensor::DType::F32;
+    (kh == kw
+        && (kernel == 1 || kernel == 3)
+        && xc == c_in
+        && same
+        && plain
+        && f32s
+        && conv.bias.is_none())
+    .then_some(ConvShape {
+        batch,
+        c_in,
+        c_out,
+        h,
+        w,
+        kernel,
+    })
+}
+
+fn run(x: Tensor<4>, conv: &Conv2d, s: ConvShape) -> Tensor<4> {
+    let weight = conv.weight.val();
+    let out = [s.batch, s.c_out, s.h, s.w];
+    // With autodiff: one graph node with our backward.
+    if let (Ok(xa), Ok(wa)) = (
+        x.clone().try_into_primitive::<Ad>(),
+        weight.clone().try_into_primitive::<Ad>(),
+    ) {
+        #[cfg(test)]
+        tests::AUTODIFF_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (xp, x_node) = xa.into_parts();
+        let (wp, w_node) = wa.into_parts();
+        let (xp, wp) = (
+            FlexTensor::to_contiguous(&xp),
+            FlexTensor::to_contiguous(&wp),
+        );
+        let y = flex(conv_kernels::forward(slice(&xp), slice(&wp), s), out);
+        let y = match ConvBackward
+            .prepare::<NoCheckpointing>([x_node, w_node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((xp, wp, s), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        };
+        return Tensor::from_primitive::<Ad>(y);
+    }
+    // Without autodiff (validation): the forward alone.
+    if let (Ok(xp), Ok(wp)) = (
+        x.clone().try_into_primitive::<Flex>(),
+        weight.try_into_primitive::<Flex>(),
+    ) {
+        let (xp, wp) = (
+            FlexTensor::to_contiguous(&xp),
+            FlexTensor::to_contiguous(&wp),
+        );
+        let y = flex(conv_kernels::forward(slice(&xp), slice(&wp), s), out);
+        return Tensor::from_primitive::<Flex>(y);
+    }
+    conv.forward(x)
+}
+
+/// The backward of [`conv2d`]: the data gradient when the input needs one, the weight gradient
+/// when the weights do (not for frozen layers).
+#[derive(Debug)]
+struct ConvBackward;
+
+impl Backward<Flex, 2> for ConvBackward {
+    /// The input and the weights as the forward saw them (contiguous), and the geometry.
+    type State = (FlexTensor, FlexTensor, ConvShape);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_node, w_node] = ops.parents;
+        let dy = FlexTensor::to_contiguous(&grads.consume::<Flex>(&ops.node));
+        let (x, w, s) = ops.state;
+        if let Some(node) = x_node {
+            let dx = conv_kernels::data_gradient(slice(&dy), slice(&w), s);
+            grads.register::<Flex>(node.id, flex(dx, [s.batch, s.c_in, s.h, s.w]));
+        }
+        if let Some(node) = w_node {
+            let dw = conv_kernels::weight_gradient(slice(&x), slice(&dy), s);
+            grads.register::<Flex>(node.id, flex(dw, [s.c_out, s.c_in, s.kernel, s.kernel]));
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::Distribution;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Calls that took the autodiff branch (the test checks it is not falling back to Burn).
+    pub(super) static AUTODIFF_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    fn max_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
+        (a - b).abs().max().into_scalar::<f32>()
+    }
+
+    /// Our node and Burn's convolution give the same output and the same gradients for the
+    /// input and the weights, through a downstream op (a square), on both kernel sizes.
+    #[test]
+    fn the_operation_matches_burns_convolution_and_its_gradients() {
+        let device = Device::flex().autodiff();
+        for (c_in, c_out, k, h, w) in [(1, 16, 3, 6, 21), (24, 40, 3, 4, 17), (16, 8, 1, 3, 9)] {
+            let conv: Conv2d = Conv2dConfig::new([c_in, c_out], [k, k])
+                .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
+                .with_bias(false)
+                .init(&device);
+            let x = Tensor::<4>::random([2, c_in, h, w], Distribution::Normal(0.0, 1.0), &device)
+                .require_grad();
+            let before = AUTODIFF_CALLS.load(Ordering::Relaxed);
+            let ours = conv2d(x.clone(), &conv);
+            assert_eq!(
+                AUTODIFF_CALLS.load(Ordering::Relaxed),
+                before + 1,
+                "our node ran"
+            );
+            let theirs = conv.forward(x.clone());
+            assert!(max_diff(ours.clone(), theirs.clone()) < 1e-4);
+            let g_ours = ours.powi_scalar(2).sum().backward();
+            let g_theirs = theirs.powi_scalar(2).sum().backward();
+            let dx = |g| x.grad(g).map(Tensor::<4>::from_inner);
+            let dw = |g| conv.weight.grad(g).map(Tensor::<4>::from_inner);
+            let (a, b) = (dx(&g_ours), dx(&g_theirs));
+            assert!(
+                max_diff(a.unwrap(), b.unwrap()) < 1e-3,
+                "dx {c_in}->{c_out} k{k}"
+            );
+            let (a, b) = (dw(&g_ours), dw(&g_theirs));
+            assert!(
+                max_diff(a.unwrap(), b.unwrap()) < 1e-2,
+                "dw {c_in}->{c_out} k{k}"
+            );
+        }
+    }
+}

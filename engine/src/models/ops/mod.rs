@@ -1,0 +1,66 @@
+//! The training path's own operations: layers whose forward and backward run on the fast
+//! path's kernels instead of Burn's generic CPU ones, registered as nodes of Burn's autodiff
+//! graph (Burn stays the reference: every operation is checked against Burn's own, and
+//! `INKLING_TRAIN_OPS=burn` selects Burn's operations for a whole process).
+
+pub mod conv;
+pub mod conv_kernels;
+pub mod lstm;
+pub mod lstm_kernels;
+
+use burn::tensor::TensorData;
+use burn_autodiff::Autodiff;
+use burn_autodiff::checkpoint::strategy::NoCheckpointing;
+use burn_flex::{Flex, FlexTensor};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// The autodiff backend training runs on (`Device::flex().autodiff()`).
+type Ad = Autodiff<Flex, NoCheckpointing>;
+
+/// The values of a contiguous f32 Flex tensor (empty for any other dtype, which the
+/// operations rule out before they get here).
+fn slice(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().unwrap_or(&[])
+}
+
+/// A Flex tensor of `shape` holding `values` (row-major).
+fn flex<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// 0: not decided yet (read `INKLING_TRAIN_OPS` on first use), 1: ours, 2: Burn's.
+static CHOICE: AtomicU8 = AtomicU8::new(0);
+
+/// Whether layers run on our operations (the default) rather than Burn's: `INKLING_TRAIN_OPS=burn`
+/// turns them off, as does [`set_enabled`]`(false)`.
+pub fn enabled() -> bool {
+    match CHOICE.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let ours = std::env::var("INKLING_TRAIN_OPS").map_or(true, |v| v != "burn");
+            CHOICE.store(if ours { 1 } else { 2 }, Ordering::Relaxed);
+            ours
+        }
+    }
+}
+
+/// Selects our operations (`true`) or Burn's (`false`) for the rest of the process, overriding
+/// `INKLING_TRAIN_OPS` (the training bench compares both paths in one run).
+pub fn set_enabled(ours: bool) {
+    CHOICE.store(if ours { 1 } else { 2 }, Ordering::Relaxed);
+}
+
+/// Deterministic values in `[-scale, scale]` (xorshift) for the operations' tests.
+#[cfg(test)]
+pub(crate) fn test_values(len: usize, seed: u32, scale: f32) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(2654435761).wrapping_add(7);
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            scale * ((state % 2001) as f32 / 1000.0 - 1.0)
+        })
+        .collect()
+}
