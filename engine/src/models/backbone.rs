@@ -6,7 +6,6 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 /// Convolution + BatchNorm + ReLU ("same" padding).
 #[derive(Module, Debug)]
@@ -36,7 +35,7 @@ impl ConvBlock {
     /// # Shapes
     /// `[batch, c_in, h, w]` -> `[batch, c_out, h, w]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.norm.forward(super::ops::conv::conv2d(x, &self.conv)))
+        super::ops::batch_norm::batch_norm_relu(super::ops::conv::conv2d(x, &self.conv), &self.norm)
     }
 }
 
@@ -74,7 +73,7 @@ impl TuckerBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let conv = super::ops::conv::conv2d;
         let x = conv(conv(conv(x, &self.first), &self.core), &self.last);
-        relu(self.norm.forward(x))
+        super::ops::batch_norm::batch_norm_relu(x, &self.norm)
     }
 }
 

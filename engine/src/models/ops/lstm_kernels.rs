@@ -26,6 +26,44 @@
 
 use crate::kernels::conv::matmul_accumulate;
 use crate::kernels::lstm::{sigmoid, tanh};
+use crate::kernels::panel_gemm;
+
+/// A weight matrix `W [k, n]` multiplied at every step by a few rows: packed once into
+/// panels for the panel GEMM where this CPU has AVX2 + FMA (the `gemm` crate would pack it at
+/// every call), read in place by the `gemm` crate elsewhere.
+struct StepWeights<'a> {
+    w: &'a [f32],
+    k: usize,
+    n: usize,
+    panels: Option<Vec<f32>>,
+    product: Vec<f32>,
+}
+
+impl<'a> StepWeights<'a> {
+    fn new(w: &'a [f32], k: usize, n: usize) -> Self {
+        let packed = panel_gemm::available() && n.is_multiple_of(16);
+        Self {
+            w,
+            k,
+            n,
+            panels: packed.then(|| panel_gemm::pack(w, k, n)),
+            product: Vec::new(),
+        }
+    }
+
+    /// `dst [m, n] += a [m, k] x W`.
+    fn add_product(&mut self, dst: &mut [f32], a: &[f32], m: usize) {
+        let (k, n) = (self.k, self.n);
+        match &self.panels {
+            Some(panels) => {
+                self.product.resize(m * n, 0.0);
+                panel_gemm::gemm(a, k, m, panels, k, n, None, &mut self.product, n);
+                dst.iter_mut().zip(&self.product).for_each(|(d, p)| *d += p);
+            }
+            None => matmul_accumulate(dst, n, a, (k, 1), self.w, (n, 1), m, k, n),
+        }
+    }
+}
 
 /// Geometry of one layer call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +127,7 @@ fn direction_forward(
     let mut gates = vec![0.0f32; t * b * g4];
     let mut cells = vec![0.0f32; t * b * h];
     let mut states = vec![0.0f32; t * b * h];
+    let mut recurrent = StepWeights::new(wh, h, g4);
     for step in 0..t {
         let frame = frame_of(dir, step, t);
         let a = &mut gates[step * b * g4..][..b * g4];
@@ -98,7 +137,7 @@ fn direction_forward(
         if step > 0 {
             // a += h_prev [b, h] x W_h [h, 4h]
             let prev = &states[(step - 1) * b * h..][..b * h];
-            matmul_accumulate(a, g4, prev, (h, 1), wh, (g4, 1), b, h, g4);
+            recurrent.add_product(a, prev, b);
         }
         for line in 0..b {
             let m = mask[line * t + frame];
@@ -177,6 +216,14 @@ fn direction_backward(
     let mut da = vec![0.0f32; t * b * g4];
     let mut dh_next = vec![0.0f32; b * h];
     let mut dc_next = vec![0.0f32; b * h];
+    // W_h^T [4h, h], for dh_next = da W_h^T.
+    let mut wh_t = vec![0.0f32; g4 * h];
+    for u in 0..h {
+        for q in 0..g4 {
+            wh_t[q * h + u] = wh[u * g4 + q];
+        }
+    }
+    let mut recurrent_t = StepWeights::new(&wh_t, g4, h);
     for step in (0..t).rev() {
         let frame = frame_of(dir, step, t);
         let a = &mut da[step * b * g4..][..b * g4];
@@ -207,7 +254,7 @@ fn direction_backward(
         // dh_next [b, h] = da [b, 4h] x W_h^T (W_h is [h, 4h]).
         dh_next.fill(0.0);
         if step > 0 {
-            matmul_accumulate(&mut dh_next, h, a, (g4, 1), wh, (1, g4), b, g4, h);
+            recurrent_t.add_product(&mut dh_next, a, b);
         }
     }
     // dW_h [h, 4h] = sum over steps >= 1 of h_prev^T [h, b] x da [b, 4h].

@@ -3,6 +3,8 @@
 //! graph (Burn stays the reference: every operation is checked against Burn's own, and
 //! `INKLING_TRAIN_OPS=burn` selects Burn's operations for a whole process).
 
+pub mod batch_norm;
+pub mod batch_norm_kernels;
 pub mod conv;
 pub mod conv_kernels;
 pub mod lstm;
