@@ -83,10 +83,10 @@ impl DistillForm {
         // The shipped recipes' held-out fonts: the shipped teachers never saw them, so the
         // validation CER is on unseen styles for the teacher and the student alike.
         let task = match self.task.as_str() {
-            "ocr" => engine::data::synth::Task::Ocr,
-            _ => engine::data::synth::Task::Hwr,
+            "ocr" => engine::task::Task::Ocr,
+            _ => engine::task::Task::Hwr,
         };
-        let holdout = task.shipped_holdout();
+        let holdout = engine::data::fonts::shipped_holdout(task);
         let source = |split: &str, seed: u64| {
             if self.folder.trim().is_empty() {
                 serde_json::json!({"synth": {

@@ -28,7 +28,7 @@ pub fn models_dir() -> PathBuf {
 
 /// The sample line images shipped with the program (`training/make_samples.sh`).
 pub fn samples_dir() -> PathBuf {
-    engine::data::synth::assets_dir().join("samples")
+    engine::assets::assets_dir().join("samples")
 }
 
 /// The `.inkm` files in a folder, sorted by name.

@@ -39,7 +39,7 @@ fn written(text: &str, font: &StrokeFont, cap: f32, width: f32) -> Vec<InkStroke
 #[test]
 fn canvas_writing_in_unseen_stroke_fonts_reads() {
     let fonts = load_stroke_fonts(
-        &engine::data::synth::assets_dir().join("fonts/strokes"),
+        &engine::assets::assets_dir().join("fonts/strokes"),
         FontSplit::Valid,
     )
     .unwrap();

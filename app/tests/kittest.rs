@@ -340,7 +340,7 @@ fn a_real_pen_line_keeps_every_pointer_event_and_draws_like_the_training_lines()
     use engine::data::ink::export::{LINE_HEIGHT, render_line};
     use engine::data::ink::inkml;
     // A real line of a UNIPEN test writer, at the size the evaluation images have.
-    let path = engine::data::synth::assets_dir().join("samples/ink/unipen-cea-dt9764-0030.inkml");
+    let path = engine::assets::assets_dir().join("samples/ink/unipen-cea-dt9764-0030.inkml");
     let mut ink = inkml::read(&path).unwrap().ink;
     ink.fit_height(LINE_HEIGHT);
     ink.map_xy(|x, y| (x + 30.0, y + 40.0));
@@ -415,7 +415,7 @@ fn ink_files_open_on_the_canvas_and_bad_ones_say_why() {
     let message = v.message.clone().unwrap_or_default();
     assert!(message.contains("bad.inkml:2:"), "{message}");
     assert!(v.canvas.is_empty());
-    let good = engine::data::synth::assets_dir().join("samples/ink/unipen-pri-159-0034.inkml");
+    let good = engine::assets::assets_dir().join("samples/ink/unipen-pri-159-0034.inkml");
     v.load_image(&good);
     assert!(v.message.is_none(), "{:?}", v.message);
     assert!(!v.canvas.is_empty());

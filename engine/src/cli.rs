@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use engine::data::fonts::FontSplit;
-use engine::data::synth::Task;
 use engine::models::config::Preset;
+use engine::task::Task;
 use std::path::PathBuf;
 
 /// Inkling: handwriting and printed-text line recognition with compact CNN-DBLSTM models

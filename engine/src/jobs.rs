@@ -1,8 +1,8 @@
 //! The jobs behind the CLI subcommands: each takes plain arguments, does the work, and
 //! returns what to print, so that the binary stays thin and tests can call them directly.
 
-use crate::data::dataset::read_dataset;
 use crate::data::normalize::{Gray, load_gray};
+use crate::data::readers::read_dataset;
 use crate::data::synth::{Synth, SynthConfig};
 use crate::error::{Error, Result};
 use crate::metrics::ErrorRates;
@@ -261,7 +261,7 @@ pub fn synth(cfg: &SynthConfig, count: usize, out: &Path) -> Result<usize> {
         let s = generator.sample(i as u64);
         let gray: Gray = s.image.load()?;
         let name = format!("{:?}-{seed}-{i:06}", task).to_lowercase();
-        crate::data::folder::write_pair(out, &name, &gray, &s.text)?;
+        crate::data::readers::folder::write_pair(out, &name, &gray, &s.text)?;
     }
     Ok(count)
 }

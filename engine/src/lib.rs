@@ -9,6 +9,7 @@
 //! single files with their configuration and alphabet ([`model_file`]).
 
 pub mod alphabet;
+pub mod assets;
 pub mod bench;
 pub mod data;
 pub mod decode;
@@ -26,6 +27,7 @@ pub mod models;
 pub mod recognize;
 pub mod scale;
 pub mod shipped;
+pub mod task;
 pub mod train;
 pub mod tucker;
 

@@ -437,7 +437,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ..
         } => {
             let holdout = if holdout.is_empty() {
-                task.shipped_holdout()
+                engine::data::fonts::shipped_holdout(task)
             } else {
                 holdout
             };

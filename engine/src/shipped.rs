@@ -5,8 +5,9 @@
 //! read from each file's header, the task from its name's prefix. Among several candidates the
 //! first by name wins, as in the desktop program.
 
-use crate::data::synth::{Task, assets_dir};
+use crate::assets::assets_dir;
 use crate::model_file::{Role, read_header};
+use crate::task::Task;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 

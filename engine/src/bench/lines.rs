@@ -3,7 +3,8 @@
 
 use crate::data::fonts::FontSplit;
 use crate::data::normalize::{InkLine, normalize};
-use crate::data::synth::{Synth, SynthConfig, Task};
+use crate::data::synth::{Synth, SynthConfig};
+use crate::task::Task;
 use std::path::Path;
 
 /// Seed of the bench set (never used by a training recipe).

@@ -14,12 +14,13 @@
 
 use crate::alphabet::Alphabet;
 use crate::data::batcher::make_batch;
-use crate::data::synth::{Synth, SynthConfig, Task};
+use crate::data::synth::{Synth, SynthConfig};
 use crate::error::Result;
 use crate::kernels::peak::fp32_peak_gflops;
 use crate::losses::ctc::ctc_loss;
 use crate::models::config::{CrnnConfig, Preset};
 use crate::models::cost::{LayerKind, layer_costs};
+use crate::task::Task;
 use crate::train::stream::{CHUNK_BATCHES, LoadedSource, make_chunk};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;

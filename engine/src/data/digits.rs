@@ -4,9 +4,9 @@
 //! are drawn as strokes of a similar width. Each digit is cropped to its ink, scaled to a
 //! jittered height and set on a common baseline with jittered gaps.
 
+use super::normalize::crop_to_ink;
 use super::normalize::{Gray, resize};
 use super::render::draw_capsule;
-use super::synth::crop_to_ink;
 use crate::error::{Error, Result};
 use rand::RngExt;
 use rand::rngs::StdRng;
@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn the_shipped_bank_holds_half_of_each_digit_and_lines_render() {
-        let bank = DigitBank::load(&crate::data::synth::assets_dir().join("digits")).unwrap();
+        let bank = DigitBank::load(&crate::assets::assets_dir().join("digits")).unwrap();
         for d in 0..10 {
             assert!(
                 (400..600).contains(&bank.count(d)),
@@ -269,7 +269,8 @@ mod tests {
 
     #[test]
     fn the_generator_mixes_digit_lines_in_and_refuses_a_bad_share() {
-        use crate::data::synth::{Synth, SynthConfig, Task};
+        use crate::data::synth::{Synth, SynthConfig};
+        use crate::task::Task;
         let cfg = SynthConfig {
             digits: 0.5,
             ..SynthConfig::new(Task::Hwr)

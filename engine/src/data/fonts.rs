@@ -1,6 +1,7 @@
 //! Font collections for the synthetic line generator, with a train/validation split by font.
 
 use crate::error::{Error, Result};
+use crate::task::Task;
 use ab_glyph::{Font, FontVec};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -167,6 +168,16 @@ pub fn select_split(
         }
     }
     Ok(kept)
+}
+
+/// The fonts every shipped recipe of `task` holds out of training ([`HWR_HOLDOUT`],
+/// [`OCR_HOLDOUT`]).
+pub fn shipped_holdout(task: Task) -> Vec<String> {
+    let names = match task {
+        Task::Hwr => HWR_HOLDOUT,
+        Task::Ocr => OCR_HOLDOUT,
+    };
+    names.iter().map(|n| n.to_string()).collect()
 }
 
 #[cfg(test)]

@@ -89,7 +89,8 @@ fn resolved(path: &Path) -> PathBuf {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::data::synth::{Task, assets_dir};
+    use crate::assets::assets_dir;
+    use crate::task::Task;
 
     fn reserved() -> Vec<ReservedFont> {
         read_reserved(&assets_dir().join("fonts")).unwrap()

@@ -343,6 +343,37 @@ fn resample_axis(src: &[f32], w: usize, h: usize, new_len: usize, along_x: bool)
     out
 }
 
+/// Crops a coverage canvas to its ink plus `margin` pixels.
+pub fn crop_to_ink(cov: &Gray, margin: usize) -> Option<Gray> {
+    let (w, h) = (cov.width, cov.height);
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for y in 0..h {
+        for x in 0..w {
+            if cov.pixels[y * w + x] > 0.05 {
+                x0 = x0.min(x);
+                y0 = y0.min(y);
+                x1 = x1.max(x + 1);
+                y1 = y1.max(y + 1);
+            }
+        }
+    }
+    if x1 <= x0 {
+        return None;
+    }
+    let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
+    let (x1, y1) = ((x1 + margin).min(w), (y1 + margin).min(h));
+    let (cw, ch) = (x1 - x0, y1 - y0);
+    let mut pixels = Vec::with_capacity(cw * ch);
+    for y in y0..y1 {
+        pixels.extend_from_slice(&cov.pixels[y * w + x0..y * w + x1]);
+    }
+    Some(Gray {
+        pixels,
+        width: cw,
+        height: ch,
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

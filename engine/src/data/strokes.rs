@@ -224,7 +224,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn dir() -> std::path::PathBuf {
-        crate::data::synth::assets_dir().join("fonts/strokes")
+        crate::assets::assets_dir().join("fonts/strokes")
     }
 
     #[test]
@@ -291,7 +291,8 @@ mod tests {
     #[test]
     fn the_generator_writes_stroke_lines_and_refuses_a_bad_share() {
         use crate::data::dataset::LineImage;
-        use crate::data::synth::{Synth, SynthConfig, Task};
+        use crate::data::synth::{Synth, SynthConfig};
+        use crate::task::Task;
         for split in [FontSplit::Train, FontSplit::Valid] {
             let cfg = SynthConfig {
                 strokes: 1.0,

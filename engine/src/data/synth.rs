@@ -8,27 +8,18 @@ use super::digits::{DigitBank, digit_text, render_digits};
 use super::fonts::{FontSplit, LoadedFont, check_font_names, load_font_file, select_split};
 use super::ink::bank::{UnipenBank, UnipenConfig};
 use super::ink::raster::{Pen, rasterize};
-use super::normalize::Gray;
+use super::normalize::{Gray, crop_to_ink};
 use super::render::{GlyphJitter, render_line};
 use super::strokes::{StrokeFont, load_stroke_fonts, render_strokes};
 use super::text::TextSource;
+use crate::assets::assets_dir;
 use crate::error::{Error, Result};
+use crate::task::Task;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
-
-/// Handwriting or printed text.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Task {
-    /// Handwriting recognition: handwriting fonts, strong per-glyph jitter and distortion.
-    #[default]
-    Hwr,
-    /// Printed text: printed fonts, mild distortion.
-    Ocr,
-}
 
 /// Settings of a synthetic line generator (part of a training recipe).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,39 +167,6 @@ pub fn recipe_sources(recipe: &serde_json::Value) -> Vec<&serde_json::Value> {
     let mut out = Vec::new();
     walk(recipe, &mut out);
     out
-}
-
-/// The folder holding the shipped assets (`assets/` of the workspace, or `INKLING_ASSETS`).
-pub fn assets_dir() -> PathBuf {
-    if let Ok(p) = std::env::var("INKLING_ASSETS") {
-        return PathBuf::from(p);
-    }
-    let here = PathBuf::from("assets");
-    if here.is_dir() {
-        return here;
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets")
-}
-
-impl Task {
-    /// The task's name as on the command line, in asset folders (`assets/fonts/hwr`) and in
-    /// shipped model file names (`hwr-teacher-cpu.inkm`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Task::Hwr => "hwr",
-            Task::Ocr => "ocr",
-        }
-    }
-
-    /// The fonts every shipped recipe of this task holds out of training
-    /// ([`super::fonts::HWR_HOLDOUT`], [`super::fonts::OCR_HOLDOUT`]).
-    pub fn shipped_holdout(self) -> Vec<String> {
-        let names = match self {
-            Task::Hwr => super::fonts::HWR_HOLDOUT,
-            Task::Ocr => super::fonts::OCR_HOLDOUT,
-        };
-        names.iter().map(|n| n.to_string()).collect()
-    }
 }
 
 /// `raw` without the characters a font cannot draw (`covers`), with the spaces that leaves
@@ -432,37 +390,6 @@ impl Synth {
     }
 }
 
-/// Crops a coverage canvas to its ink plus `margin` pixels.
-pub(crate) fn crop_to_ink(cov: &Gray, margin: usize) -> Option<Gray> {
-    let (w, h) = (cov.width, cov.height);
-    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-    for y in 0..h {
-        for x in 0..w {
-            if cov.pixels[y * w + x] > 0.05 {
-                x0 = x0.min(x);
-                y0 = y0.min(y);
-                x1 = x1.max(x + 1);
-                y1 = y1.max(y + 1);
-            }
-        }
-    }
-    if x1 <= x0 {
-        return None;
-    }
-    let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
-    let (x1, y1) = ((x1 + margin).min(w), (y1 + margin).min(h));
-    let (cw, ch) = (x1 - x0, y1 - y0);
-    let mut pixels = Vec::with_capacity(cw * ch);
-    for y in y0..y1 {
-        pixels.extend_from_slice(&cov.pixels[y * w + x0..y * w + x1]);
-    }
-    Some(Gray {
-        pixels,
-        width: cw,
-        height: ch,
-    })
-}
-
 /// Mixes a seed and an index into one well-spread 64-bit seed (SplitMix64 finalizer).
 pub fn mix(seed: u64, index: u64) -> u64 {
     let mut z = seed
@@ -478,12 +405,13 @@ pub fn mix(seed: u64, index: u64) -> u64 {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::data::fonts::shipped_holdout;
 
     /// `extra_fonts` adds the training fonts of another folder and none to the held-out split.
     #[test]
     fn extra_font_folders_join_the_training_fonts_only() {
         let mut cfg = SynthConfig::new(Task::Hwr);
-        cfg.holdout = Task::Hwr.shipped_holdout();
+        cfg.holdout = shipped_holdout(Task::Hwr);
         let base = Synth::new(&cfg).unwrap().font_names();
         cfg.extra_fonts = vec![PathBuf::from("hwr-extra")];
         let more = Synth::new(&cfg).unwrap().font_names();
@@ -491,7 +419,7 @@ mod tests {
         assert!(more.iter().any(|n| n == "NanumPen"));
         cfg.split = FontSplit::Valid;
         let valid = Synth::new(&cfg).unwrap().font_names();
-        assert_eq!(valid, Task::Hwr.shipped_holdout());
+        assert_eq!(valid, shipped_holdout(Task::Hwr));
         let line = Synth::new(&cfg).unwrap().sample(3);
         assert!(!line.text.is_empty());
     }
@@ -501,7 +429,7 @@ mod tests {
     #[test]
     fn excluded_fonts_are_never_trained_on() {
         let mut cfg = SynthConfig::new(Task::Hwr);
-        cfg.holdout = Task::Hwr.shipped_holdout();
+        cfg.holdout = shipped_holdout(Task::Hwr);
         cfg.extra_fonts = vec![PathBuf::from("hwr-extra")];
         let all = Synth::new(&cfg).unwrap().font_names();
         cfg.exclude = vec!["Caveat-Variable".into(), "NanumPen".into(), "Kristi".into()];
@@ -511,7 +439,7 @@ mod tests {
         cfg.split = FontSplit::Valid;
         assert_eq!(
             Synth::new(&cfg).unwrap().font_names(),
-            Task::Hwr.shipped_holdout()
+            shipped_holdout(Task::Hwr)
         );
         cfg.split = FontSplit::Train;
         cfg.exclude = vec!["Caveat".into()];

@@ -2,7 +2,8 @@
 //! machines) train one model together, with Blockwise Model Update Filtering ([`bmuf`]) or
 //! plain synchronous gradient averaging (DDP), and the device a run trains on
 //! ([`DeviceChoice`]). `engine train`, `engine distill` and `engine finetune` all take these
-//! options; [`worker`] runs a phase's loop on every worker.
+//! options; [`crate::train::workers`] runs a phase's loop on every worker. This module holds
+//! only the collectives, so dependencies run one way: `train -> scale -> models`.
 //!
 //! Layout: [`flat`] turns a model (or its gradients) into one vector and back; [`group`] is
 //! the weighted all-reduce of one machine's workers; [`net`] joins machines over Burn's
@@ -12,7 +13,6 @@ pub mod bmuf;
 pub mod flat;
 pub mod group;
 pub mod net;
-pub mod worker;
 
 use crate::error::{Error, Result};
 pub use bmuf::BmufConfig;

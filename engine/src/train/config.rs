@@ -1,7 +1,7 @@
 //! Training recipes: one nested, serializable configuration per run. The files in `training/`
 //! are such recipes; unknown fields are errors, so a typo never passes silently.
 
-use crate::data::dataset::DataFormat;
+use crate::data::readers::DataFormat;
 use crate::data::synth::SynthConfig;
 use crate::error::{Error, Result};
 use crate::models::config::{CrnnConfig, Preset};

@@ -9,8 +9,9 @@
 //! phase column, `distill-best.inkm`, `finetune-best.inkm`, ...) and resume like training.
 
 use super::config::{DataConfig, ModelSpec, OptimizerConfig, ScheduleConfig};
+use super::phase::{Phase, PhaseLoss, PhaseResult};
 use super::progress::{CancelToken, Observer};
-use super::runner::{Phase, PhaseLoss, PhaseResult, run_phase};
+use super::runner::run_phase;
 use super::supervised::{CtcLoss, describe_source, load_data, record_recipe};
 use crate::data::batcher::Batch;
 use crate::error::{Error, Result};

@@ -5,8 +5,11 @@
 pub mod checkpoint;
 pub mod config;
 pub mod distill;
+pub mod phase;
 pub mod progress;
 pub mod runner;
 pub mod stream;
 pub mod supervised;
 pub mod validate;
+pub mod worker_loop;
+pub mod worker_sync;

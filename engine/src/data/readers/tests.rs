@@ -1,7 +1,8 @@
 //! Tests of the dataset readers on small fixtures written to a scratch folder, including
 //! broken entries that must be skipped and reported with file and line.
 
-use super::dataset::{DataFormat, LineImage, read_dataset};
+use super::{DataFormat, read_dataset};
+use crate::data::dataset::LineImage;
 use std::path::{Path, PathBuf};
 
 fn scratch(name: &str) -> PathBuf {
@@ -156,13 +157,17 @@ fn unreadable_and_huge_images_are_clear_errors() {
     let d = scratch("bad-images");
     let junk = d.join("junk.png");
     std::fs::write(&junk, b"definitely not a png").unwrap();
-    let err = super::normalize::load_gray(&junk).unwrap_err().to_string();
+    let err = crate::data::normalize::load_gray(&junk)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("junk.png") && err.contains("decode"), "{err}");
     let wide = d.join("wide.png");
     image::GrayImage::new(20_000, 2).save(&wide).unwrap();
-    let err = super::normalize::load_gray(&wide).unwrap_err().to_string();
+    let err = crate::data::normalize::load_gray(&wide)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("too large"), "{err}");
-    let err = super::normalize::load_gray(&d.join("absent.png"))
+    let err = crate::data::normalize::load_gray(&d.join("absent.png"))
         .unwrap_err()
         .to_string();
     assert!(err.contains("absent.png"), "{err}");

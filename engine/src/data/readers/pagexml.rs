@@ -1,8 +1,8 @@
 //! Reader for PAGE-XML pages: each `TextLine` is cropped from the page image by its polygon
 //! (pixels outside the polygon become the paper level) and labeled with its `Unicode` text.
 
-use super::dataset::{Dataset, LineImage, LineSample, Skipped};
-use super::normalize::{Gray, load_gray};
+use crate::data::dataset::{Dataset, LineImage, LineSample, Skipped};
+use crate::data::normalize::{Gray, load_gray};
 use crate::error::{Error, Result};
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! Reader for `image_path<TAB>text` lists.
 
-use super::dataset::{Dataset, LineImage, LineSample, Skipped};
+use crate::data::dataset::{Dataset, LineImage, LineSample, Skipped};
 use crate::error::{Error, Result};
 use std::path::Path;
 
