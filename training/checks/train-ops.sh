@@ -32,8 +32,8 @@ for i in range(0, min(len(burn), len(ours)), 20):
     b = sum(ours[i:i + 20]) / len(ours[i:i + 20])
     gap = abs(a - b) / a
     worst = max(worst, gap)
-    print(f"| {i + 1}-{i + 20} | {a:.3f} | {b:.3f} | {100 * gap:.1f}% |")
-print(f"\nlargest gap of the 20-step means: {100 * worst:.1f}%")
+    print(f"| {i + 1}-{i + 20} | {a:.3f} | {b:.3f} | {100 * gap:.2f}% |")
+print(f"\nlargest gap of the 20-step means: {100 * worst:.2f}%")
 print(f"validation CER, Burn's: {burn_cer}, ours: {ours_cer}")
 print(f"median lines/s, Burn's: {burn_rate:.1f}, ours: {ours_rate:.1f} ({ours_rate / burn_rate:.2f}x)")
 PY

@@ -107,6 +107,9 @@ pub struct TrainProfile {
     pub gflop_head: f64,
     /// This core's measured fp32 peak, GFLOP/s, and the instructions it used.
     pub peak: (f64, &'static str),
+    /// Compute threads (rayon's pool, `RAYON_NUM_THREADS`): rates are shown against this many
+    /// cores' peak.
+    pub threads: usize,
 }
 
 fn ms(t: Instant) -> f64 {
@@ -227,6 +230,7 @@ pub fn profile(options: &TrainProfileOptions) -> Result<TrainProfile> {
         gflop_cnn: gflop_cnn / k,
         gflop_head: gflop_head / k,
         peak: fp32_peak_gflops(),
+        threads: rayon::current_num_threads(),
     })
 }
 
@@ -235,10 +239,11 @@ pub fn profile(options: &TrainProfileOptions) -> Result<TrainProfile> {
 pub fn markdown(p: &TrainProfile) -> String {
     let t = &p.times;
     let step = t.compute();
+    let peak = p.peak.0 * p.threads.max(1) as f64;
     let rate = |gflop: f64, ms: f64| {
         if ms > 0.0 && gflop > 0.0 {
             let g = gflop / (ms / 1e3);
-            format!("{g:.1} GFLOP/s ({:.0}% of peak)", 100.0 * g / p.peak.0)
+            format!("{g:.1} GFLOP/s ({:.0}% of peak)", 100.0 * g / peak)
         } else {
             String::new()
         }
@@ -272,14 +277,16 @@ pub fn markdown(p: &TrainProfile) -> String {
     let name = p.options.preset.name();
     let mut s = format!(
         "{name} on {} operations, batch {}, mean padded width {:.0} px, padding {:.0}% of the pixels; \
-         {:.1} lines/s, {} of the peak {:.1} GFLOP/s ({})\n\n| part | ms/step | share | rate |\n|---|---|---|---|\n",
+         {:.1} lines/s, {} of the peak {:.1} GFLOP/s ({} thread{}, {})\n\n| part | ms/step | share | rate |\n|---|---|---|---|\n",
         if p.options.ours { "our" } else { "Burn's" },
         p.options.batch_size,
         p.width,
         100.0 * p.padding,
         p.options.batch_size as f64 / (step / 1e3),
         rate(3.0 * (p.gflop_cnn + p.gflop_head), step),
-        p.peak.0,
+        peak,
+        p.threads,
+        if p.threads == 1 { "" } else { "s" },
         p.peak.1,
     );
     for (part, v, r) in rows {

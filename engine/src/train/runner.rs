@@ -127,17 +127,17 @@ pub fn run(
 mod tests {
     use super::*;
     use crate::model_file::ModelHeader;
-    use burn::prelude::*;
     use crate::models::config::{CrnnConfig, Preset};
     use crate::scale::bmuf::BlockFilter;
     use crate::scale::flat::{flatten, unflatten};
     use crate::scale::{BmufConfig, ScaleConfig, Strategy};
-    use crate::train::worker_sync::replica;
     use crate::train::progress::CancelToken;
     use crate::train::supervised::tests::{
         folder_recipe, scratch, tiny_lines, train_quietly, weights,
     };
     use crate::train::supervised::train;
+    use crate::train::worker_sync::replica;
+    use burn::prelude::*;
 
     fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         assert_eq!(a.len(), b.len());
