@@ -1,8 +1,10 @@
 //! The command line: one subcommand per job, each a thin call into the engine.
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 use engine::data::fonts::FontSplit;
 use engine::models::config::Preset;
+use engine::scale::DeviceChoice;
 use engine::task::Task;
 use std::path::PathBuf;
 
@@ -55,8 +57,8 @@ pub struct ScaleArgs {
     #[arg(long, default_value_t = 60)]
     pub connect_timeout: u64,
     /// Training device: cpu (Flex), wgpu (needs the `gpu` feature) or cuda (the `cuda` feature).
-    #[arg(long, value_enum, default_value_t)]
-    pub device: engine::scale::DeviceChoice,
+    #[arg(long, value_parser = one_of::<DeviceChoice>(), default_value = "cpu")]
+    pub device: DeviceChoice,
 }
 
 /// Values of `--strategy`.
@@ -105,7 +107,7 @@ pub struct ModelArg {
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Without --model: handwriting (hwr) or printed text (ocr).
-    #[arg(long, value_enum, default_value_t, conflicts_with = "model")]
+    #[arg(long, value_parser = one_of::<Task>(), default_value = "hwr", conflicts_with = "model")]
     pub task: Task,
     /// Without --model: the shipped teacher (more accurate, slower) instead of the student.
     #[arg(long, conflicts_with = "model")]
@@ -362,7 +364,7 @@ pub enum Command {
     /// RAYON_NUM_THREADS=1 for the one-thread rate.
     BenchTrain {
         /// Presets to profile.
-        #[arg(long, value_enum, value_delimiter = ',', default_values = ["teacher-cpu", "student-cpu"])]
+        #[arg(long, value_parser = one_of::<Preset>(), value_delimiter = ',', default_values = ["teacher-cpu", "student-cpu"])]
         presets: Vec<Preset>,
         /// Lines per step.
         #[arg(long, default_value_t = 16)]
@@ -384,7 +386,7 @@ pub enum Command {
     /// Write synthetic lines as NAME.png + NAME.gt.txt pairs.
     Synth {
         /// Handwriting or printed text.
-        #[arg(long, value_enum, default_value_t)]
+        #[arg(long, value_parser = one_of::<Task>(), default_value = "hwr")]
         task: Task,
         /// Number of lines.
         #[arg(long, default_value_t = 100)]
@@ -435,7 +437,7 @@ pub enum Command {
     /// model (the teacher).
     Bench {
         /// Presets to compare (first = reference); ignored when --models is given.
-        #[arg(long, value_enum, value_delimiter = ',', default_values = ["teacher-paper", "student-paper", "teacher-cpu", "student-cpu"])]
+        #[arg(long, value_parser = one_of::<Preset>(), value_delimiter = ',', default_values = ["teacher-paper", "student-paper", "teacher-cpu", "student-cpu"])]
         presets: Vec<Preset>,
         /// Trained model files to compare instead of presets (first = reference).
         #[arg(long, value_delimiter = ',')]
@@ -634,16 +636,6 @@ impl From<SplitArg> for FontSplit {
     }
 }
 
-/// All presets, in table order.
-pub const PRESETS: [Preset; 6] = [
-    Preset::TeacherPaper,
-    Preset::StudentPaper,
-    Preset::TeacherCpu,
-    Preset::StudentCpu,
-    Preset::TeacherTiny,
-    Preset::StudentTiny,
-];
-
 /// The layer operations a training step runs on (`engine bench-train --ops`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TrainOps {
@@ -651,4 +643,44 @@ pub enum TrainOps {
     Burn,
     /// Ours, on the CPU kernels (the default).
     Ours,
+}
+
+/// A library enum the command line names by a fixed list of words (the library has no clap).
+pub trait Named: Copy + Send + Sync + 'static {
+    /// Every value.
+    const ALL: &'static [Self];
+    /// Its word on the command line.
+    fn word(self) -> &'static str;
+}
+
+impl Named for Task {
+    const ALL: &'static [Self] = &Task::ALL;
+    fn word(self) -> &'static str {
+        self.name()
+    }
+}
+
+impl Named for Preset {
+    const ALL: &'static [Self] = &Preset::ALL;
+    fn word(self) -> &'static str {
+        self.name()
+    }
+}
+
+impl Named for DeviceChoice {
+    const ALL: &'static [Self] = &DeviceChoice::ALL;
+    fn word(self) -> &'static str {
+        self.name()
+    }
+}
+
+/// Parses one of `T`'s words; `--help` lists them and anything else is refused by clap.
+fn one_of<T: Named>() -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(T::ALL.iter().map(|t| t.word())).map(|word| {
+        T::ALL
+            .iter()
+            .copied()
+            .find(|t| t.word() == word)
+            .unwrap_or(T::ALL[0])
+    })
 }

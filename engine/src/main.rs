@@ -4,7 +4,7 @@ mod cli;
 
 use anyhow::Context;
 use clap::Parser;
-use cli::{Cli, Command, DataCommand, ExperimentCommand, OutputFormat, PRESETS};
+use cli::{Cli, Command, DataCommand, ExperimentCommand, OutputFormat};
 use engine::experiment::{self, distill::DistillExperiment};
 use engine::jobs::{self, ImageResult};
 use engine::train::config::TrainConfig;
@@ -461,7 +461,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(m) => print!("{}", jobs::describe_model(&m, width)?),
                 None => print!(
                     "{}",
-                    jobs::preset_table(&PRESETS, engine::Alphabet::default().num_classes(), width)
+                    jobs::preset_table(
+                        &engine::models::config::Preset::ALL,
+                        engine::Alphabet::default().num_classes(),
+                        width
+                    )
                 ),
             }
             Ok(ExitCode::SUCCESS)

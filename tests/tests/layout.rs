@@ -199,3 +199,21 @@ fn kernels_and_decoders_import_nothing_from_burn() {
         );
     }
 }
+
+#[test]
+fn only_the_binary_parses_arguments() {
+    let mut files = Vec::new();
+    rust_files(&engine_src(), &mut files);
+    for file in files {
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if file.parent() == Some(engine_src().as_path()) && (name == "main.rs" || name == "cli.rs")
+        {
+            continue;
+        }
+        assert!(
+            !code(&file).contains("clap"),
+            "{} uses clap; argument parsing belongs to the binary (engine/src/cli.rs)",
+            file.display()
+        );
+    }
+}

@@ -312,8 +312,7 @@ pub fn preset_models(presets: &[Preset]) -> Vec<(String, Crnn, CrnnConfig)> {
         .iter()
         .map(|p| {
             let cfg = CrnnConfig::preset(*p, Alphabet::default().num_classes());
-            let name = p.name();
-            (name, cfg.init_seeded(&device, 1), cfg)
+            (p.name().to_owned(), cfg.init_seeded(&device, 1), cfg)
         })
         .collect()
 }

@@ -73,7 +73,7 @@ pub struct CrnnConfig {
 }
 
 /// Named model sizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Preset {
     /// VGG-DBLSTM teacher with the paper's sizes (8.26M params).
@@ -150,11 +150,50 @@ pub fn darknet_plan(b: usize, feature_channels: usize) -> Vec<LayerSpec> {
 }
 
 impl Preset {
+    /// All presets, in table order.
+    pub const ALL: [Preset; 6] = [
+        Preset::TeacherPaper,
+        Preset::StudentPaper,
+        Preset::TeacherCpu,
+        Preset::StudentCpu,
+        Preset::TeacherTiny,
+        Preset::StudentTiny,
+    ];
+
     /// The preset's name as recipes and the command line write it (`teacher-cpu`).
-    pub fn name(self) -> String {
-        serde_json::to_string(&self)
-            .unwrap_or_default()
-            .replace('"', "")
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::TeacherPaper => "teacher-paper",
+            Preset::StudentPaper => "student-paper",
+            Preset::TeacherCpu => "teacher-cpu",
+            Preset::StudentCpu => "student-cpu",
+            Preset::TeacherTiny => "teacher-tiny",
+            Preset::StudentTiny => "student-tiny",
+        }
+    }
+}
+
+impl std::str::FromStr for Preset {
+    type Err = Error;
+
+    /// A preset by its [`Preset::name`].
+    fn from_str(s: &str) -> Result<Self> {
+        Preset::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+                Error::Invalid(format!(
+                    "unknown preset {s:?} (expected one of {})",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+impl std::fmt::Display for Preset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -301,5 +340,21 @@ mod tests {
         let mut c = CrnnConfig::preset(Preset::TeacherTiny, 10);
         c.height = 4;
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn preset_names_parse_back_and_match_the_recipes() {
+        for p in Preset::ALL {
+            assert_eq!(p.name().parse::<Preset>().unwrap(), p);
+            assert_eq!(
+                serde_json::to_string(&p).unwrap(),
+                format!("\"{}\"", p.name())
+            );
+        }
+        let err = "teacher-gpu".parse::<Preset>().unwrap_err().to_string();
+        assert!(
+            err.contains("teacher-gpu") && err.contains("teacher-cpu"),
+            "{err}"
+        );
     }
 }

@@ -39,7 +39,7 @@ impl Strategy {
 }
 
 /// The device a run trains on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// Burn's Flex CPU backend (always available).
@@ -52,6 +52,18 @@ pub enum DeviceChoice {
 }
 
 impl DeviceChoice {
+    /// Every device kind.
+    pub const ALL: [DeviceChoice; 3] = [DeviceChoice::Cpu, DeviceChoice::Wgpu, DeviceChoice::Cuda];
+
+    /// The name recipes and the command line use (`cpu`, `wgpu`, `cuda`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Wgpu => "wgpu",
+            DeviceChoice::Cuda => "cuda",
+        }
+    }
+
     /// The (non-autodiff) device for worker `index` of this machine: CUDA workers take one GPU
     /// each; wgpu workers share the default adapter.
     pub fn device(self, index: usize) -> Result<Device> {
@@ -74,15 +86,6 @@ impl DeviceChoice {
                     "gpu"
                 }
             ))),
-        }
-    }
-
-    /// Lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            DeviceChoice::Cpu => "cpu",
-            DeviceChoice::Wgpu => "wgpu",
-            DeviceChoice::Cuda => "cuda",
         }
     }
 }
@@ -172,5 +175,25 @@ impl ScaleConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = Error;
+
+    /// A device kind by its [`DeviceChoice::name`].
+    fn from_str(s: &str) -> Result<Self> {
+        DeviceChoice::ALL
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| {
+                Error::Invalid(format!("unknown device {s:?} (expected cpu, wgpu or cuda)"))
+            })
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
