@@ -186,7 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 int8_lstm,
                 winograd: !no_winograd,
             };
-            let report = engine::bench::bench_models(&models, &opts);
+            let report = engine::bench::bench_models(&models, &opts)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

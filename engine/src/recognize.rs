@@ -6,27 +6,11 @@
 
 use crate::alphabet::Alphabet;
 use crate::data::normalize::{Gray, InkLine, normalize};
-use crate::decode::{Decoded, greedy};
+use crate::decode::Decoded;
 use crate::error::Result;
-use burn::prelude::*;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
-
-/// Greedy decoding of each line of a batch, over its real frames only.
-///
-/// # Shapes
-/// `log_probs: [batch, frames, classes]`, `frames[i]` = real frames of line `i`.
-pub fn decode_batch(log_probs: Tensor<3>, frames: &[usize]) -> Vec<Decoded> {
-    let [b, t, c] = log_probs.dims();
-    let lp: Vec<f32> = log_probs
-        .into_data()
-        .try_into_vec::<f32>()
-        .unwrap_or_else(|_| vec![0.0; b * t * c]);
-    (0..b)
-        .map(|i| greedy(&lp[i * t * c..(i * t + frames[i].min(t)) * c], c, 0))
-        .collect()
-}
 
 /// Turns a decoded line into text and characters placed in the source image's pixels.
 pub fn to_recognition(

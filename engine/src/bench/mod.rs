@@ -169,7 +169,10 @@ pub fn bench_set(opts: &BenchOptions, height: usize) -> (Vec<InkLine>, String) {
 }
 
 /// Benchmarks `models` (name, model, config); the first is the reference.
-pub fn bench_models(models: &[(String, Crnn, CrnnConfig)], opts: &BenchOptions) -> BenchReport {
+pub fn bench_models(
+    models: &[(String, Crnn, CrnnConfig)],
+    opts: &BenchOptions,
+) -> crate::Result<BenchReport> {
     let (peak, isa) = crate::kernels::peak::fp32_peak_gflops();
     let height = models.first().map_or(40, |m| m.2.height);
     let (set, line_source) = bench_set(opts, height);
@@ -190,7 +193,7 @@ pub fn bench_models(models: &[(String, Crnn, CrnnConfig)], opts: &BenchOptions) 
             half: false,
             provenance: Provenance::default(),
         };
-        let mut fast = FastRecognizer::new(model, header);
+        let mut fast = FastRecognizer::new(model, header)?;
         fast.model.round_to_half();
         fast.model.winograd = opts.winograd;
         if opts.int8_lstm {
@@ -287,7 +290,7 @@ pub fn bench_models(models: &[(String, Crnn, CrnnConfig)], opts: &BenchOptions) 
             conv3x3_peak_fraction: conv3x3_gflops_per_s / peak,
         });
     }
-    BenchReport {
+    Ok(BenchReport {
         machine: Machine {
             cpu: cpu_name(),
             fp32_peak_gflops: peak,
@@ -302,7 +305,7 @@ pub fn bench_models(models: &[(String, Crnn, CrnnConfig)], opts: &BenchOptions) 
         int8_lstm: opts.int8_lstm,
         winograd: opts.winograd,
         rows,
-    }
+    })
 }
 
 /// Randomly initialized models of the given presets (latency does not depend on the weights).

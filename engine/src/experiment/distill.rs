@@ -333,10 +333,10 @@ pub(crate) fn score(
                 &loaded.header.alphabet,
                 lines,
                 16,
-            );
-            (r.cer(), r.wer())
+            )?;
+            Ok((r.cer(), r.wer()))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(ResultRow {
         model: model.to_owned(),
         loss: loss.to_owned(),

@@ -3,7 +3,7 @@
 use crate::data::normalize::InkLine;
 use crate::decode::beam::{BeamConfig, Lexicon, beam_search};
 use crate::decode::greedy;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernels::conv::{bias_relu, conv3x3, matmul, max_pool};
 use crate::kernels::direct::{self, Blocked, PackedConv};
 use crate::kernels::lstm::FastBlstm;
@@ -17,12 +17,22 @@ use burn::prelude::*;
 use std::path::Path;
 use std::sync::Mutex;
 
-/// A tensor's values as `f32`, row-major (empty if they cannot be read).
+/// A tensor's values as `f32`, row-major, converted element by element from whatever float
+/// type the tensor holds.
 pub(crate) fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap_or_default()
+    t.into_data().iter::<f32>().collect()
+}
+
+/// `values` of a per-channel vector, checked to hold `n` of them.
+fn channel_values<const D: usize>(t: Tensor<D>, n: usize, what: &str) -> Result<Vec<f32>> {
+    let v = values(t);
+    if v.len() < n {
+        return Err(Error::Invalid(format!(
+            "{what} holds {} values for {n} channels",
+            v.len()
+        )));
+    }
+    Ok(v)
 }
 
 /// A convolution with BatchNorm folded in: `w: [c_out, c_in * k * k]`, `b: [c_out]`.
@@ -169,14 +179,13 @@ struct Scratch {
     winograd: WinogradScratch,
 }
 
-fn conv_of(conv: &burn::nn::conv::Conv2d, relu: bool) -> FastConv {
+fn conv_of(conv: &burn::nn::conv::Conv2d, relu: bool) -> Result<FastConv> {
     let [c_out, c_in, k, _] = conv.weight.dims();
-    let b = conv
-        .bias
-        .as_ref()
-        .map(|b| values(b.val()))
-        .unwrap_or_else(|| vec![0.0; c_out]);
-    FastConv {
+    let b = match conv.bias.as_ref() {
+        Some(b) => channel_values(b.val(), c_out, "a convolution's bias")?,
+        None => vec![0.0; c_out],
+    };
+    Ok(FastConv {
         c_in,
         c_out,
         kernel: k,
@@ -185,15 +194,17 @@ fn conv_of(conv: &burn::nn::conv::Conv2d, relu: bool) -> FastConv {
         relu,
         packed: None,
         winograd: None,
-    }
+    })
 }
 
 /// Folds `y = gamma * (x - mean) / sqrt(var + eps) + beta` into the convolution before it.
-fn fold_batch_norm(mut c: FastConv, bn: &burn::nn::BatchNorm) -> FastConv {
-    let gamma = values(bn.gamma.val());
-    let beta = values(bn.beta.val());
-    let mean = values(bn.running_mean.value());
-    let var = values(bn.running_var.value());
+fn fold_batch_norm(c: Result<FastConv>, bn: &burn::nn::BatchNorm) -> Result<FastConv> {
+    let mut c = c?;
+    let n = c.c_out;
+    let gamma = channel_values(bn.gamma.val(), n, "BatchNorm's gamma")?;
+    let beta = channel_values(bn.beta.val(), n, "BatchNorm's beta")?;
+    let mean = channel_values(bn.running_mean.value(), n, "BatchNorm's running mean")?;
+    let var = channel_values(bn.running_var.value(), n, "BatchNorm's running variance")?;
     let per_out = c.c_in * c.kernel * c.kernel;
     for o in 0..c.c_out {
         let s = gamma[o] / (var[o] + bn.epsilon as f32).sqrt();
@@ -203,7 +214,7 @@ fn fold_batch_norm(mut c: FastConv, bn: &burn::nn::BatchNorm) -> FastConv {
         c.b[o] = (c.b[o] - mean[o]) * s + beta[o];
     }
     c.relu = true;
-    c
+    Ok(c)
 }
 
 impl FastModel {
@@ -234,26 +245,26 @@ impl FastModel {
     }
 
     /// Converts a Burn model (any device).
-    pub fn from_burn(model: &Crnn, height: usize) -> Self {
+    pub fn from_burn(model: &Crnn, height: usize) -> Result<Self> {
         let mut layers = Vec::new();
         for l in &model.cnn.layers {
             match l {
                 Layer::Conv(b) => layers.push(FastLayer::Conv(fold_batch_norm(
                     conv_of(&b.conv, false),
                     &b.norm,
-                ))),
+                )?)),
                 Layer::Pool(p) => layers.push(FastLayer::Pool {
                     ph: p.kernel_size[0],
                     pw: p.kernel_size[1],
                 }),
-                Layer::Project(c) => layers.push(FastLayer::Conv(conv_of(c, false))),
+                Layer::Project(c) => layers.push(FastLayer::Conv(conv_of(c, false)?)),
                 Layer::Tucker(t) => {
-                    layers.push(FastLayer::Conv(conv_of(&t.first, false)));
-                    layers.push(FastLayer::Conv(conv_of(&t.core, false)));
+                    layers.push(FastLayer::Conv(conv_of(&t.first, false)?));
+                    layers.push(FastLayer::Conv(conv_of(&t.core, false)?));
                     layers.push(FastLayer::Conv(fold_batch_norm(
                         conv_of(&t.last, false),
                         &t.norm,
-                    )));
+                    )?));
                 }
             }
         }
@@ -270,31 +281,30 @@ impl FastModel {
             .iter()
             .map(|l| {
                 let [d_in, _] = l.w_input.dims();
-                FastBlstm::new(
+                Ok(FastBlstm::new(
                     values(l.w_input.val()),
-                    values(l.bias.val()),
+                    channel_values(l.bias.val(), 8 * l.hidden, "a BLSTM layer's bias")?,
                     values(l.w_hidden.val()),
                     d_in,
                     l.hidden,
-                )
+                ))
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         let [_, classes] = model.ip.weight.dims();
-        Self {
+        let ip_b = match model.ip.bias.as_ref() {
+            Some(b) => channel_values(b.val(), classes, "the IP layer's bias")?,
+            None => vec![0.0; classes],
+        };
+        Ok(Self {
             layers,
             lstm,
             ip_w: values(model.ip.weight.val()),
-            ip_b: model
-                .ip
-                .bias
-                .as_ref()
-                .map(|b| values(b.val()))
-                .unwrap_or_else(|| vec![0.0; classes]),
+            ip_b,
             classes,
             height,
             threads: 1,
             winograd: true,
-        }
+        })
     }
 
     /// Rounds every weight to the nearest half-precision value, as model files store them
@@ -498,18 +508,18 @@ impl FastRecognizer {
     /// Loads a model file and converts it.
     pub fn load(path: &Path) -> Result<Self> {
         let loaded = model_file::load(path, &Device::flex())?;
-        Ok(Self::new(&loaded.model, loaded.header))
+        Self::new(&loaded.model, loaded.header)
     }
 
     /// Converts an in-memory model.
-    pub fn new(model: &Crnn, header: ModelHeader) -> Self {
-        let model = FastModel::from_burn(model, header.config.height);
-        Self {
+    pub fn new(model: &Crnn, header: ModelHeader) -> Result<Self> {
+        let model = FastModel::from_burn(model, header.config.height)?;
+        Ok(Self {
             header,
             model,
             decoder: Decoder::Greedy,
             scratch: Mutex::new(Vec::new()),
-        }
+        })
     }
 
     /// Log-probabilities `[frames, classes]` of one normalized line.
@@ -619,7 +629,7 @@ mod tests {
     #[test]
     fn int8_recurrence_is_refused_where_it_cannot_run() {
         let cfg = CrnnConfig::preset(Preset::StudentTiny, 9);
-        let mut fast = FastModel::from_burn(&warmed_model(&cfg), cfg.height);
+        let mut fast = FastModel::from_burn(&warmed_model(&cfg), cfg.height).unwrap();
         let before = fast.lstm[0].w_hidden.clone();
         let err = fast.quantize_lstm().unwrap_err().to_string();
         let vnni = crate::kernels::lstm_int8::available();
@@ -629,7 +639,8 @@ mod tests {
         );
         assert_eq!(fast.lstm[0].w_hidden, before);
         let cfg = CrnnConfig::preset(Preset::StudentCpu, 9);
-        let mut fast = FastModel::from_burn(&cfg.init_seeded(&Device::flex(), 1), cfg.height);
+        let mut fast =
+            FastModel::from_burn(&cfg.init_seeded(&Device::flex(), 1), cfg.height).unwrap();
         assert_eq!(fast.quantize_lstm().is_ok(), vnni);
     }
 
@@ -652,7 +663,7 @@ mod tests {
                 half: false,
                 provenance: Default::default(),
             };
-            let mut fast = FastRecognizer::new(&model, header);
+            let mut fast = FastRecognizer::new(&model, header).unwrap();
             for (width, threads) in [(37usize, 1usize), (64, 1), (130, 1), (64, 2), (130, 2)] {
                 fast.model.threads = threads;
                 let pixels: Vec<f32> = (0..cfg.height * width)

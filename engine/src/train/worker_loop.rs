@@ -260,7 +260,7 @@ pub fn run_worker(
                 &phase.header.alphabet,
                 phase.valid,
                 batch_size.max(8),
-            );
+            )?;
             let cer = rates.cer();
             let best = state.best_cer.is_none_or(|b| cer < b);
             if best {
