@@ -24,6 +24,7 @@ pub mod losses;
 pub mod metrics;
 pub mod model_file;
 pub mod models;
+pub mod recipe;
 pub mod recognize;
 pub mod scale;
 pub mod shipped;

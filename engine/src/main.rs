@@ -7,6 +7,7 @@ use clap::Parser;
 use cli::{Cli, Command, DataCommand, ExperimentCommand, OutputFormat};
 use engine::experiment::{self, distill::DistillExperiment};
 use engine::jobs::{self, ImageResult};
+use engine::recipe::{RecipeKind, read_recipe};
 use engine::train::config::TrainConfig;
 use engine::train::distill::{DistillConfig, FinetuneRecipe, distill, finetune};
 use engine::train::progress::{CancelToken, ProgressEvent};
@@ -85,7 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let scale = scale.config();
             let path = recipe_arg(config, &out, resume)?;
-            let mut cfg: DistillConfig = read_json(&path)?;
+            let mut cfg: DistillConfig = read_recipe(&path, RecipeKind::Distill)?;
             if let Some(t) = teacher {
                 cfg.teacher = t;
             }
@@ -109,7 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let scale = scale.config();
             let path = recipe_arg(config, &out, resume)?;
-            let cfg: FinetuneRecipe = read_json(&path)?;
+            let cfg: FinetuneRecipe = read_recipe(&path, RecipeKind::Finetune)?;
             let name = path.display().to_string();
             let result = with_progress(|cancel, observer| {
                 finetune(&model, &cfg, &name, &out, resume, &scale, cancel, observer)
@@ -121,7 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Experiment {
             which: ExperimentCommand::Distill { config, out, only },
         } => {
-            let cfg: DistillExperiment = read_json(&config)?;
+            let cfg: DistillExperiment = read_recipe(&config, RecipeKind::ExperimentDistill)?;
             let name = config.display().to_string();
             if let Some(which) = only {
                 let model = with_progress(|cancel, observer| {
@@ -144,7 +145,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Experiment {
             which: ExperimentCommand::Tucker { config, out },
         } => {
-            let cfg: experiment::tucker::TuckerExperiment = read_json(&config)?;
+            let cfg: experiment::tucker::TuckerExperiment =
+                read_recipe(&config, RecipeKind::ExperimentTucker)?;
             let name = config.display().to_string();
             let rows = with_progress(|cancel, observer| {
                 experiment::tucker::run(&cfg, &name, &out, cancel, observer)
@@ -495,13 +497,6 @@ fn recipe_arg(
         (None, true) => Ok(recipe_path(out)),
         (None, false) => anyhow::bail!("--config is required (or --resume an existing run)"),
     }
-}
-
-/// Reads a JSON recipe; unknown fields and typos are errors naming the file.
-fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyhow::Result<T> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("config {}", path.display()))
 }
 
 /// Draws training progress: a bar on a terminal, periodic log lines otherwise.

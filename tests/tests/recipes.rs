@@ -1,5 +1,5 @@
 //! Every recipe under `training/` is one the engine accepts as it stands: it parses as its
-//! kind (strictly: an unknown field is an error), its synthetic sources build (fonts, held-out
+//! `"kind"` (which every recipe carries; strictly: an unknown field is an error), its synthetic sources build (fonts, held-out
 //! names, corpus), and the shipped model files it reads exist. A recipe that rots while its
 //! background run is weeks away would otherwise fail only when someone reruns it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -7,6 +7,7 @@
 use engine::data::synth::{Synth, SynthConfig, recipe_sources};
 use engine::experiment::distill::DistillExperiment;
 use engine::experiment::tucker::TuckerExperiment;
+use engine::recipe::{RecipeKind, declared_kind, read_recipe};
 use engine::train::config::TrainConfig;
 use engine::train::distill::{DistillConfig, FinetuneRecipe};
 use inkling_tests::assets_dir;
@@ -29,28 +30,38 @@ fn check_model_path(recipe: &Path, file: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks one recipe as the command its `"kind"` names would read it.
 fn check_recipe(path: &Path) -> Result<(), String> {
-    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let at = |e: serde_json::Error| format!("{}: {e}", path.display());
-    if name.starts_with("experiment-distill") {
-        let cfg: DistillExperiment = serde_json::from_str(&text).map_err(at)?;
-        check_model_path(path, &cfg.teacher)?;
-    } else if name.starts_with("experiment-tucker") {
-        let cfg: TuckerExperiment = serde_json::from_str(&text).map_err(at)?;
-        check_model_path(path, &cfg.teacher)?;
-        if let Some(student) = &cfg.student {
-            check_model_path(path, student)?;
-        }
-    } else if name.starts_with("distill-") {
-        let cfg: DistillConfig = serde_json::from_str(&text).map_err(at)?;
-        check_model_path(path, &cfg.teacher)?;
-    } else if name.starts_with("finetune-") {
-        serde_json::from_str::<FinetuneRecipe>(&text).map_err(at)?;
-    } else {
-        TrainConfig::load(path).map_err(|e| e.to_string())?;
-    }
     let value: serde_json::Value = serde_json::from_str(&text).map_err(at)?;
+    let kind = declared_kind(path, &value)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{}: no \"kind\" field", path.display()))?;
+    let read = |e: engine::Error| e.to_string();
+    match kind {
+        RecipeKind::ExperimentDistill => {
+            let cfg: DistillExperiment = read_recipe(path, kind).map_err(read)?;
+            check_model_path(path, &cfg.teacher)?;
+        }
+        RecipeKind::ExperimentTucker => {
+            let cfg: TuckerExperiment = read_recipe(path, kind).map_err(read)?;
+            check_model_path(path, &cfg.teacher)?;
+            if let Some(student) = &cfg.student {
+                check_model_path(path, student)?;
+            }
+        }
+        RecipeKind::Distill => {
+            let cfg: DistillConfig = read_recipe(path, kind).map_err(read)?;
+            check_model_path(path, &cfg.teacher)?;
+        }
+        RecipeKind::Finetune => {
+            read_recipe::<FinetuneRecipe>(path, kind).map_err(read)?;
+        }
+        RecipeKind::Train => {
+            TrainConfig::load(path).map_err(read)?;
+        }
+    }
     for source in recipe_sources(&value) {
         let cfg: SynthConfig = serde_json::from_value(source.clone()).map_err(at)?;
         Synth::new(&cfg).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -58,21 +69,33 @@ fn check_recipe(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Every `.json` file under `dir`, at any depth.
+fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for path in std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+    {
+        if path.is_dir() {
+            json_files(&path, out);
+        } else if path.extension().is_some_and(|x| x == "json") {
+            out.push(path);
+        }
+    }
+}
+
 #[test]
 fn every_training_recipe_parses_and_its_sources_build() {
     let mut checked = 0;
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(training_dir())
-        .map(|it| it.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
+    let mut entries = Vec::new();
+    json_files(&training_dir(), &mut entries);
     entries.sort();
     let mut failures = Vec::new();
     for path in entries {
-        if path.extension().is_some_and(|x| x == "json") {
-            if let Err(e) = check_recipe(&path) {
-                failures.push(e);
-            }
-            checked += 1;
+        if let Err(e) = check_recipe(&path) {
+            failures.push(e);
         }
+        checked += 1;
     }
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(checked >= 8, "only {checked} recipes under training/");

@@ -147,9 +147,7 @@ fn default_half() -> bool {
 impl TrainConfig {
     /// Reads a recipe; errors name the file and the offending field.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let cfg: TrainConfig = serde_json::from_str(&text)
-            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let cfg: TrainConfig = crate::recipe::read_recipe(path, crate::recipe::RecipeKind::Train)?;
         cfg.validate()?;
         Ok(cfg)
     }
