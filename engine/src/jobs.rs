@@ -123,47 +123,29 @@ pub fn recognize_files(
             )
             .collect()
     };
-    Ok(parallel_map(images, threads, one)
+    Ok(parallel_map(images, threads, one)?
         .into_iter()
         .flatten()
         .collect())
 }
 
-/// `f` over `items` on `threads` scoped workers pulling from a shared counter, in input order.
+/// `f` over `items` on a pool of `threads` threads (rayon), in input order; an error when the
+/// threads cannot be started.
 pub fn parallel_map<T: Sync, R: Send>(
     items: &[T],
     threads: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
+    f: impl Fn(&T) -> R + Sync + Send,
+) -> Result<Vec<R>> {
+    use rayon::prelude::*;
     let threads = threads.clamp(1, items.len().max(1));
     if threads == 1 {
-        return items.iter().map(f).collect();
+        return Ok(items.iter().map(f).collect());
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
-    let done: Vec<Vec<(usize, R)>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        out.push((i, f(item)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    for (i, r) in done.into_iter().flatten() {
-        slots[i] = Some(r);
-    }
-    slots.into_iter().flatten().collect()
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Invalid(format!("could not start {threads} worker threads: {e}")))?;
+    Ok(pool.install(|| items.par_iter().map(f).collect()))
 }
 
 /// The result of `eval`.
@@ -213,7 +195,7 @@ pub fn eval(
             .pop()
             .map(|r| r.text)
             .unwrap_or_default()
-    });
+    })?;
     let seconds = start.elapsed().as_secs_f64();
     let mut rates = ErrorRates::default();
     let mut results: Vec<(usize, String, String)> = lines
@@ -338,14 +320,19 @@ pub fn load_for_bench(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     #[test]
     fn parallel_map_keeps_the_input_order() {
         let items: Vec<usize> = (0..101).collect();
         for threads in [1, 2, 7, 500] {
-            let out = super::parallel_map(&items, threads, |&i| i * i);
+            let out = super::parallel_map(&items, threads, |&i| i * i).unwrap();
             assert_eq!(out, items.iter().map(|i| i * i).collect::<Vec<_>>());
         }
-        assert!(super::parallel_map(&[] as &[usize], 4, |&i| i).is_empty());
+        assert!(
+            super::parallel_map(&[] as &[usize], 4, |&i| i)
+                .unwrap()
+                .is_empty()
+        );
     }
 }
