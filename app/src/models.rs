@@ -26,7 +26,7 @@ pub fn models_dir() -> PathBuf {
     engine::shipped::models_dir()
 }
 
-/// The sample line images shipped with the program (`training/make_samples.sh`).
+/// The sample line images shipped with the program (`training/pipelines/make_samples.sh`).
 pub fn samples_dir() -> PathBuf {
     engine::assets::assets_dir().join("samples")
 }

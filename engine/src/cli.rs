@@ -415,7 +415,7 @@ pub enum Command {
         #[arg(long, default_value_t = 0.0)]
         digits: f64,
         /// Folder of digit samples (default assets/digits; for evaluation sets, the reserved
-        /// halves written by `training/fetch_digits.py --eval DIR`).
+        /// halves written by `training/tools/fetch_digits.py --eval DIR`).
         #[arg(long)]
         digit_bank: Option<PathBuf>,
         /// Share of lines written with single-stroke fonts (pen strokes of uniform width, like

@@ -69,7 +69,7 @@ pub fn find(task: Task, role: Role) -> Result<PathBuf> {
     find_in(&models_dir(), task, role)
 }
 
-/// File name of the shipped character language model (`training/lm-independent.sh`): a
+/// File name of the shipped character language model (`training/pipelines/lm-independent.sh`): a
 /// 5-gram of English prose and written numbers, for beam search (`--lm shipped`, and the
 /// desktop program's "Language model" switch).
 pub const LM_FILE: &str = "english-5gram.lm.gz";

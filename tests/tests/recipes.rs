@@ -104,7 +104,7 @@ fn every_training_recipe_parses_and_its_sources_build() {
 #[test]
 fn a_recipe_with_a_typo_is_rejected_by_the_check() {
     let dir = inkling_tests::scratch("recipe-typo");
-    let good = training_dir().join("teacher-cpu-ocr.json");
+    let good = training_dir().join("recipes/archive/ocr-v1/teacher-cpu-ocr.json");
     let text = std::fs::read_to_string(&good).unwrap();
     let typo = dir.join("teacher-typo.json");
     std::fs::write(&typo, text.replace("\"holdout\"", "\"holdouts\"")).unwrap();

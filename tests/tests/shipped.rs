@@ -227,6 +227,31 @@ fn lineage(model: &std::path::Path, out: &mut Vec<(std::path::PathBuf, Vec<Strin
     }
 }
 
+/// The recipe a model file names (`training/NAME.json` as it was called when the model was
+/// trained): that path if it still exists, else the file of that name anywhere under
+/// `training/` (recipe names are unique across its folders).
+fn recorded_recipe(root: &std::path::Path, recorded: &str) -> std::path::PathBuf {
+    let direct = root.join(recorded);
+    if direct.is_file() {
+        return direct;
+    }
+    let name = std::path::Path::new(recorded).file_name().unwrap();
+    fn find(dir: &std::path::Path, name: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
+        for entry in std::fs::read_dir(dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if let Some(found) = find(&path, name) {
+                    return Some(found);
+                }
+            } else if path.file_name() == Some(name) {
+                return Some(path);
+            }
+        }
+        None
+    }
+    find(&root.join("training"), name).unwrap_or(direct)
+}
+
 /// The reserved fonts (`assets/fonts/FONTSOURCE.tsv`) that the recipes behind `model` (its
 /// own, its fine-tunings', and its teacher's for a distilled student) draw, each as
 /// "FONT (RECIPE)".
@@ -240,7 +265,7 @@ fn reserved_fonts_behind(
     let mut found = Vec::new();
     for (source, recipes) in &models {
         for recipe in recipes {
-            let path = root.join(recipe);
+            let path = recorded_recipe(&root, recipe);
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: recipe {recipe}: {e}", source.display()));
             let value: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -270,6 +295,7 @@ fn shipped_models_never_trained_on_reserved_fonts() {
         &models.join("staging").join("hwr-student-cpu-v2.inkm"),
         &reserved,
     );
+    // As the model files record them (now under training/recipes/archive/hwr-v2/).
     for recipe in [
         "training/distill-hwr-student-v2.json",
         "training/teacher-cpu-hwr-v2.json",

@@ -4,7 +4,7 @@
 # from 0.2 to 0.35 of the rest (the v4 teacher lost a point on the held-out pen-stroke fonts),
 # recipes in training/recipes/hwr/v5/; then a student distilled from it (cnn-l2) and fine-tuned.
 # Validation: the UNIPEN contributors abm, bba and ceb; apd, ape, bbb, cea and pri are the test
-# set (training/eval-unipen.sh); no recipe trains on either.
+# set (training/tools/eval-unipen.sh); no recipe trains on either.
 #
 # Each step's best model is staged in assets/models/staging/ (the app does not read it). Run
 # the script again after any interruption: a staged step is skipped, an interrupted one resumes
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 mkdir -p runs assets/models/staging
 engine=target/release/engine
 [ -x "$engine" ] || cargo build --release -p engine
-[ -d "${INKLING_DATA:-data}/unipen/train_r01_v07" ] || training/fetch_unipen.sh
+[ -d "${INKLING_DATA:-data}/unipen/train_r01_v07" ] || training/tools/fetch_unipen.sh
 staging=assets/models/staging
 recipes=training/recipes/hwr/v5
 resume() { [ -f "$1/config.json" ] && echo --resume || true; }
@@ -29,19 +29,19 @@ teacher=$staging/hwr-teacher-cpu-v5.inkm
 if [ ! -f "$teacher" ]; then
     out=runs/hwr-v5-teacher
     "$engine" finetune --model "$staging/hwr-teacher-cpu-v4-stage2.inkm" \
-        --config "$recipes/teacher.json" --out "$out" $(resume "$out")
+        --config "$recipes/finetune-hwr-v5-teacher.json" --out "$out" $(resume "$out")
     stage "$out" "$(basename "$teacher")"
 fi
 distilled=$staging/hwr-student-cpu-v5-distilled.inkm
 if [ ! -f "$distilled" ]; then
     out=runs/hwr-v5-distill-student
-    "$engine" distill --config "$recipes/distill-student.json" --out "$out" $(resume "$out")
+    "$engine" distill --config "$recipes/distill-hwr-student-v5.json" --out "$out" $(resume "$out")
     stage "$out" "$(basename "$distilled")"
 fi
 student=$staging/hwr-student-cpu-v5.inkm
 if [ ! -f "$student" ]; then
     out=runs/hwr-v5-finetune-student
-    "$engine" finetune --model "$distilled" --config "$recipes/finetune-student.json" \
+    "$engine" finetune --model "$distilled" --config "$recipes/finetune-hwr-student-v5.json" \
         --out "$out" $(resume "$out")
     stage "$out" "$(basename "$student")"
 fi

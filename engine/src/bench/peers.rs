@@ -1,5 +1,5 @@
 //! The ONNX Runtime peer: the same network exported to ONNX (`export::onnx`), run by
-//! `training/onnx_peer.py` with one intra-op thread on the same lines. Skipped, with the
+//! `training/tools/onnx_peer.py` with one intra-op thread on the same lines. Skipped, with the
 //! reason, when Python or the `onnxruntime` package is not available.
 
 use crate::data::batcher::padded_width;
@@ -30,11 +30,11 @@ pub fn python() -> String {
     std::env::var("INKLING_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
-/// `training/onnx_peer.py` from the working directory or the source tree.
+/// `training/tools/onnx_peer.py` from the working directory or the source tree.
 fn script() -> Option<PathBuf> {
     [
-        PathBuf::from("training/onnx_peer.py"),
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../training/onnx_peer.py"),
+        PathBuf::from("training/tools/onnx_peer.py"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../training/tools/onnx_peer.py"),
     ]
     .into_iter()
     .find(|p| p.is_file())
@@ -46,7 +46,7 @@ pub fn onnxruntime(
     lines: &[InkLine],
     runs: usize,
 ) -> Result<OrtResult, String> {
-    let script = script().ok_or("training/onnx_peer.py not found")?;
+    let script = script().ok_or("training/tools/onnx_peer.py not found")?;
     let dir = std::env::temp_dir().join(format!(
         "inkling-ort-{}-{}",
         std::process::id(),

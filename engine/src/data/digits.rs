@@ -24,7 +24,7 @@ pub struct DigitBank {
 impl DigitBank {
     /// Loads `dir/train-0.png` ... `dir/train-9.png` (grids of 28x28 tiles, 255 = ink), or
     /// `dir/eval-<d>.png` where there is no training file (the reserved halves that
-    /// `training/fetch_digits.py --eval DIR` writes, for evaluation sets only).
+    /// `training/tools/fetch_digits.py --eval DIR` writes, for evaluation sets only).
     pub fn load(dir: &Path) -> Result<Self> {
         let mut samples: [Vec<Gray>; 10] = Default::default();
         for (d, out) in samples.iter_mut().enumerate() {
@@ -37,7 +37,7 @@ impl DigitBank {
             let img = image::open(&path)
                 .map_err(|e| Error::Image {
                     path: path.clone(),
-                    message: format!("{e} (run training/fetch_digits.py)"),
+                    message: format!("{e} (run training/tools/fetch_digits.py)"),
                 })?
                 .to_luma8();
             let (w, h) = (img.width() as usize, img.height() as usize);

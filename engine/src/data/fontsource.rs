@@ -1,6 +1,6 @@
 //! Fonts reserved for evaluation: the fonts of `assets/fonts/` that npm `@fontsource/*` also
 //! publishes (the same Google Fonts designs, taken from PyPI or Debian). They are listed in
-//! `assets/fonts/FONTSOURCE.tsv` (written by `training/check_fontsource.py`); this module reads
+//! `assets/fonts/FONTSOURCE.tsv` (written by `training/tools/check_fontsource.py`); this module reads
 //! the list and finds which of them a recipe would train on.
 
 use super::fonts::FontSplit;
@@ -136,28 +136,36 @@ mod tests {
         assert!(reserved_in_source(&valid, &reserved).unwrap().is_empty());
     }
 
-    /// The recipes of the clean models (`training/*-v3*.json`) train on no listed font; the
-    /// v2 hwr recipe (shipped before the list existed) does, which the check must see.
+    /// The recipes of the clean models and their successors (`training/recipes/{hwr,ocr}/`:
+    /// v3 and later) train on no listed font; the v2 hwr recipe (shipped before the list
+    /// existed, now in `recipes/archive/`) does, which the check must see.
     #[test]
-    fn v3_recipes_never_train_on_fontsource_fonts() {
+    fn clean_recipes_never_train_on_fontsource_fonts() {
         let reserved = reserved();
-        let training = Path::new(env!("CARGO_MANIFEST_DIR")).join("../training");
-        let read = |name: &str| -> serde_json::Value {
-            let text = std::fs::read_to_string(training.join(name)).unwrap();
+        let recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../training/recipes");
+        let read = |path: &Path| -> serde_json::Value {
+            let text = std::fs::read_to_string(path).unwrap();
             serde_json::from_str(&text).unwrap()
         };
-        let v2 = reserved_in_recipe(&read("teacher-cpu-hwr-v2.json"), &reserved).unwrap();
-        assert!(v2.len() >= 15, "{v2:?}");
+        let v2 = read(&recipes.join("archive/hwr-v2/teacher-cpu-hwr-v2.json"));
+        assert!(reserved_in_recipe(&v2, &reserved).unwrap().len() >= 15);
         let mut checked = 0;
-        for entry in std::fs::read_dir(&training).unwrap() {
-            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            if !name.ends_with(".json") || !name.contains("-v3") {
-                continue;
+        for task in ["hwr", "ocr"] {
+            for version in std::fs::read_dir(recipes.join(task)).unwrap() {
+                for entry in std::fs::read_dir(version.unwrap().path()).unwrap() {
+                    let path = entry.unwrap().path();
+                    if path.extension().is_none_or(|e| e != "json") {
+                        continue;
+                    }
+                    let found = reserved_in_recipe(&read(&path), &reserved).unwrap();
+                    assert!(found.is_empty(), "{} trains on {found:?}", path.display());
+                    checked += 1;
+                }
             }
-            let found = reserved_in_recipe(&read(&name), &reserved).unwrap();
-            assert!(found.is_empty(), "{name} trains on {found:?}");
-            checked += 1;
         }
-        assert!(checked >= 5, "only {checked} v3 recipes in training/");
+        assert!(
+            checked >= 20,
+            "only {checked} recipes under training/recipes/{{hwr,ocr}}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Single-stroke (Hershey) fonts: text drawn as pen strokes of uniform width, the way the app's
 //! canvas and a whiteboard marker draw it, rather than as filled outlines.
 //!
-//! The fonts come from `training/fetch_strokes.py` (`assets/fonts/strokes/*.jhf`). A `.jhf`
+//! The fonts come from `training/tools/fetch_strokes.py` (`assets/fonts/strokes/*.jhf`). A `.jhf`
 //! file holds one glyph per printable ASCII character (32 to 126), in order; each glyph line is
 //! a 5-character number, a 3-character count of coordinate pairs, then the pairs as characters
 //! (value = character - 'R'): first the glyph's left and right bounds, then the stroke points,
@@ -141,7 +141,7 @@ pub fn load_stroke_fonts(dir: &Path, split: FontSplit) -> Result<Vec<StrokeFont>
     }
     if fonts.is_empty() {
         return Err(Error::Invalid(format!(
-            "no stroke fonts (.jhf) for the {split:?} split in {} (run training/fetch_strokes.py)",
+            "no stroke fonts (.jhf) for the {split:?} split in {} (run training/tools/fetch_strokes.py)",
             dir.display()
         )));
     }

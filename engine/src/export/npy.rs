@@ -1,5 +1,5 @@
 //! Minimal `.npy` (NumPy format 1.0) reading and writing of little-endian `f32` arrays, the
-//! exchange format with the Python peers (`training/onnx_peer.py`).
+//! exchange format with the Python peers (`training/tools/onnx_peer.py`).
 
 use crate::error::{Error, Result};
 use std::path::Path;

@@ -5,9 +5,9 @@
 # processes on loopback (BMUF, one worker each). Prints wall time, lines/s and the validation
 # CER/WER at the end of each run.
 #
-#   training/measure-scale.sh            # runs in runs/scale/ (resumes finished runs at once)
+#   training/experiments/measure-scale.sh            # runs in runs/scale/ (resumes finished runs at once)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 engine=target/release/engine
 [ -x "$engine" ] || cargo build --release -p engine
 out=runs/scale
@@ -21,15 +21,15 @@ run() { # name recipe [engine options...]
     "$engine" train --config "$recipe" --out "$out/$name" "$@" > "$out/$name.log" 2>&1
 }
 
-run one-worker training/scale-ocr-1w.json
-run two-workers-bmuf training/scale-ocr-2w.json --workers 2 --strategy bmuf --sync-every 8
-run two-workers-ddp training/scale-ocr-2w.json --workers 2 --strategy ddp
+run one-worker training/experiments/scale-ocr-1w.json
+run two-workers-bmuf training/experiments/scale-ocr-2w.json --workers 2 --strategy bmuf --sync-every 8
+run two-workers-ddp training/experiments/scale-ocr-2w.json --workers 2 --strategy ddp
 if [ ! -f "$out/two-processes/train-last.inkm" ]; then
     rm -rf "$out/two-processes" "$out/two-processes-node1"
     port=$((20000 + RANDOM % 20000))
-    "$engine" train --config training/scale-ocr-2w.json --out "$out/two-processes-node1" \
+    "$engine" train --config training/experiments/scale-ocr-2w.json --out "$out/two-processes-node1" \
         --nodes 2 --node-rank 1 --coordinator "127.0.0.1:$port" > "$out/two-processes-node1.log" 2>&1 &
-    "$engine" train --config training/scale-ocr-2w.json --out "$out/two-processes" \
+    "$engine" train --config training/experiments/scale-ocr-2w.json --out "$out/two-processes" \
         --nodes 2 --node-rank 0 --coordinator "127.0.0.1:$port" > "$out/two-processes.log" 2>&1
     wait
 fi

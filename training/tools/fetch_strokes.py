@@ -7,7 +7,7 @@ Hershey font data (.jhf) as a compressed tar. This script downloads the wheel wi
 that tar without importing the package, and writes the Latin single-stroke fonts below to
 assets/fonts/strokes/NAME.jhf, with the licence and the Hershey acknowledgement.
 
-usage: training/fetch_strokes.py [OUT_DIR]   (default assets/fonts/strokes)
+usage: training/tools/fetch_strokes.py [OUT_DIR]   (default assets/fonts/strokes)
 """
 import base64
 import io
@@ -39,7 +39,7 @@ def embedded_tar(source):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "assets", "fonts", "strokes")
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..", "assets", "fonts", "strokes")
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                         "--dest", tmp, f"Hershey-Fonts=={VERSION}"], check=True)

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # CER / WER of hwr models on real pen lines of UNIPEN contributors that no recipe trains on,
 # per contributor and pooled: the single text lines (category 8) drawn with the canvas's pen
-# (`engine data export`). Needs the data cache (training/fetch_unipen.sh).
+# (`engine data export`). Needs the data cache (training/tools/fetch_unipen.sh).
 #
-#   training/eval-unipen.sh [MODEL.inkm ...]   (default: the shipped hwr teacher and student)
+#   training/tools/eval-unipen.sh [MODEL.inkm ...]   (default: the shipped hwr teacher and student)
 #
 # SET=test (default: apd ape bbb cea pri) or SET=valid (abm bba ceb), the contributors the hwr
 # recipes hold out; CONTRIBUTORS="a b" for others. Decoder options for `engine eval` go in
 # $DECODE, e.g. the app's default decoder: DECODE="--decoder beam --lm shipped".
 # Lines go to ${TMPDIR:-/tmp}/inkling-eval-unipen/ (rebuilt each run).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 engine=target/release/engine
 [ -x "$engine" ] || cargo build --release -p engine
 models=("$@")
@@ -22,7 +22,7 @@ case "${SET:-test}" in
 esac
 read -r -a contributors <<< "${CONTRIBUTORS:-$default}"
 unipen="${INKLING_DATA:-data}/unipen/train_r01_v07"
-[ -d "$unipen" ] || training/fetch_unipen.sh
+[ -d "$unipen" ] || training/tools/fetch_unipen.sh
 work="${TMPDIR:-/tmp}/inkling-eval-unipen"
 rm -rf "$work"
 mkdir -p "$work"

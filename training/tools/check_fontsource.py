@@ -15,7 +15,7 @@ names of ours differ from the published one and are mapped by hand in ALIASES), 
 Recipes keep the listed fonts out of training with `"exclude"` (`training/*-v3*.json`); a
 test checks that those recipes exclude every listed font.
 
-    python3 training/check_fontsource.py        (contacts registry.npmjs.org only)
+    python3 training/tools/check_fontsource.py        (contacts registry.npmjs.org only)
 """
 import csv
 import os
@@ -23,7 +23,7 @@ import sys
 import urllib.error
 import urllib.request
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 FONTS = os.path.join(ROOT, "assets", "fonts", "FONTS.tsv")
 OUT = os.path.join(ROOT, "assets", "fonts", "FONTSOURCE.tsv")
 # Family names in our files that fontsource publishes under another slug.

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Our training operations against Burn's: the same 200-step run of the teacher-cpu recipe
-# (training/checks/train-ops.json, from scratch, one thread each) on Burn's operations
+# (training/experiments/train-ops.json, from scratch, one thread each) on Burn's operations
 # (INKLING_TRAIN_OPS=burn) and on ours, then the two loss curves side by side (means of
 # 20-step windows), their largest relative gap, each run's lines/s and validation CER.
 #
-#   training/checks/train-ops.sh [OUT_DIR]       # default runs/check-train-ops
+#   training/experiments/train-ops.sh [OUT_DIR]       # default runs/check-train-ops
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-runs/check-train-ops}
@@ -13,7 +13,7 @@ engine=target/release/engine
 for ops in burn ours; do
     rm -rf "$out/$ops"
     INKLING_TRAIN_OPS=$ops RAYON_NUM_THREADS=1 "$engine" train \
-        --config training/checks/train-ops.json --out "$out/$ops" > "$out-$ops.log" 2>&1
+        --config training/experiments/train-ops.json --out "$out/$ops" > "$out-$ops.log" 2>&1
 done
 python3 - "$out" <<'PY'
 import csv, sys

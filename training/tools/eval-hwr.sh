@@ -6,14 +6,14 @@
 #   digits  200 lines composed of the reserved halves of the MNIST digits (--digits 1 --seed 77)
 #   font: F 100 lines in each held-out font alone (seed 77; "Where the shipped hwr models fail")
 #
-#   training/eval-hwr.sh [MODEL.inkm ...]   (default: the shipped hwr teacher and student)
+#   training/tools/eval-hwr.sh [MODEL.inkm ...]   (default: the shipped hwr teacher and student)
 #
 # Decoder options for `engine eval` go in $DECODE, e.g. the app's default decoder:
-#   DECODE="--decoder beam --lm shipped" training/eval-hwr.sh
+#   DECODE="--decoder beam --lm shipped" training/tools/eval-hwr.sh
 #
 # Lines go to ${TMPDIR:-/tmp}/inkling-eval-hwr/ (rebuilt each run).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 engine=target/release/engine
 [ -x "$engine" ] || cargo build --release -p engine
 models=("$@")
@@ -21,7 +21,7 @@ models=("$@")
 work="${TMPDIR:-/tmp}/inkling-eval-hwr"
 rm -rf "$work"
 mkdir -p "$work"
-python3 training/fetch_digits.py --eval "$work/digit-bank" > /dev/null
+python3 training/tools/fetch_digits.py --eval "$work/digit-bank" > /dev/null
 synth() { # out-folder synth-options...
     local out="$1"
     shift
