@@ -132,7 +132,7 @@ impl Backbone {
         for layer in &self.layers {
             x = match layer {
                 Layer::Conv(b) => b.forward(x),
-                Layer::Pool(p) => p.forward(x),
+                Layer::Pool(p) => super::ops::max_pool::max_pool2d(x, p),
                 Layer::Project(c) => c.forward(x),
                 Layer::Tucker(t) => t.forward(x),
             };

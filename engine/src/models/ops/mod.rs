@@ -9,6 +9,7 @@ pub mod conv;
 pub mod conv_kernels;
 pub mod lstm;
 pub mod lstm_kernels;
+pub mod max_pool;
 
 use burn::tensor::TensorData;
 use burn_autodiff::Autodiff;
