@@ -167,7 +167,7 @@ pub struct DecodeArgs {
     #[arg(long, default_value_t = 5)]
     pub nbest: usize,
     /// Run the DBLSTM's recurrence on int8 weights (AVX-512 VNNI): faster, and no longer
-    /// equal to the f32 model (see `engine/src/infer/lstm_int8.rs`).
+    /// equal to the f32 model (see `engine/src/kernels/lstm_int8.rs`).
     #[arg(long)]
     pub int8_lstm: bool,
 }
