@@ -17,15 +17,16 @@ pub const HWR_WEIGHT: f64 = 0.2;
 /// was the best on the ocr recipes' validation lines (0.03-0.1).
 pub const OCR_WEIGHT: f64 = 0.05;
 
-/// The default LM weight for a model: [`OCR_WEIGHT`] for one trained on synthetic printed
-/// lines (its provenance says so), else [`HWR_WEIGHT`] (handwriting, and models trained on
-/// the user's own labeled lines).
+/// The default LM weight for a model: [`OCR_WEIGHT`] for one trained on printed lines (its
+/// provenance's task; files from before that field say so in their data description), else
+/// [`HWR_WEIGHT`] (handwriting, and models trained on the user's own labeled lines).
 pub fn default_weight(header: &crate::model_file::ModelHeader) -> f64 {
-    if header.provenance.data.starts_with("synthetic Ocr") {
-        OCR_WEIGHT
-    } else {
-        HWR_WEIGHT
-    }
+    let p = &header.provenance;
+    let printed = match p.task {
+        Some(task) => task == crate::task::Task::Ocr,
+        None => p.data.starts_with("synthetic Ocr"),
+    };
+    if printed { OCR_WEIGHT } else { HWR_WEIGHT }
 }
 
 /// Start-of-line padding in histories.

@@ -43,6 +43,16 @@ pub struct Provenance {
     pub valid_cer: Option<f64>,
     /// Free-form notes (teacher file, criterion...).
     pub notes: String,
+    /// What the training lines were (`None`: a file from before this field, or lines from
+    /// files on disk, whose kind the engine does not know).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<crate::task::Task>,
+    /// The teacher a student was distilled from (a path as given to the recipe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<String>,
+    /// The recipes that fine-tuned the model, in order (the recipe that made it is `recipe`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finetuned_by: Vec<String>,
 }
 
 /// The JSON header of a model file.
@@ -251,6 +261,31 @@ mod tests {
             half,
             provenance: Provenance::default(),
         }
+    }
+
+    /// Provenance written before its typed fields existed loads with them empty; with them, it
+    /// round-trips; and the LM weight follows the task, else the old data description.
+    #[test]
+    fn typed_provenance_loads_old_headers_and_chooses_the_lm_weight() {
+        let old = r#"{"recipe": "training/x.json", "data": "synthetic Ocr (seed 1, Train fonts)",
+            "steps": 3, "valid_cer": null, "notes": "trained from scratch with CTC"}"#;
+        let p: Provenance = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (p.task, p.teacher.clone(), p.finetuned_by.len()),
+            (None, None, 0)
+        );
+        let mut h = header(false);
+        h.provenance = p;
+        assert_eq!(crate::lm::default_weight(&h), crate::lm::OCR_WEIGHT);
+        h.provenance.task = Some(crate::task::Task::Hwr);
+        assert_eq!(crate::lm::default_weight(&h), crate::lm::HWR_WEIGHT);
+        h.provenance.teacher = Some("assets/models/t.inkm".into());
+        h.provenance.finetuned_by = vec!["training/a.json".into(), "training/b.json".into()];
+        let text = serde_json::to_string(&h.provenance).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Provenance>(&text).unwrap(),
+            h.provenance
+        );
     }
 
     #[test]

@@ -215,9 +215,15 @@ fn lineage(model: &std::path::Path, out: &mut Vec<(std::path::PathBuf, Vec<Strin
             .filter(|w| w.starts_with("training/") && w.ends_with(".json"))
             .map(|w| w.to_string()),
     );
+    recipes.extend(provenance.finetuned_by.iter().cloned());
     out.push((model.to_path_buf(), recipes));
-    if let Some(at) = words.iter().position(|w| *w == "distilled") {
-        let teacher = assets_dir().join("..").join(words[at + 2]);
+    // The typed teacher field, or for files from before it, "distilled from FILE" in the notes.
+    let teacher = provenance.teacher.clone().or_else(|| {
+        let at = words.iter().position(|w| *w == "distilled")?;
+        words.get(at + 2).map(|w| w.to_string())
+    });
+    if let Some(teacher) = teacher {
+        let teacher = assets_dir().join("..").join(teacher);
         assert!(
             teacher.is_file(),
             "{}: teacher {teacher:?} missing",

@@ -306,6 +306,9 @@ pub fn distill(
                 cfg.teacher.display(),
                 cfg.criterion.name()
             ),
+            task: super::supervised::source_task(&cfg.data.train)
+                .or(teacher.header.provenance.task),
+            teacher: Some(cfg.teacher.display().to_string()),
             ..Default::default()
         },
     };
@@ -406,6 +409,10 @@ pub fn finetune(
         "{}; fine-tuned with CTC by {recipe_name}",
         header.provenance.notes
     );
+    header.provenance.finetuned_by.push(recipe_name.clone());
+    if header.provenance.task.is_none() {
+        header.provenance.task = super::supervised::source_task(&cfg.data.train);
+    }
     let phase = Phase {
         name: "finetune",
         run_dir,
@@ -492,6 +499,8 @@ mod tests {
             let result = distill_quietly(&cfg, &run, &ScaleConfig::default()).unwrap();
             let distilled = model_file::load(&result.distill.last_model, &device).unwrap();
             assert_eq!(distilled.header.role, Role::Student);
+            let teacher_name = teacher.last_model.display().to_string();
+            assert_eq!(distilled.header.provenance.teacher, Some(teacher_name));
             assert_eq!(
                 values(&distilled.model.rnn),
                 values(&t.rnn),

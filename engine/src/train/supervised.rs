@@ -162,6 +162,7 @@ pub fn train(
             recipe: recipe_name,
             data: describe_source(&cfg.data.train),
             notes: "trained from scratch with CTC".into(),
+            task: source_task(&cfg.data.train),
             ..Default::default()
         },
     };
@@ -179,6 +180,14 @@ pub fn train(
         scale,
     };
     run_phase(phase, model, &|m| m, &CtcLoss, observer)
+}
+
+/// The task of a synthetic source (`None` for lines from files).
+pub fn source_task(src: &super::config::DataSource) -> Option<crate::task::Task> {
+    match src {
+        super::config::DataSource::Synth(s) => Some(s.task),
+        super::config::DataSource::Files(_) => None,
+    }
 }
 
 /// A short description of a data source for provenance records.

@@ -339,6 +339,9 @@ fn decompose_any(
             data: h.provenance.data.clone(),
             steps: h.provenance.steps,
             valid_cer: None,
+            task: h.provenance.task,
+            teacher: h.provenance.teacher.clone(),
+            finetuned_by: h.provenance.finetuned_by.clone(),
             notes: format!(
                 "Tucker-2 of {} ({spec:?}, {hooi} HOOI sweeps)",
                 path.display()
