@@ -4,6 +4,7 @@
 //! - [`canvas`]: strokes as vector data, drawn and rasterized;
 //! - [`worker`]: the background recognition thread (latest request wins);
 //! - [`models`]: finding and loading model files;
+//! - [`loader`]: model loading off the UI thread;
 //! - [`dialogs`]: native open/save dialogs on their own threads;
 //! - [`recognize_view`]: the recognize view;
 //! - [`distill_view`]: distillation runs with live progress;
@@ -13,6 +14,7 @@ pub mod app;
 pub mod canvas;
 pub mod dialogs;
 pub mod distill_view;
+pub mod loader;
 pub mod models;
 pub mod recognize_view;
 pub mod worker;

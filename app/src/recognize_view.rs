@@ -4,6 +4,7 @@
 
 use crate::canvas::Canvas;
 use crate::dialogs::{DialogResult, Dialogs};
+use crate::loader::{Loaded, Loader, Wake};
 use crate::models::{self, LoadedModel};
 use crate::worker::{Outcome, Request, Worker};
 use eframe::egui;
@@ -91,6 +92,7 @@ pub struct RecognizeView {
     dialogs: Dialogs,
     /// The text saved with the canvas's ink (empty: the student's reading).
     pub ink_label: String,
+    loader: Loader,
 }
 
 impl RecognizeView {
@@ -99,9 +101,13 @@ impl RecognizeView {
         settings: Settings,
         student: Option<LoadedModel>,
         teacher: Option<LoadedModel>,
-        wake: impl Fn() + Send + 'static,
+        wake: impl Fn() + Send + Sync + 'static,
     ) -> Self {
-        let worker = Worker::spawn(wake);
+        let wake: Wake = Arc::new(wake);
+        let worker = {
+            let wake = Arc::clone(&wake);
+            Worker::spawn(move || wake())
+        };
         worker.set_models(
             student.as_ref().map(|m| m.recognizer.clone()),
             teacher.as_ref().map(|m| m.recognizer.clone()),
@@ -134,31 +140,81 @@ impl RecognizeView {
             model_input: String::new(),
             dialogs: Dialogs::default(),
             ink_label: String::new(),
+            loader: Loader::new(wake),
         }
     }
 
-    /// Opens the shipped (or last used) models and builds the view.
-    pub fn with_default_models(settings: Settings, wake: impl Fn() + Send + 'static) -> Self {
-        let found = models::discover(&models::models_dir());
-        let (default_student, default_teacher) = models::default_pair(&found);
-        let mut errors = Vec::new();
-        let lm = models::load_shipped_lm()
-            .map_err(|e| errors.push(e))
-            .ok()
-            .flatten();
-        let active = lm.as_ref().filter(|_| settings.language_model);
-        let mut pick = |last: &Option<PathBuf>, default: Option<PathBuf>| {
-            let path = last.clone().filter(|p| p.is_file()).or(default)?;
-            models::load(&path, active).map_err(|e| errors.push(e)).ok()
-        };
-        let student = pick(&settings.student, default_student);
-        let teacher = pick(&settings.teacher, default_teacher);
-        let mut view = Self::new(settings, student, teacher, wake);
-        view.lm = lm;
-        if !errors.is_empty() {
-            view.message = Some(errors.join("\n"));
-        }
+    /// Builds the view and starts loading the shipped (or last used) models and the language
+    /// model on a thread of their own ([`Loader`]); the view says "Loading the models…" until
+    /// they arrive (see [`RecognizeView::is_loading`]).
+    pub fn with_default_models(
+        settings: Settings,
+        wake: impl Fn() + Send + Sync + 'static,
+    ) -> Self {
+        let (student, teacher, lm) = (
+            settings.student.clone(),
+            settings.teacher.clone(),
+            settings.language_model,
+        );
+        let mut view = Self::new(settings, None, None, wake);
+        view.message = Some(match view.loader.startup(student, teacher, lm) {
+            Ok(()) => "Loading the models…".into(),
+            Err(e) => e,
+        });
         view
+    }
+
+    /// Whether models are still loading.
+    pub fn is_loading(&self) -> bool {
+        self.loader.busy()
+    }
+
+    /// Takes in the models whose loading finished.
+    fn take_loaded(&mut self) {
+        for loaded in self.loader.poll() {
+            match loaded {
+                Loaded::Startup {
+                    lm,
+                    student,
+                    teacher,
+                    errors,
+                } => {
+                    self.lm = lm;
+                    self.student = self.student.take().or(student);
+                    self.teacher = self.teacher.take().or(teacher);
+                    self.message = match (&self.student, &self.teacher) {
+                        _ if !errors.is_empty() => Some(errors.join("\n")),
+                        (None, None) => Some(format!(
+                            "No model loaded: none found in {}. Name a model file below.",
+                            models::models_dir().display()
+                        )),
+                        _ => None,
+                    };
+                }
+                Loaded::Models(results) => {
+                    let mut errors = Vec::new();
+                    for (student, result) in results {
+                        match result {
+                            Ok(m) if student => {
+                                self.settings.student = Some(m.path.clone());
+                                self.student = Some(m);
+                            }
+                            Ok(m) => {
+                                self.settings.teacher = Some(m.path.clone());
+                                self.teacher = Some(m);
+                            }
+                            Err(e) => errors.push(e),
+                        }
+                    }
+                    self.message = (!errors.is_empty()).then(|| errors.join("\n"));
+                }
+            }
+            self.worker.set_models(
+                self.student.as_ref().map(|m| m.recognizer.clone()),
+                self.teacher.as_ref().map(|m| m.recognizer.clone()),
+            );
+            self.submit_now();
+        }
     }
 
     /// Loads an image file as the thing to recognize.
@@ -203,43 +259,32 @@ impl RecognizeView {
     }
 
     /// Switches decoding with the language model on or off: both models are loaded again
-    /// with the new decoder and the input is recognized again.
+    /// (off the UI thread) with the new decoder, and the input is recognized again when they
+    /// arrive.
     pub fn set_language_model(&mut self, on: bool) {
         self.settings.language_model = on;
-        for student in [true, false] {
-            let current = if student {
-                &self.student
-            } else {
-                &self.teacher
-            };
-            let path = current.as_ref().map(|m| m.path.clone());
-            if let Some(path) = path {
-                self.set_model(student, &path);
-            }
-        }
+        let files: Vec<(bool, PathBuf)> = [(true, &self.student), (false, &self.teacher)]
+            .into_iter()
+            .filter_map(|(student, m)| m.as_ref().map(|m| (student, m.path.clone())))
+            .collect();
+        self.load_models(files);
     }
 
-    /// Loads `path` as the student (`student = true`) or the teacher; an error becomes the
-    /// view's message.
+    /// Loads `path` as the student (`student = true`) or the teacher, off the UI thread; an
+    /// error becomes the view's message when the load finishes.
     pub fn set_model(&mut self, student: bool, path: &Path) {
-        match models::load(path, self.active_lm()) {
-            Ok(m) => {
-                if student {
-                    self.settings.student = Some(m.path.clone());
-                    self.student = Some(m);
-                } else {
-                    self.settings.teacher = Some(m.path.clone());
-                    self.teacher = Some(m);
-                }
-                self.worker.set_models(
-                    self.student.as_ref().map(|m| m.recognizer.clone()),
-                    self.teacher.as_ref().map(|m| m.recognizer.clone()),
-                );
-                self.message = None;
-                self.submit_now();
-            }
-            Err(e) => self.message = Some(e),
+        self.load_models(vec![(student, path.to_path_buf())]);
+    }
+
+    fn load_models(&mut self, files: Vec<(bool, PathBuf)>) {
+        if files.is_empty() {
+            return;
         }
+        let lm = self.active_lm().cloned();
+        self.message = Some(match self.loader.models(files, lm) {
+            Ok(()) => "Loading…".into(),
+            Err(e) => e,
+        });
     }
 
     /// Puts opened ink on the canvas (its transcription, if any, becomes the ink's label), or
@@ -363,6 +408,10 @@ impl RecognizeView {
 
     /// Draws the view.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.take_loaded();
+        if self.is_loading() {
+            ui.ctx().request_repaint_after(Duration::from_millis(100));
+        }
         if let Some(outcome) = self.worker.poll() {
             if std::env::var_os("INKLING_APP_LOG").is_some() {
                 log_outcome(&outcome);

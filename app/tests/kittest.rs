@@ -16,6 +16,7 @@ use engine::data::normalize::InkLine;
 use engine::recognize::{Alternative, LineRecognizer, Recognition, RecognizedChar};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// Answers `text` for every line and counts its calls.
 struct Fake {
@@ -165,6 +166,9 @@ fn bad_images_and_model_files_are_messages_not_panics() {
     h.run_ok();
     h.get_by_label("Use as student").click();
     h.run_ok();
+    // The file is read off the UI thread; its error is the message once the load is done.
+    run_until(&mut h, |v| !v.is_loading());
+    h.run_ok();
     let msg = h.state().message.clone().unwrap_or_default();
     assert!(msg.contains("notes.inkm"), "{msg}");
     // No image on the clipboard (or no clipboard at all, headless): a message.
@@ -306,9 +310,16 @@ fn the_language_model_switch_reloads_the_shipped_models() {
         ..Settings::default()
     };
     let view = RecognizeView::with_default_models(settings, || {});
-    assert!(view.message.is_none(), "{:?}", view.message);
-    assert!(view.has_language_model());
+    // The models and the language model load off the UI thread; the view says so meanwhile.
+    assert!(view.is_loading());
+    assert_eq!(view.message.as_deref(), Some("Loading the models…"));
     let mut h = harness(view);
+    common::run_until(&mut h, "the shipped models", Duration::from_secs(30), |v| {
+        !v.is_loading()
+    });
+    h.run_ok();
+    assert!(h.state().message.is_none(), "{:?}", h.state().message);
+    assert!(h.state().has_language_model());
     let sample = app::models::samples_dir().join("hwr-424242-000000.png");
     let truth = std::fs::read_to_string(sample.with_extension("gt.txt")).unwrap();
     h.state_mut().load_image(&sample);
@@ -324,6 +335,12 @@ fn the_language_model_switch_reloads_the_shipped_models() {
     h.get_by_label("Language model").click();
     h.run_ok();
     assert!(!h.state().settings.language_model);
+    common::run_until(
+        &mut h,
+        "the models reloaded",
+        Duration::from_secs(30),
+        |v| !v.is_loading(),
+    );
     let without = read(&mut h);
     assert!(h.state().message.is_none(), "{:?}", h.state().message);
     // Both decoders read the shipped sample (a clear line) nearly right.
