@@ -1,9 +1,11 @@
-//! Model loading off the UI thread: reading a model file, folding BatchNorm and packing the
-//! weights, and reading the language model, take long enough (hundreds of ms) to freeze the
-//! window, so each load runs on a thread of its own and its result comes back through a
+//! Loading off the UI thread: reading a model file, folding BatchNorm and packing the weights,
+//! reading the language model, and decoding a large image take long enough (up to hundreds of
+//! ms) to freeze the window, so each load runs on a thread of its own and its result comes back through a
 //! channel that the view polls every frame (`wake` asks for that frame).
 
 use crate::models::{self, LoadedModel};
+use engine::data::ink::inkml::{self, InkDocument};
+use engine::data::normalize::{Gray, load_gray};
 use engine::lm::CharLm;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +30,15 @@ pub enum Loaded {
     /// Models loaded again or anew (a model picked by the user, the language model switched):
     /// `(student?, result)` for each.
     Models(Vec<(bool, Result<LoadedModel, String>)>),
+    /// An image file decoded to gray.
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// Its pixels, or why they could not be read.
+        result: Result<Gray, String>,
+    },
+    /// An InkML file read.
+    Ink(Result<InkDocument, String>),
 }
 
 /// Starts loads and hands back what finished.
@@ -115,6 +126,21 @@ impl Loader {
                     .map(|(student, path)| (student, models::load(&path, lm.as_ref())))
                     .collect(),
             )
+        })
+    }
+
+    /// Decodes an image file (or reads an InkML file, by its extension).
+    pub fn file(&mut self, path: PathBuf) -> Result<(), String> {
+        let ink = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("inkml"));
+        self.spawn(move || {
+            if ink {
+                Loaded::Ink(inkml::read(&path).map_err(|e| e.to_string()))
+            } else {
+                let result = load_gray(&path).map_err(|e| e.to_string());
+                Loaded::Image { path, result }
+            }
         })
     }
 

@@ -9,7 +9,7 @@ use crate::models::{self, LoadedModel};
 use crate::worker::{Outcome, Request, Worker};
 use eframe::egui;
 use engine::data::ink::inkml::{self, InkDocument};
-use engine::data::normalize::{Gray, load_gray};
+use engine::data::normalize::Gray;
 use engine::data::segment::LineBox;
 use engine::lm::CharLm;
 use engine::recognize::Recognition;
@@ -191,6 +191,27 @@ impl RecognizeView {
                         _ => None,
                     };
                 }
+                Loaded::Image { path, result } => {
+                    match result {
+                        Ok(gray) => {
+                            self.source = Source::Image {
+                                path,
+                                gray,
+                                texture: None,
+                                region: None,
+                                drag_from: None,
+                            };
+                            self.message = None;
+                            self.submit_now();
+                        }
+                        Err(e) => self.message = Some(e),
+                    }
+                    continue;
+                }
+                Loaded::Ink(opened) => {
+                    self.open_ink(opened);
+                    continue;
+                }
                 Loaded::Models(results) => {
                     let mut errors = Vec::new();
                     for (student, result) in results {
@@ -224,27 +245,24 @@ impl RecognizeView {
                 Some("Type the path of an image file first (or drop one on the window).".into());
             return;
         }
-        if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("inkml"))
-        {
-            let opened = inkml::read(path).map_err(|e| e.to_string());
-            self.open_ink(opened);
-            return;
+        if let Err(e) = self.loader.file(path.to_path_buf()) {
+            self.message = Some(e);
         }
-        match load_gray(path) {
-            Ok(gray) => {
-                self.source = Source::Image {
-                    path: path.to_path_buf(),
-                    gray,
-                    texture: None,
-                    region: None,
-                    drag_from: None,
-                };
-                self.message = None;
-                self.submit_now();
+    }
+
+    /// Takes in what finished loading until nothing is loading or `timeout` has passed (for
+    /// callers without a frame loop, such as tests); whether everything finished.
+    pub fn wait_for_loads(&mut self, timeout: Duration) -> bool {
+        let start = Instant::now();
+        loop {
+            self.take_loaded();
+            if !self.is_loading() {
+                return true;
             }
-            Err(e) => self.message = Some(e.to_string()),
+            if start.elapsed() > timeout {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 

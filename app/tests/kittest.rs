@@ -149,6 +149,7 @@ fn bad_images_and_model_files_are_messages_not_panics() {
     let junk = dir.join("junk.png");
     std::fs::write(&junk, b"not an image").unwrap();
     h.state_mut().load_image(&junk);
+    run_until(&mut h, |v| !v.is_loading());
     h.run_ok();
     let msg = h.state().message.clone().unwrap_or_default();
     assert!(msg.contains("junk.png"), "{msg}");
@@ -429,11 +430,13 @@ fn ink_files_open_on_the_canvas_and_bad_ones_say_why() {
     let bad = dir.join("bad.inkml");
     std::fs::write(&bad, "<ink>\n<trace>1 2, 3</trace>\n</ink>").unwrap();
     v.load_image(&bad);
+    assert!(v.wait_for_loads(Duration::from_secs(10)));
     let message = v.message.clone().unwrap_or_default();
     assert!(message.contains("bad.inkml:2:"), "{message}");
     assert!(v.canvas.is_empty());
     let good = engine::assets::assets_dir().join("samples/ink/unipen-pri-159-0034.inkml");
     v.load_image(&good);
+    assert!(v.wait_for_loads(Duration::from_secs(10)));
     assert!(v.message.is_none(), "{:?}", v.message);
     assert!(!v.canvas.is_empty());
     assert_eq!(v.ink_label, "three-point landing");
