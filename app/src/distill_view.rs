@@ -185,6 +185,8 @@ pub struct DistillView {
     /// A student the user asked to load into the recognize view.
     pub load_request: Option<PathBuf>,
     wake: std::sync::Arc<dyn Fn() + Send + Sync>,
+    /// The runs folder being read (off the UI thread), if a scan is under way.
+    scanning: Option<std::sync::mpsc::Receiver<Vec<PastRun>>>,
 }
 
 impl DistillView {
@@ -198,6 +200,7 @@ impl DistillView {
             past: Vec::new(),
             load_request: None,
             wake: std::sync::Arc::new(wake),
+            scanning: None,
         };
         v.refresh_past();
         v
@@ -278,24 +281,47 @@ impl DistillView {
         }
     }
 
-    /// Re-reads the runs folder.
+    /// Re-reads the runs folder, on a thread of its own (each run's metrics are read); the
+    /// list is replaced when the scan is done (see [`DistillView::scanning`]).
     pub fn refresh_past(&mut self) {
         let dir = PathBuf::from(self.form.runs_dir.trim());
-        let mut past: Vec<PastRun> = std::fs::read_dir(&dir)
-            .map(|it| {
-                it.filter_map(|e| e.ok())
-                    .map(|e| e.path())
-                    .filter(|p| p.join("metrics.csv").is_file())
-                    .map(|d| past_run(&d))
-                    .collect()
-            })
-            .unwrap_or_default();
-        past.sort_by(|a, b| a.dir.cmp(&b.dir));
-        self.past = past;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let wake = self.wake.clone();
+        let started = std::thread::Builder::new()
+            .name("inkling-runs-scan".into())
+            .spawn(move || {
+                let _ = tx.send(scan_runs(&dir));
+                wake();
+            });
+        match started {
+            Ok(_) => self.scanning = Some(rx),
+            // Without a thread, read it here: a slow frame beats an empty list.
+            Err(_) => self.past = scan_runs(&PathBuf::from(self.form.runs_dir.trim())),
+        }
+    }
+
+    /// Whether the runs folder is being read.
+    pub fn scanning(&self) -> bool {
+        self.scanning.is_some()
+    }
+
+    /// Takes in a finished scan of the runs folder.
+    fn take_scan(&mut self) {
+        if let Some(rx) = &self.scanning {
+            match rx.try_recv() {
+                Ok(past) => {
+                    self.past = past;
+                    self.scanning = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.scanning = None,
+            }
+        }
     }
 
     /// Draws the view.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.take_scan();
         self.poll();
         self.form_ui(ui);
         ui.separator();
@@ -528,6 +554,21 @@ fn eta(s: f64) -> String {
     } else {
         format!("{:.0} min", s / 60.0)
     }
+}
+
+/// The runs in `dir` (folders with a `metrics.csv`), sorted by name.
+fn scan_runs(dir: &Path) -> Vec<PastRun> {
+    let mut past: Vec<PastRun> = std::fs::read_dir(dir)
+        .map(|it| {
+            it.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.join("metrics.csv").is_file())
+                .map(|d| past_run(&d))
+                .collect()
+        })
+        .unwrap_or_default();
+    past.sort_by(|a, b| a.dir.cmp(&b.dir));
+    past
 }
 
 fn past_run(dir: &Path) -> PastRun {

@@ -88,6 +88,8 @@ fn a_tiny_run_finishes_and_its_student_can_be_loaded_and_a_long_one_cancelled() 
         .click();
     h.run_ok();
     assert_eq!(h.state().load_request.as_deref(), Some(student.as_path()));
+    // The runs folder is read again off the UI thread when the run finishes.
+    run_until(&mut h, "the runs folder scan", |v| !v.scanning());
     assert_eq!(h.state().past.len(), 1);
 
     // A long run, cancelled from the UI once it has started stepping: it stops with its
