@@ -1,7 +1,6 @@
 //! The convolution as a Burn operation of our own: forward and both gradients by
 //! [`super::conv_kernels`], registered with Burn's autodiff graph as one node with its own
-//! backward, so that the rest of the model (BatchNorm, pooling, the DBLSTM, the losses) stays
-//! Burn's.
+//! backward, next to Burn's operations for whatever the model does around it.
 
 use super::conv_kernels::{self, ConvShape};
 use super::{Ad, flex, slice};
