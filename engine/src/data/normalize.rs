@@ -64,6 +64,21 @@ pub struct Gray {
 }
 
 impl Gray {
+    /// The rectangle of columns `x0..x1` and rows `y0..y1` (within the image).
+    pub fn crop(&self, x0: usize, y0: usize, x1: usize, y1: usize) -> Gray {
+        let (x1, y1) = (x1.min(self.width), y1.min(self.height));
+        let (x0, y0) = (x0.min(x1), y0.min(y1));
+        let mut pixels = Vec::with_capacity((x1 - x0) * (y1 - y0));
+        for y in y0..y1 {
+            pixels.extend_from_slice(&self.pixels[y * self.width + x0..y * self.width + x1]);
+        }
+        Gray {
+            pixels,
+            width: x1 - x0,
+            height: y1 - y0,
+        }
+    }
+
     /// From an 8-bit luma image.
     pub fn from_luma8(img: &image::GrayImage) -> Self {
         Self {
@@ -361,17 +376,7 @@ pub fn crop_to_ink(cov: &Gray, margin: usize) -> Option<Gray> {
         return None;
     }
     let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
-    let (x1, y1) = ((x1 + margin).min(w), (y1 + margin).min(h));
-    let (cw, ch) = (x1 - x0, y1 - y0);
-    let mut pixels = Vec::with_capacity(cw * ch);
-    for y in y0..y1 {
-        pixels.extend_from_slice(&cov.pixels[y * w + x0..y * w + x1]);
-    }
-    Some(Gray {
-        pixels,
-        width: cw,
-        height: ch,
-    })
+    Some(cov.crop(x0, y0, x1 + margin, y1 + margin))
 }
 
 #[cfg(test)]

@@ -32,18 +32,7 @@ pub struct LineBox {
 impl LineBox {
     /// The box's pixels.
     pub fn crop(&self, gray: &Gray) -> Gray {
-        let (w, h) = (self.x1 - self.x0, self.y1 - self.y0);
-        let mut pixels = Vec::with_capacity(w * h);
-        for y in self.y0..self.y1 {
-            pixels.extend_from_slice(
-                &gray.pixels[y * gray.width + self.x0..y * gray.width + self.x1],
-            );
-        }
-        Gray {
-            pixels,
-            width: w,
-            height: h,
-        }
+        gray.crop(self.x0, self.y0, self.x1, self.y1)
     }
 }
 

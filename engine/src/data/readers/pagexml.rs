@@ -164,10 +164,7 @@ pub fn crop_polygon(gray: &Gray, polygon: &[(f32, f32)]) -> Option<Gray> {
         return None;
     }
     let (cw, ch) = (x1 - x0, y1 - y0);
-    let mut pixels = Vec::with_capacity(cw * ch);
-    for y in y0..y1 {
-        pixels.extend_from_slice(&gray.pixels[y * gray.width + x0..y * gray.width + x1]);
-    }
+    let mut pixels = gray.crop(x0, y0, x1, y1).pixels;
     let mut sorted = pixels.clone();
     sorted.sort_by(|a, b| a.total_cmp(b));
     let paper = sorted[sorted.len() / 2];
