@@ -31,6 +31,19 @@ pub fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
     found
 }
 
+/// The files of `dir` and of every folder below it whose extension is `extension`, sorted (none
+/// for a folder that cannot be read).
+pub fn files_with_extension_under(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    let mut found = files_with_extension(dir, extension);
+    for sub in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if sub.path().is_dir() {
+            found.extend(files_with_extension_under(&sub.path(), extension));
+        }
+    }
+    found.sort();
+    found
+}
+
 /// The shipped model of `task` with `role` in `dir`: the first `<task>-*.inkm` file by name
 /// whose header says `role`. The error lists what the folder holds.
 pub fn find_in(dir: &Path, task: Task, role: Role) -> Result<PathBuf> {

@@ -53,15 +53,10 @@ fn subcommand(args: &[String]) -> Vec<String> {
     args[..if two { 2 } else { 1 }.min(args.len())].to_vec()
 }
 
+/// The recipe kind a subcommand reads (the kind whose command it is).
 fn kind_of(sub: &[String]) -> Option<RecipeKind> {
-    match sub.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["train"] => Some(RecipeKind::Train),
-        ["finetune"] => Some(RecipeKind::Finetune),
-        ["distill"] => Some(RecipeKind::Distill),
-        ["experiment", "distill"] => Some(RecipeKind::ExperimentDistill),
-        ["experiment", "tucker"] => Some(RecipeKind::ExperimentTucker),
-        _ => None,
-    }
+    let command = format!("engine {}", sub.join(" "));
+    RecipeKind::ALL.into_iter().find(|k| k.command() == command)
 }
 
 #[test]

@@ -11,15 +11,8 @@ fn engine_src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/src")
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.expect("directory entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    engine::shipped::files_with_extension_under(dir, "rs")
 }
 
 /// The module path of a file: `data/readers/mod.rs` -> `["data", "readers"]`.
@@ -88,8 +81,7 @@ fn paths_after(code: &str, prefix: &str) -> Vec<Vec<String>> {
 /// Edges between modules cut to `depth` segments (`data::synth` at depth 2), from each
 /// non-test file of the engine.
 fn module_graph(depth: usize) -> BTreeMap<String, BTreeSet<String>> {
-    let mut files = Vec::new();
-    rust_files(&engine_src(), &mut files);
+    let files = rust_files(&engine_src());
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in files {
         let module = module_of(&file);
@@ -184,10 +176,8 @@ fn the_cycle_check_finds_a_planted_cycle() {
 
 #[test]
 fn kernels_and_decoders_import_nothing_from_burn() {
-    let mut files = Vec::new();
-    for dir in ["kernels", "decode"] {
-        rust_files(&engine_src().join(dir), &mut files);
-    }
+    let mut files = rust_files(&engine_src().join("kernels"));
+    files.extend(rust_files(&engine_src().join("decode")));
     files.push(engine_src().join("lm.rs"));
     files.push(engine_src().join("recognize.rs"));
     assert!(files.len() > 8);
@@ -203,9 +193,7 @@ fn kernels_and_decoders_import_nothing_from_burn() {
 
 #[test]
 fn only_the_binary_parses_arguments() {
-    let mut files = Vec::new();
-    rust_files(&engine_src(), &mut files);
-    for file in files {
+    for file in rust_files(&engine_src()) {
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if file.parent() == Some(engine_src().as_path()) && (name == "main.rs" || name == "cli.rs")
         {

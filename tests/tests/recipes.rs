@@ -69,27 +69,10 @@ fn check_recipe(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Every `.json` file under `dir`, at any depth.
-fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for path in std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-    {
-        if path.is_dir() {
-            json_files(&path, out);
-        } else if path.extension().is_some_and(|x| x == "json") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn every_training_recipe_parses_and_its_sources_build() {
     let mut checked = 0;
-    let mut entries = Vec::new();
-    json_files(&training_dir(), &mut entries);
-    entries.sort();
+    let entries = engine::shipped::files_with_extension_under(&training_dir(), "json");
     let mut failures = Vec::new();
     for path in entries {
         if let Err(e) = check_recipe(&path) {

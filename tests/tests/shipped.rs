@@ -241,21 +241,11 @@ fn recorded_recipe(root: &std::path::Path, recorded: &str) -> std::path::PathBuf
     if direct.is_file() {
         return direct;
     }
-    let name = std::path::Path::new(recorded).file_name().unwrap();
-    fn find(dir: &std::path::Path, name: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
-        for entry in std::fs::read_dir(dir).ok()?.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                if let Some(found) = find(&path, name) {
-                    return Some(found);
-                }
-            } else if path.file_name() == Some(name) {
-                return Some(path);
-            }
-        }
-        None
-    }
-    find(&root.join("training"), name).unwrap_or(direct)
+    let name = std::path::Path::new(recorded).file_name();
+    engine::shipped::files_with_extension_under(&root.join("training"), "json")
+        .into_iter()
+        .find(|p| p.file_name() == name)
+        .unwrap_or(direct)
 }
 
 /// The reserved fonts (`assets/fonts/FONTSOURCE.tsv`) that the recipes behind `model` (its

@@ -188,18 +188,7 @@ mod tests {
     #[test]
     fn the_holdout_constants_are_those_of_the_shipped_recipes() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../training");
-        fn json_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    json_files(&path, out);
-                } else if path.extension().is_some_and(|x| x == "json") {
-                    out.push(path);
-                }
-            }
-        }
-        let mut files = Vec::new();
-        json_files(&dir, &mut files);
+        let files = crate::shipped::files_with_extension_under(&dir, "json");
         let mut seen = 0;
         for path in files {
             let text = std::fs::read_to_string(&path).unwrap();

@@ -3,7 +3,7 @@
 //! `BatchNorm` updates them.
 
 use super::batch_norm_kernels::{self, NormShape, Statistics};
-use super::{Ad, flex, slice};
+use super::{Ad, flex, slice, tracked};
 use burn::nn::BatchNorm;
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -28,12 +28,9 @@ pub fn batch_norm_relu(x: Tensor<4>, norm: &BatchNorm) -> Tensor<4> {
         return relu(norm.forward(x));
     }
     let (gamma, beta) = (norm.gamma.val(), norm.beta.val());
-    let parts = (
-        x.clone().try_into_primitive::<Ad>(),
-        gamma.clone().try_into_primitive::<Ad>(),
-        beta.try_into_primitive::<Ad>(),
-    );
-    let (Ok(xa), Ok(ga), Ok(ba)) = parts else {
+    let (Some((xp, x_node)), Some((gp, g_node)), Some((bp, b_node))) =
+        (tracked(&x), tracked(&gamma), tracked(&beta))
+    else {
         return relu(norm.forward(x));
     };
     #[cfg(test)]
@@ -45,10 +42,6 @@ pub fn batch_norm_relu(x: Tensor<4>, norm: &BatchNorm) -> Tensor<4> {
         channels,
         pixels: h * w,
     };
-    let (xp, x_node) = xa.into_parts();
-    let (gp, g_node) = ga.into_parts();
-    let (bp, b_node) = ba.into_parts();
-    let (xp, gp, bp) = (xp.to_contiguous(), gp.to_contiguous(), bp.to_contiguous());
     let eps = norm.epsilon;
     let (y, stats) = batch_norm_kernels::forward(slice(&xp), slice(&gp), slice(&bp), eps, s);
     update_running(norm, &stats, &device);

@@ -3,7 +3,7 @@
 //! backward, next to Burn's operations for whatever the model does around it.
 
 use super::conv_kernels::{self, ConvShape};
-use super::{Ad, flex, slice};
+use super::{Ad, flex, plain, slice, tracked};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
@@ -59,18 +59,9 @@ fn run(x: Tensor<4>, conv: &Conv2d, s: ConvShape) -> Tensor<4> {
     let weight = conv.weight.val();
     let out = [s.batch, s.c_out, s.h, s.w];
     // With autodiff: one graph node with our backward.
-    if let (Ok(xa), Ok(wa)) = (
-        x.clone().try_into_primitive::<Ad>(),
-        weight.clone().try_into_primitive::<Ad>(),
-    ) {
+    if let (Some((xp, x_node)), Some((wp, w_node))) = (tracked(&x), tracked(&weight)) {
         #[cfg(test)]
         tests::AUTODIFF_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (xp, x_node) = xa.into_parts();
-        let (wp, w_node) = wa.into_parts();
-        let (xp, wp) = (
-            FlexTensor::to_contiguous(&xp),
-            FlexTensor::to_contiguous(&wp),
-        );
         let y = flex(conv_kernels::forward(slice(&xp), slice(&wp), s), out);
         let y = match ConvBackward
             .prepare::<NoCheckpointing>([x_node, w_node])
@@ -83,14 +74,7 @@ fn run(x: Tensor<4>, conv: &Conv2d, s: ConvShape) -> Tensor<4> {
         return Tensor::from_primitive::<Ad>(y);
     }
     // Without autodiff (validation): the forward alone.
-    if let (Ok(xp), Ok(wp)) = (
-        x.clone().try_into_primitive::<Flex>(),
-        weight.try_into_primitive::<Flex>(),
-    ) {
-        let (xp, wp) = (
-            FlexTensor::to_contiguous(&xp),
-            FlexTensor::to_contiguous(&wp),
-        );
+    if let (Some(xp), Some(wp)) = (plain(&x), plain(&weight)) {
         let y = flex(conv_kernels::forward(slice(&xp), slice(&wp), s), out);
         return Tensor::from_primitive::<Flex>(y);
     }

@@ -3,7 +3,7 @@
 //! frame.
 
 use super::lstm_kernels::{self, LstmShape, Tape};
-use super::{Ad, flex, slice};
+use super::{Ad, flex, plain, slice, tracked};
 use burn::prelude::*;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::NoCheckpointing;
@@ -37,13 +37,7 @@ pub fn recurrence(xw: &Tensor<3>, w_hidden: &Tensor<3>, mask: &Tensor<2>) -> Opt
         .convert::<f32>()
         .try_to_vec()
         .ok()?;
-    if let (Ok(xa), Ok(wa)) = (
-        xw.clone().try_into_primitive::<Ad>(),
-        w_hidden.clone().try_into_primitive::<Ad>(),
-    ) {
-        let (xp, x_node) = xa.into_parts();
-        let (wp, w_node) = wa.into_parts();
-        let (xp, wp) = (xp.to_contiguous(), wp.to_contiguous());
+    if let (Some((xp, x_node)), Some((wp, w_node))) = (tracked(xw), tracked(w_hidden)) {
         let (y, tape) = lstm_kernels::forward(slice(&xp), slice(&wp), &mask, s);
         let y = flex(y, out);
         let y = match LstmBackward
@@ -56,13 +50,7 @@ pub fn recurrence(xw: &Tensor<3>, w_hidden: &Tensor<3>, mask: &Tensor<2>) -> Opt
         };
         return Some(Tensor::from_primitive::<Ad>(y));
     }
-    let (Ok(xp), Ok(wp)) = (
-        xw.clone().try_into_primitive::<Flex>(),
-        w_hidden.clone().try_into_primitive::<Flex>(),
-    ) else {
-        return None;
-    };
-    let (xp, wp) = (xp.to_contiguous(), wp.to_contiguous());
+    let (xp, wp) = (plain(xw)?, plain(w_hidden)?);
     let (y, _) = lstm_kernels::forward(slice(&xp), slice(&wp), &mask, s);
     Some(Tensor::from_primitive::<Flex>(flex(y, out)))
 }

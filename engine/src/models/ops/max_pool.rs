@@ -4,7 +4,7 @@
 //! there. Burn's CPU pooling computes indices with integer divisions per element; this is a
 //! plain pass over rows.
 
-use super::{Ad, flex, slice};
+use super::{Ad, flex, plain, slice, tracked};
 use burn::nn::PaddingConfig2d;
 use burn::nn::pool::MaxPool2d;
 use burn::prelude::*;
@@ -86,12 +86,16 @@ pub fn backward(dy: &[f32], arg: &[u32], s: PoolShape) -> Vec<f32> {
 /// `[batch, channels, h, w]` -> `[batch, channels, h / ph, w / pw]`
 pub fn max_pool2d(x: Tensor<4>, pool: &MaxPool2d) -> Tensor<4> {
     let [ph, pw] = pool.kernel_size;
-    let plain = pool.stride == pool.kernel_size
+    let windowed = pool.stride == pool.kernel_size
         && pool.dilation == [1, 1]
         && matches!(pool.padding, PaddingConfig2d::Valid)
         && !pool.ceil_mode;
     let [b, c, h, w] = x.dims();
-    if !(plain && super::enabled() && x.dtype() == burn::tensor::DType::F32 && h >= ph && w >= pw)
+    if !(windowed
+        && super::enabled()
+        && x.dtype() == burn::tensor::DType::F32
+        && h >= ph
+        && w >= pw)
         || b * c * h * w > u32::MAX as usize
     {
         return pool.forward(x);
@@ -104,11 +108,9 @@ pub fn max_pool2d(x: Tensor<4>, pool: &MaxPool2d) -> Tensor<4> {
         pw,
     };
     let dims = [b, c, h / ph, w / pw];
-    if let Ok(xa) = x.clone().try_into_primitive::<Ad>() {
+    if let Some((xp, node)) = tracked(&x) {
         #[cfg(test)]
         tests::OUR_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (xp, node) = xa.into_parts();
-        let xp = xp.to_contiguous();
         let (y, arg) = forward(slice(&xp), s);
         let y = flex(y, dims);
         let y = match PoolBackward
@@ -121,8 +123,8 @@ pub fn max_pool2d(x: Tensor<4>, pool: &MaxPool2d) -> Tensor<4> {
         };
         return Tensor::from_primitive::<Ad>(y);
     }
-    if let Ok(xp) = x.clone().try_into_primitive::<Flex>() {
-        let (y, _) = forward(slice(&xp.to_contiguous()), s);
+    if let Some(xp) = plain(&x) {
+        let (y, _) = forward(slice(&xp), s);
         return Tensor::from_primitive::<Flex>(flex(y, dims));
     }
     pool.forward(x)

@@ -17,6 +17,7 @@ pub mod max_pool;
 use burn::tensor::TensorData;
 use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::strategy::NoCheckpointing;
+use burn_autodiff::ops::NodeGuard;
 use burn_flex::{Flex, FlexTensor};
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -27,6 +28,18 @@ type Ad = Autodiff<Flex, NoCheckpointing>;
 /// operations rule out before they get here).
 fn slice(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().unwrap_or(&[])
+}
+
+/// An autodiff tensor's values (contiguous) and the guard of its graph node; `None` off
+/// `Autodiff<Flex>`.
+fn tracked<const D: usize>(t: &burn::prelude::Tensor<D>) -> Option<(FlexTensor, NodeGuard)> {
+    let (values, node) = t.clone().try_into_primitive::<Ad>().ok()?.into_parts();
+    Some((values.to_contiguous(), node))
+}
+
+/// A plain Flex tensor's values (contiguous); `None` on any other backend.
+fn plain<const D: usize>(t: &burn::prelude::Tensor<D>) -> Option<FlexTensor> {
+    Some(t.clone().try_into_primitive::<Flex>().ok()?.to_contiguous())
 }
 
 /// A Flex tensor of `shape` holding `values` (row-major).
