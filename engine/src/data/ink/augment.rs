@@ -119,12 +119,25 @@ pub fn augment(ink: &Ink, cfg: &InkAugment, rng: &mut StdRng) -> Ink {
     out
 }
 
+/// Most points [`resample`] makes of one ink: a step too fine for the ink's length (ink of
+/// almost no height, such as a lone dash, scaled by that height) is widened to this many.
+pub const MAX_RESAMPLED_POINTS: usize = 20_000;
+
 /// The ink resampled at an even spacing of `step` units along each stroke (first and last
-/// points kept, time and pressure interpolated).
+/// points kept, time and pressure interpolated), about [`MAX_RESAMPLED_POINTS`] points at most
+/// (plus each stroke's ends).
 pub fn resample(ink: &Ink, step: f32) -> Ink {
     if step <= 0.0 || !step.is_finite() {
         return ink.clone();
     }
+    let length: f32 = ink
+        .strokes
+        .iter()
+        .flat_map(|s| s.points.windows(2))
+        .map(|w| (w[1].x - w[0].x).hypot(w[1].y - w[0].y))
+        .filter(|l| l.is_finite())
+        .sum();
+    let step = step.max(length / MAX_RESAMPLED_POINTS as f32);
     let strokes = ink
         .strokes
         .iter()
@@ -216,5 +229,36 @@ mod tests {
                     .all(|p| p.pressure.is_none_or(|f| (0.1..=1.0).contains(&f)))
             );
         }
+    }
+
+    /// A flat stroke (a dash: almost no height) resampled at a step scaled by that height stays
+    /// within the point budget (it once asked for 25 GB).
+    #[test]
+    fn a_flat_stroke_resamples_within_the_point_budget() {
+        let point = |x: f32| InkPoint {
+            x,
+            y: 5.0,
+            t: None,
+            pressure: None,
+        };
+        let dash = Ink {
+            strokes: vec![InkStroke {
+                points: vec![point(0.0), point(3000.0)],
+                width: None,
+            }],
+        };
+        let r = resample(&dash, 1e-5);
+        let n: usize = r.strokes.iter().map(|s| s.points.len()).sum();
+        // The budget, plus the stroke's ends and float rounding.
+        assert!((2..=MAX_RESAMPLED_POINTS + 8).contains(&n), "{n} points");
+        let mut rng = rand::SeedableRng::seed_from_u64(1);
+        let cfg = InkAugment {
+            resample: 1.0,
+            ..InkAugment::default()
+        };
+        let out = augment(&dash, &cfg, &mut rng);
+        assert!(
+            out.strokes.iter().map(|s| s.points.len()).sum::<usize>() <= MAX_RESAMPLED_POINTS + 8
+        );
     }
 }
