@@ -85,6 +85,7 @@ pub fn load(path: &Path, lm: Option<&Arc<CharLm>>) -> Result<LoadedModel, String
             },
             word_bonus: 0.0,
             nbest: 5,
+            pruning: Default::default(),
         },
         lm: lm.cloned(),
         lexicon: None,

@@ -140,6 +140,17 @@ impl ModelArg {
     }
 }
 
+/// Labeled lines to score on (`eval`, `bench-decode`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LabeledLines {
+    /// Dataset: a folder of NAME.png + NAME.gt.txt, a TSV list, IAM lines.txt, or PAGE-XML.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Use at most this many lines.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
 /// How `recognize` and `eval` decode.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DecodeArgs {
@@ -166,6 +177,10 @@ pub struct DecodeArgs {
     /// Alternatives reported in JSON (beam search).
     #[arg(long, default_value_t = 5)]
     pub nbest: usize,
+    /// Beam search without its pruning (every character above e^-12 tried on every frame):
+    /// slower, for comparison.
+    #[arg(long)]
+    pub exact_beam: bool,
     /// Run the DBLSTM's recurrence on int8 weights (AVX-512 VNNI): faster, and no longer
     /// equal to the f32 model (see `engine/src/kernels/lstm_int8.rs`).
     #[arg(long)]
@@ -199,6 +214,11 @@ impl DecodeArgs {
                     },
                     word_bonus: self.word_bonus,
                     nbest: self.nbest,
+                    pruning: if self.exact_beam {
+                        engine::decode::beam::Pruning::NONE
+                    } else {
+                        engine::decode::beam::Pruning::default()
+                    },
                 },
                 lm: self
                     .lm
@@ -340,12 +360,9 @@ pub enum Command {
         /// Which model.
         #[command(flatten)]
         model: ModelArg,
-        /// Dataset: a folder of NAME.png + NAME.gt.txt, a TSV list, IAM lines.txt, or PAGE-XML.
-        #[arg(long)]
-        data: PathBuf,
-        /// Use at most this many lines.
-        #[arg(long)]
-        limit: Option<usize>,
+        /// The labeled lines.
+        #[command(flatten)]
+        lines: LabeledLines,
         /// How many of the worst lines to print.
         #[arg(long, default_value_t = 10)]
         worst: usize,
@@ -353,6 +370,54 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         threads: usize,
         /// Decoding.
+        #[command(flatten)]
+        decoding: DecodeArgs,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What each decoder (greedy; beam search at several widths, pruned and exact) reads and
+    /// costs next to the network, line by line on labeled lines, one thread: CER, and the
+    /// median per-line decoder / network time ratio with its bootstrap 95% interval.
+    BenchDecode {
+        /// Which model.
+        #[command(flatten)]
+        model: ModelArg,
+        /// The labeled lines.
+        #[command(flatten)]
+        lines: LabeledLines,
+        /// Beam widths.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 4, 8, 16, 32])]
+        widths: Vec<usize>,
+        /// Character LM for the beam search (`shipped`: assets/models/english-5gram.lm.gz).
+        #[arg(long)]
+        lm: Option<PathBuf>,
+        /// LM weight [default: by the model's task, as `recognize`].
+        #[arg(long)]
+        lm_weight: Option<f64>,
+        /// Pruning settings to try at each width: `default`, `exact` (none), or changes to
+        /// the default as key=value pairs (blank_skip, top_k, cum_prob, token_rel, beam_rel;
+        /// see engine/src/decode/beam.rs). Repeat the flag for several.
+        #[arg(long, default_values = ["default"])]
+        prune: Vec<engine::decode::beam::Pruning>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The whole path a user waits for, image file to text, for several models taking turns
+    /// image by image, one thread: median ms per image and each model's speed-up over the
+    /// first, with bootstrap 95% intervals (warm caches, and cold).
+    BenchE2e {
+        /// Model files, comma-separated; the first is the reference (e.g. the teacher).
+        #[arg(long, value_delimiter = ',', required = true)]
+        models: Vec<PathBuf>,
+        /// A folder of line images.
+        #[arg(long)]
+        images: PathBuf,
+        /// Use at most this many images.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Decoding (the same for every model; the LM weight defaults by each model's task).
         #[command(flatten)]
         decoding: DecodeArgs,
         /// Print the result as JSON.
@@ -464,6 +529,11 @@ pub enum Command {
         /// more input channels), to see what Winograd brings.
         #[arg(long)]
         no_winograd: bool,
+        /// Kernel tiers to bench in turn, each with its own measured peak (avx512, avx2,
+        /// portable; `all`: every tier this CPU has) [default: the current tier, see
+        /// INKLING_KERNELS]
+        #[arg(long, value_delimiter = ',')]
+        tiers: Vec<String>,
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
@@ -521,6 +591,13 @@ pub enum Command {
         /// Line width in pixels for the GFLOPs column.
         #[arg(long, default_value_t = 800)]
         width: usize,
+    },
+    /// Rewrite model files of format 1 (before the checksum) in the current format, header and
+    /// weights unchanged; files already current are checked and left alone.
+    Migrate {
+        /// Model files (.inkm).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 

@@ -165,6 +165,30 @@ pub struct EvalReport {
     pub seconds: f64,
 }
 
+/// The first `limit` labeled lines of a dataset, normalized to `height` for `alphabet`, and
+/// how many of its samples could not be used; an error naming the reasons when none can.
+pub fn labeled_lines(
+    data: &Path,
+    limit: Option<usize>,
+    alphabet: &crate::Alphabet,
+    height: usize,
+) -> Result<(Vec<crate::data::batcher::PreparedLine>, usize)> {
+    let mut ds = read_dataset(data)?;
+    if let Some(n) = limit {
+        ds.samples.truncate(n);
+    }
+    let mut stats = PrepStats::default();
+    let lines = prepare(&ds.samples, alphabet, height, &mut stats);
+    if lines.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{}: no usable lines ({})",
+            data.display(),
+            stats.describe().unwrap_or_default()
+        )));
+    }
+    Ok((lines, ds.skipped.len() + stats.bad_images))
+}
+
 /// Scores a model on a dataset on the fast path, with `decoder`, on `threads` workers.
 pub fn eval(
     model: &Path,
@@ -176,19 +200,7 @@ pub fn eval(
     int8_lstm: bool,
 ) -> Result<EvalReport> {
     let rec = fast_recognizer(model, decoder, int8_lstm)?;
-    let mut ds = read_dataset(data)?;
-    if let Some(n) = limit {
-        ds.samples.truncate(n);
-    }
-    let mut stats = PrepStats::default();
-    let lines = prepare(&ds.samples, &rec.header.alphabet, rec.height(), &mut stats);
-    if lines.is_empty() {
-        return Err(Error::Invalid(format!(
-            "{}: no usable lines ({})",
-            data.display(),
-            stats.describe().unwrap_or_default()
-        )));
-    }
+    let (lines, skipped) = labeled_lines(data, limit, &rec.header.alphabet, rec.height())?;
     let start = std::time::Instant::now();
     let hypotheses = parallel_map(&lines, threads, |l| {
         rec.recognize_lines(std::slice::from_ref(&l.ink))
@@ -209,7 +221,7 @@ pub fn eval(
         lines: rates.lines,
         cer: rates.cer(),
         wer: rates.wer(),
-        skipped: ds.skipped.len() + stats.bad_images,
+        skipped,
         worst: results,
         seconds,
     })

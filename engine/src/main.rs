@@ -24,11 +24,17 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Bench { .. })
-        && std::env::var_os("RAYON_NUM_THREADS").is_none()
+    if matches!(
+        cli.command,
+        Command::Bench { .. } | Command::BenchDecode { .. } | Command::BenchE2e { .. }
+    ) && std::env::var_os("RAYON_NUM_THREADS").is_none()
     {
         // SAFETY: no other thread exists yet. One thread, as the paper measures latency.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    }
+    if let Err(e) = engine::kernels::tier::from_env() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
     }
     match run(cli) {
         Ok(code) => code,
@@ -166,19 +172,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_onnx,
             int8_lstm,
             no_winograd,
+            tiers,
             json,
         } => {
+            use engine::kernels::tier::{self, Tier};
+            let tiers: Vec<Option<Tier>> = if tiers.is_empty() {
+                vec![None]
+            } else if tiers.iter().any(|t| t == "all") {
+                Tier::available().into_iter().map(Some).collect()
+            } else {
+                tiers
+                    .iter()
+                    .map(|t| t.parse::<Tier>().map(Some))
+                    .collect::<Result<_, _>>()
+                    .map_err(anyhow::Error::msg)?
+            };
             if int8_lstm && !engine::kernels::lstm_int8::available() {
                 anyhow::bail!(
                     "--int8-lstm needs AVX-512 VNNI, which this CPU lacks (the portable int8 \
                      kernel would be timed instead of a real one)"
                 );
             }
-            let models = if models.is_empty() {
-                engine::bench::preset_models(&presets)
-            } else {
-                jobs::load_for_bench(&models)?
-            };
             let opts = engine::bench::BenchOptions {
                 reference_width: width,
                 lines,
@@ -188,11 +202,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 int8_lstm,
                 winograd: !no_winograd,
             };
-            let report = engine::bench::bench_models(&models, &opts)?;
+            let mut reports = Vec::new();
+            for t in &tiers {
+                tier::force(*t).map_err(anyhow::Error::msg)?;
+                // Models are converted under the tier they run on (their packed layouts
+                // follow the kernels).
+                let bench_models = if models.is_empty() {
+                    engine::bench::preset_models(&presets)
+                } else {
+                    jobs::load_for_bench(&models)?
+                };
+                let report = engine::bench::bench_models(&bench_models, &opts)?;
+                if !json {
+                    println!("Kernel tier: {}\n", tier::current());
+                    print!("{}", engine::bench::markdown(&report, &bench_models));
+                    println!();
+                }
+                reports.push(report);
+            }
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{}", engine::bench::markdown(&report, &models));
+                if reports.len() == 1 {
+                    println!("{}", serde_json::to_string_pretty(&reports[0])?);
+                } else {
+                    println!("{}", serde_json::to_string_pretty(&reports)?);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -305,8 +338,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Eval {
             model,
-            data,
-            limit,
+            lines: cli::LabeledLines { data, limit },
             worst,
             threads,
             decoding,
@@ -340,6 +372,94 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         println!("  {e:>3} | {r} | {h}");
                     }
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchDecode {
+            model,
+            lines: cli::LabeledLines { data, limit },
+            widths,
+            lm,
+            lm_weight,
+            prune,
+            json,
+        } => {
+            let model = model.path()?;
+            let lm = match lm {
+                Some(p) => {
+                    let lm = engine::lm::CharLm::load(&engine::shipped::resolve_lm(&p))?;
+                    let weight = match lm_weight {
+                        Some(w) => w,
+                        None => {
+                            engine::lm::default_weight(&engine::model_file::read_header(&model)?)
+                        }
+                    };
+                    Some((std::sync::Arc::new(lm), weight))
+                }
+                None => None,
+            };
+            let options = engine::bench::decode::DecodeBenchOptions {
+                model,
+                data,
+                limit,
+                lm,
+                widths,
+                prunings: prune,
+            };
+            let report = engine::bench::decode::bench_decode(&options)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", engine::bench::decode::markdown(&report));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { files } => {
+            for f in &files {
+                if engine::model_file::upgrade_file(f)? {
+                    println!("{}: now format 2 (checksummed)", f.display());
+                } else {
+                    println!("{}: already current, checksum holds", f.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchE2e {
+            models,
+            images,
+            limit,
+            decoding,
+            json,
+        } => {
+            let mut recognizers = Vec::new();
+            for path in &models {
+                let mut rec = engine::infer::FastRecognizer::load(path)?;
+                rec.decoder = decoding.decoder(path)?;
+                if decoding.int8_lstm {
+                    rec.model.quantize_lstm()?;
+                }
+                let name = path
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                recognizers.push((name, rec));
+            }
+            let mut files = engine::bench::e2e::image_files(&images)?;
+            if let Some(n) = limit {
+                files.truncate(n);
+            }
+            let report = engine::bench::e2e::bench_e2e(&recognizers, &files)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                let decoder = match decoding.decoder {
+                    cli::DecoderArg::Greedy => "greedy".to_string(),
+                    cli::DecoderArg::Beam => format!(
+                        "beam {}{}",
+                        decoding.beam,
+                        if decoding.lm.is_some() { " + LM" } else { "" }
+                    ),
+                };
+                print!("{}", engine::bench::e2e::markdown(&report, &decoder));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -2,8 +2,13 @@
 //! the weights (burnpack, optionally half precision).
 //!
 //! Layout: `INKLING\0` magic, format version (u32 LE), header length (u64 LE), JSON header,
-//! weights length (u64 LE), burnpack bytes. Files are written atomically (temporary file +
-//! rename), so a crash never leaves a half-written model behind.
+//! weights length (u64 LE), burnpack bytes, and (format 2) the CRC-32 of everything before it
+//! (u32 LE). Files are written atomically (temporary file + rename), so a crash never leaves a
+//! half-written model behind; the checksum catches what changes a file afterwards (a bad disk,
+//! a broken copy, an edit): such a file is refused as corrupt, by name.
+//!
+//! Files of format 1 (before the checksum) still load, with a warning on stderr; `engine
+//! migrate FILE...` rewrites them as format 2 without touching their header or weights.
 
 use crate::alphabet::Alphabet;
 use crate::error::{Error, Result};
@@ -16,7 +21,10 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"INKLING\0";
-const VERSION: u32 = 1;
+/// The format written: 2 adds the checksum.
+const VERSION: u32 = 2;
+/// The format before the checksum, still read.
+const VERSION_UNCHECKED: u32 = 1;
 
 /// What a model is for; distillation checks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,7 +114,35 @@ pub fn to_bytes(model: &Crnn, header: &ModelHeader) -> Result<Vec<u8>> {
     out.extend_from_slice(&json);
     out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
     out.extend_from_slice(&weights);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
     Ok(out)
+}
+
+/// A model file's bytes in the current format: a format-1 file gains its checksum (header and
+/// weights byte for byte as they were); a current file is returned as is, once its checksum
+/// holds. `Ok(None)`: already current.
+pub fn upgrade_bytes(bytes: &[u8], path: &Path) -> Result<Option<Vec<u8>>> {
+    let layout = Layout::of(bytes, path)?;
+    if layout.version == VERSION {
+        return Ok(None);
+    }
+    let mut out = bytes[..layout.end].to_vec();
+    out[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    // What was written must read back as the same model.
+    split(&out, path)?;
+    Ok(Some(out))
+}
+
+/// Rewrites a format-1 model file as format 2 (atomically); `Ok(false)` when it already was.
+pub fn upgrade_file(path: &Path) -> Result<bool> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    match upgrade_bytes(&bytes, path)? {
+        Some(out) => write_atomic(path, &out).map(|()| true),
+        None => Ok(false),
+    }
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, synced, renamed.
@@ -198,32 +234,98 @@ impl burn::module::ModuleVisitor for FiniteCheck<'_> {
     }
 }
 
+/// Where the parts of a model file lie, its format checked and (format 2) its checksum.
+struct Layout {
+    version: u32,
+    /// Header JSON bytes.
+    header: std::ops::Range<usize>,
+    /// Burnpack bytes.
+    weights: std::ops::Range<usize>,
+    /// End of the checksummed part (the weights' end).
+    end: usize,
+}
+
+impl Layout {
+    fn of(bytes: &[u8], path: &Path) -> Result<Self> {
+        let bad = |m: &str| Error::model(path, m.to_owned());
+        if bytes.len() < 20 || &bytes[..8] != MAGIC {
+            return Err(bad("not an Inkling model file (wrong magic bytes)"));
+        }
+        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        if version != VERSION && version != VERSION_UNCHECKED {
+            return Err(Error::model(
+                path,
+                format!(
+                    "model format version {version}, this build reads {VERSION_UNCHECKED} and \
+                     {VERSION}"
+                ),
+            ));
+        }
+        let read_u64 = |at: usize| -> Result<usize> {
+            let s = bytes
+                .get(at..at.saturating_add(8))
+                .ok_or_else(|| bad("file is truncated"))?;
+            let mut a = [0u8; 8];
+            a.copy_from_slice(s);
+            usize::try_from(u64::from_le_bytes(a)).map_err(|_| bad("file is truncated"))
+        };
+        let hlen = read_u64(12)?;
+        let header = 20..20usize.saturating_add(hlen);
+        let wlen = read_u64(header.end)?;
+        let weights =
+            header.end.saturating_add(8)..header.end.saturating_add(8).saturating_add(wlen);
+        let end = weights.end;
+        let want = if version == VERSION {
+            end.saturating_add(4)
+        } else {
+            end
+        };
+        if bytes.len() < want {
+            return Err(bad("file is truncated"));
+        }
+        if bytes.len() > want {
+            return Err(bad(
+                "the file is corrupt: it holds bytes after the model (damaged or appended to)",
+            ));
+        }
+        if version == VERSION {
+            let stored =
+                u32::from_le_bytes([bytes[end], bytes[end + 1], bytes[end + 2], bytes[end + 3]]);
+            if crc32fast::hash(&bytes[..end]) != stored {
+                return Err(bad(
+                    "the file is corrupt: its checksum does not match its contents (damaged \
+                     on disk or in a copy); copy or download it again",
+                ));
+            }
+        }
+        Ok(Self {
+            version,
+            header,
+            weights,
+            end,
+        })
+    }
+}
+
+/// Paths whose missing checksum was already reported.
+static WARNED: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
 fn split<'a>(bytes: &'a [u8], path: &Path) -> Result<(ModelHeader, &'a [u8])> {
-    let bad = |m: &str| Error::model(path, m.to_owned());
-    if bytes.len() < 20 || &bytes[..8] != MAGIC {
-        return Err(bad("not an Inkling model file (wrong magic bytes)"));
+    let layout = Layout::of(bytes, path)?;
+    if layout.version == VERSION_UNCHECKED {
+        let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+        if !warned.iter().any(|p| p == path) {
+            eprintln!(
+                "warning: {}: a model file without a checksum (format 1), so damage to it \
+                 cannot be detected; `engine migrate {}` adds one",
+                path.display(),
+                path.display()
+            );
+            warned.push(path.to_path_buf());
+        }
     }
-    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if version != VERSION {
-        return Err(Error::model(
-            path,
-            format!("model format version {version}, this build reads {VERSION}"),
-        ));
-    }
-    let read_u64 = |at: usize| -> Result<usize> {
-        let s = bytes
-            .get(at..at + 8)
-            .ok_or_else(|| bad("file is truncated"))?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        Ok(u64::from_le_bytes(a) as usize)
-    };
-    let hlen = read_u64(12)?;
-    let json = bytes
-        .get(20..20usize.saturating_add(hlen))
-        .ok_or_else(|| bad("file is truncated"))?;
-    let header: ModelHeader =
-        serde_json::from_slice(json).map_err(|e| Error::model(path, format!("bad header: {e}")))?;
+    let header: ModelHeader = serde_json::from_slice(&bytes[layout.header.clone()])
+        .map_err(|e| Error::model(path, format!("bad header: {e}")))?;
     header
         .config
         .validate()
@@ -238,12 +340,7 @@ fn split<'a>(bytes: &'a [u8], path: &Path) -> Result<(ModelHeader, &'a [u8])> {
             ),
         ));
     }
-    let at = 20 + hlen;
-    let wlen = read_u64(at)?;
-    let weights = bytes
-        .get(at + 8..(at + 8).saturating_add(wlen))
-        .ok_or_else(|| bad("file is truncated"))?;
-    Ok((header, weights))
+    Ok((header, &bytes[layout.weights]))
 }
 
 #[cfg(test)]
@@ -324,6 +421,16 @@ mod tests {
             err(b"PK\x03\x04 not a model at all, just some bytes").contains("not an Inkling model")
         );
         assert!(err(&bytes[..bytes.len() / 2]).contains("truncated"));
+        // Damage anywhere (a flipped byte in the weights, in the header, in the checksum)
+        // is refused as corruption, before anything is parsed.
+        for at in [bytes.len() * 3 / 4, 30, bytes.len() - 2] {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x5a;
+            assert!(err(&damaged).contains("corrupt"), "byte {at}");
+        }
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(b"junk");
+        assert!(err(&longer).contains("corrupt"));
         // Another alphabet than the network's output size.
         let mut other = h.clone();
         other.alphabet = Alphabet::new("abcdef").unwrap();
@@ -334,5 +441,28 @@ mod tests {
         other.config = CrnnConfig::preset(Preset::StudentTiny, h.alphabet.num_classes());
         let bytes = to_bytes(&h.config.init(&device), &other).unwrap();
         assert!(err(&bytes).contains("do not fit"));
+    }
+
+    /// A format-1 file (no checksum) still loads; migrating it adds the checksum and keeps
+    /// header and weights byte for byte; a migrated file is current.
+    #[test]
+    fn format_one_files_load_and_migrate() {
+        let device = Device::flex();
+        let h = header(true);
+        let v2 = to_bytes(&h.config.init(&device), &h).unwrap();
+        let mut v1 = v2[..v2.len() - 4].to_vec();
+        v1[8..12].copy_from_slice(&VERSION_UNCHECKED.to_le_bytes());
+        let old = from_bytes(&v1, Path::new("old.inkm"), &device).unwrap();
+        assert_eq!(old.header, h);
+        let upgraded = upgrade_bytes(&v1, Path::new("old.inkm")).unwrap().unwrap();
+        assert_eq!(upgraded, v2);
+        assert!(upgrade_bytes(&v2, Path::new("new.inkm")).unwrap().is_none());
+        // A damaged format-1 file cannot be caught by a checksum, but its structure still is.
+        assert!(
+            from_bytes(&v1[..v1.len() - 10], Path::new("old.inkm"), &device)
+                .unwrap_err()
+                .to_string()
+                .contains("truncated")
+        );
     }
 }

@@ -3,8 +3,11 @@
 //! own CPU backend, ONNX Runtime on the same network exported to ONNX), with the convolutions'
 //! achieved GFLOP/s against this core's measured fp32 peak.
 
+pub mod decode;
+pub mod e2e;
 pub mod lines;
 pub mod peers;
+pub mod stats;
 pub mod train;
 
 use crate::Alphabet;

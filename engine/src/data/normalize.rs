@@ -101,8 +101,12 @@ impl Gray {
 }
 
 /// Reads an image file as grayscale, refusing files that are unreadable, empty or too large.
+/// PNG, JPEG, WebP, BMP, TIFF and GIF (its first frame) are read; an EXIF orientation (phone
+/// photos) is applied, so the line comes out upright; transparent parts are composited onto
+/// white paper (drawing apps write black ink on a transparent background); 16-bit images keep
+/// their depth. The app and the CLI both read images through this function.
 pub fn load_gray(path: &Path) -> Result<Gray> {
-    let reader = image::ImageReader::open(path)
+    let mut reader = image::ImageReader::open(path)
         .map_err(|e| Error::io(path, e))?
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
@@ -110,19 +114,65 @@ pub fn load_gray(path: &Path) -> Result<Gray> {
     limits.max_image_width = Some(MAX_INPUT_SIDE);
     limits.max_image_height = Some(MAX_INPUT_SIDE);
     limits.max_alloc = Some(1 << 30);
-    let mut reader = reader;
     reader.limits(limits);
-    let img = reader.decode().map_err(|e| match e {
+    let decode_error = |e: image::ImageError| match e {
         image::ImageError::Limits(_) => Error::image(
             path,
             format!("image too large: the largest side allowed is {MAX_INPUT_SIDE} px"),
         ),
         other => Error::image(path, format!("cannot decode image: {other}")),
-    })?;
+    };
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    use image::ImageDecoder;
+    // An unreadable orientation tag is no reason to refuse the pixels.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    img.apply_orientation(orientation);
     if img.width() == 0 || img.height() == 0 {
         return Err(Error::image(path, "image has zero width or height"));
     }
-    Ok(Gray::from_luma8(&img.to_luma8()))
+    Ok(gray_on_white(&img))
+}
+
+/// An image as grayscale in [0, 1], its transparent parts composited onto white.
+pub fn gray_on_white(img: &image::DynamicImage) -> Gray {
+    let color = img.color();
+    let deep = color.bits_per_pixel() / u16::from(color.channel_count()) > 8;
+    let (width, height) = (img.width() as usize, img.height() as usize);
+    let pixels = match (color.has_alpha(), deep) {
+        (false, false) => return Gray::from_luma8(&img.to_luma8()),
+        (false, true) => img
+            .to_luma16()
+            .as_raw()
+            .iter()
+            .map(|&v| f32::from(v) / 65535.0)
+            .collect(),
+        (true, false) => img
+            .to_luma_alpha8()
+            .as_raw()
+            .chunks_exact(2)
+            .map(|p| {
+                let (v, a) = (f32::from(p[0]) / 255.0, f32::from(p[1]) / 255.0);
+                v * a + (1.0 - a)
+            })
+            .collect(),
+        (true, true) => img
+            .to_luma_alpha16()
+            .as_raw()
+            .chunks_exact(2)
+            .map(|p| {
+                let (v, a) = (f32::from(p[0]) / 65535.0, f32::from(p[1]) / 65535.0);
+                v * a + (1.0 - a)
+            })
+            .collect(),
+    };
+    Gray {
+        pixels,
+        width,
+        height,
+    }
 }
 
 /// Normalizes a grayscale line image to an ink map of the given height.
@@ -195,7 +245,7 @@ pub fn normalize(gray: &Gray, height: usize, source: &Path) -> Result<InkLine> {
 pub(crate) fn ink_map(gray: &Gray) -> Vec<f32> {
     let (w, h) = (gray.width, gray.height);
     let mut px = gray.pixels.clone();
-    if percentile(&px, 0.5) < 0.5 {
+    if median_below(&px, 0.5) {
         px.iter_mut().for_each(|v| *v = 1.0 - *v);
     }
     let paper = paper_level(&px, w, h);
@@ -250,21 +300,33 @@ fn paper_level(px: &[f32], w: usize, h: usize) -> Vec<f32> {
             dilated[by * bw + bx] = if own < 0.7 * m { m } else { own };
         }
     }
+    // Bilinear interpolation between block centres; the column taps are the same on every row.
+    let tap = |i: usize, n: usize| {
+        let g = ((i as f32 + 0.5) / block as f32 - 0.5).clamp(0.0, (n - 1) as f32);
+        let i0 = g.floor() as usize;
+        (i0, (i0 + 1).min(n - 1), g.fract())
+    };
+    let columns: Vec<(usize, usize, f32)> = (0..w).map(|x| tap(x, bw)).collect();
     let mut out = vec![0.0f32; w * h];
-    for y in 0..h {
-        let gy = ((y as f32 + 0.5) / block as f32 - 0.5).clamp(0.0, (bh - 1) as f32);
-        let (y0, fy) = (gy.floor() as usize, gy.fract());
-        let y1 = (y0 + 1).min(bh - 1);
-        for x in 0..w {
-            let gx = ((x as f32 + 0.5) / block as f32 - 0.5).clamp(0.0, (bw - 1) as f32);
-            let (x0, fx) = (gx.floor() as usize, gx.fract());
-            let x1 = (x0 + 1).min(bw - 1);
+    for (y, row) in out.chunks_exact_mut(w).enumerate() {
+        let (y0, y1, fy) = tap(y, bh);
+        for (o, &(x0, x1, fx)) in row.iter_mut().zip(&columns) {
             let top = dilated[y0 * bw + x0] * (1.0 - fx) + dilated[y0 * bw + x1] * fx;
             let bottom = dilated[y1 * bw + x0] * (1.0 - fx) + dilated[y1 * bw + x1] * fx;
-            out[y * w + x] = top * (1.0 - fy) + bottom * fy;
+            *o = top * (1.0 - fy) + bottom * fy;
         }
     }
     out
+}
+
+/// Whether `percentile(values, 0.5) < cut`, by counting instead of selecting: the median
+/// (nearest rank `k`) is below `cut` exactly when more than `k` values are.
+fn median_below(values: &[f32], cut: f32) -> bool {
+    if values.is_empty() {
+        return 0.0 < cut;
+    }
+    let k = ((values.len() - 1) as f32 * 0.5).round() as usize;
+    values.iter().filter(|&&v| v < cut).count() > k
 }
 
 /// The value below which a fraction `q` of `values` lies (nearest rank).
@@ -315,7 +377,6 @@ pub fn resize(src: &[f32], w: usize, h: usize, new_w: usize, new_h: usize) -> Ve
 
 fn resample_axis(src: &[f32], w: usize, h: usize, new_len: usize, along_x: bool) -> Vec<f32> {
     let len = if along_x { w } else { h };
-    let lines = if along_x { h } else { w };
     let ratio = len as f32 / new_len as f32;
     let support = ratio.max(1.0);
     // Precompute taps per output position.
@@ -334,28 +395,32 @@ fn resample_axis(src: &[f32], w: usize, h: usize, new_len: usize, along_x: bool)
             (lo, weights)
         })
         .collect();
-    let (out_w, out_h) = if along_x { (new_len, h) } else { (w, new_len) };
-    let mut out = vec![0.0f32; out_w * out_h];
-    for line in 0..lines {
-        for (i, (lo, weights)) in taps.iter().enumerate() {
-            let mut acc = 0.0;
-            for (k, wgt) in weights.iter().enumerate() {
-                let j = lo + k;
-                let v = if along_x {
-                    src[line * w + j]
-                } else {
-                    src[j * w + line]
-                };
-                acc += v * wgt;
-            }
-            if along_x {
-                out[line * new_len + i] = acc;
-            } else {
-                out[i * w + line] = acc;
+    if along_x {
+        let mut out = vec![0.0f32; new_len * h];
+        for (src_row, out_row) in src.chunks_exact(w).zip(out.chunks_exact_mut(new_len)) {
+            for (o, (lo, weights)) in out_row.iter_mut().zip(&taps) {
+                let mut acc = 0.0;
+                for (v, wgt) in src_row[*lo..].iter().zip(weights) {
+                    acc += v * wgt;
+                }
+                *o = acc;
             }
         }
+        out
+    } else {
+        // Whole rows at a time (contiguous), each output row a weighted sum of input rows;
+        // per pixel the same sum in the same order as a column-wise pass.
+        let mut out = vec![0.0f32; w * new_len];
+        for (out_row, (lo, weights)) in out.chunks_exact_mut(w).zip(&taps) {
+            for (k, wgt) in weights.iter().enumerate() {
+                let src_row = &src[(lo + k) * w..(lo + k + 1) * w];
+                for (o, v) in out_row.iter_mut().zip(src_row) {
+                    *o += v * wgt;
+                }
+            }
+        }
+        out
     }
-    out
 }
 
 /// Crops a coverage canvas to its ink plus `margin` pixels.

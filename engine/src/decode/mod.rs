@@ -1,8 +1,10 @@
 //! CTC decoding on `[T, C]` log-probabilities, in plain Rust (no Burn): greedy here, prefix
-//! beam search with a language model in [`beam`], forced alignment in [`align`].
+//! beam search with a language model in [`beam`] (its pruning in [`pruning`]), forced alignment in [`align`].
 
 pub mod align;
 pub mod beam;
+mod lm_cache;
+pub mod pruning;
 
 /// One decoded character: its label, confidence and the frames it spans.
 #[derive(Debug, Clone, PartialEq)]

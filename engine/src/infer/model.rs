@@ -1,7 +1,7 @@
 //! A CRNN converted for the fast path, and the recognizer built on it.
 
 use crate::data::normalize::InkLine;
-use crate::decode::beam::{BeamConfig, Lexicon, beam_search};
+use crate::decode::beam::{BeamConfig, BeamSearch, Lexicon};
 use crate::decode::greedy;
 use crate::error::{Error, Result};
 use crate::kernels::conv::{bias_relu, conv3x3, matmul, max_pool};
@@ -502,6 +502,8 @@ pub struct FastRecognizer {
     /// Buffers of idle workers: each call takes one (or makes one), so that several threads
     /// can recognize lines at once without sharing buffers.
     scratch: Mutex<Vec<Scratch>>,
+    /// Beam searches of idle workers (each keeps its LM cache from line to line).
+    searches: Mutex<Vec<BeamSearch>>,
 }
 
 impl FastRecognizer {
@@ -519,6 +521,7 @@ impl FastRecognizer {
             model,
             decoder: Decoder::Greedy,
             scratch: Mutex::new(Vec::new()),
+            searches: Mutex::new(Vec::new()),
         })
     }
 
@@ -568,7 +571,9 @@ impl LineRecognizer for FastRecognizer {
                         lm,
                         lexicon,
                     } => {
-                        let hyps = beam_search(
+                        let lock = || self.searches.lock().unwrap_or_else(|p| p.into_inner());
+                        let mut search = lock().pop().unwrap_or_default();
+                        let hyps = search.search(
                             &lp,
                             classes,
                             alphabet,
@@ -576,6 +581,7 @@ impl LineRecognizer for FastRecognizer {
                             lm.as_deref(),
                             lexicon.as_deref(),
                         );
+                        lock().push(search);
                         let Some(best) = hyps.first() else {
                             // A lexicon can rule out every hypothesis: fall back to greedy.
                             return to_recognition(
@@ -585,11 +591,12 @@ impl LineRecognizer for FastRecognizer {
                                 stride,
                             );
                         };
-                        let mut r = to_recognition(&best.decoded, line, alphabet, stride);
+                        let decoded = best.decoded(&lp, classes);
+                        let mut r = to_recognition(&decoded, line, alphabet, stride);
                         r.alternatives = hyps
                             .iter()
                             .map(|h| Alternative {
-                                text: alphabet.decode(&h.decoded.labels()),
+                                text: alphabet.decode(&h.labels),
                                 score: h.score,
                             })
                             .collect();

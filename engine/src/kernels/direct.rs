@@ -128,7 +128,7 @@ impl PackedConv {
 pub fn has_asm_tile() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx512f")
+        crate::kernels::tier::avx512()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -167,7 +167,7 @@ pub fn conv(input: &Blocked, conv: &PackedConv, out: &mut Blocked) {
     // Offset of the first tap of output pixel (0, 0) in the padded input.
     let origin = if k == 3 { 0 } else { 1 };
     #[cfg(target_arch = "x86_64")]
-    let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+    let avx512 = crate::kernels::tier::avx512();
     #[cfg(not(target_arch = "x86_64"))]
     let avx512 = false;
     #[cfg(target_arch = "x86_64")]

@@ -56,7 +56,7 @@ const VECTORS_AVX2: usize = BLOCK_AVX2 / 8;
 pub fn block_width() -> usize {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if crate::kernels::tier::avx512() {
             return BLOCK;
         }
         if super::has_avx2_fma() && std::arch::is_x86_feature_detected!("f16c") {
@@ -378,7 +378,7 @@ fn recurrent(
                 return unsafe { recurrent_blocked_f32_avx2(g, h, blocked) };
             }
         }
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if crate::kernels::tier::avx512() {
             if block == BLOCK && fits(blocked_f16.len()) {
                 // SAFETY: AVX-512F was just detected; the sizes were just checked.
                 return unsafe { recurrent_blocked_f16_avx512(g, h, blocked_f16) };
@@ -392,8 +392,7 @@ fn recurrent(
                 return unsafe { recurrent_avx512(g, h, w) };
             }
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if crate::kernels::tier::avx2_fma() {
             // SAFETY: both features were just detected.
             return unsafe { recurrent_avx2(g, h, w) };
         }
@@ -471,12 +470,12 @@ unsafe fn cell_step_avx512(g: &mut [f32], c: &mut [f32], h_out: &mut [f32]) {
 /// Runs the LSTM cell with the best instruction set this CPU has.
 fn cell(g: &mut [f32], c: &mut [f32], h_out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
+    if crate::kernels::tier::avx512() {
         // SAFETY: AVX-512F was just detected; the sizes are checked inside.
         return unsafe { cell_step_avx512(g, c, h_out) };
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if crate::kernels::tier::avx2_fma() {
         // SAFETY: both features were just detected.
         return unsafe { cell_step_avx2(g, c, h_out) };
     }

@@ -20,8 +20,7 @@ const COLUMNS: usize = 256;
 pub fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vnni")
+        crate::kernels::tier::avx512() && std::arch::is_x86_feature_detected!("avx512vnni")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -100,9 +99,7 @@ impl Int8Recurrent {
     /// from step to step.
     pub fn recurrent(&self, dir: usize, g: &mut [f32], h: &[f32], scratch: &mut Int8Scratch) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vnni")
-        {
+        if crate::kernels::tier::avx512() && std::arch::is_x86_feature_detected!("avx512vnni") {
             // SAFETY: both features were just detected.
             return unsafe { self.recurrent_vnni(dir, g, h, scratch) };
         }
@@ -228,9 +225,7 @@ mod tests {
     /// `acc[j] = sum_i state[i] * w[i][j]` with the best instructions this CPU has.
     fn dot_products(w: &[i8], state: &[u8], acc: &mut [i32], k: usize) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vnni")
-        {
+        if crate::kernels::tier::avx512() && std::arch::is_x86_feature_detected!("avx512vnni") {
             // SAFETY: both features were just detected; the sizes follow from the layout.
             return unsafe { dot_products_vnni(w, state, acc, k) };
         }

@@ -3,7 +3,8 @@
 //! tile for the 3x3 layers; [`winograd`] for the deep ones) or, with several threads per line or
 //! on CPUs with neither, as SIMD GEMMs ([`conv`]: the `gemm` crate); a GEMM against weights
 //! packed once ([`panel_gemm`]); the DBLSTM's recurrence ([`lstm`], [`lstm_int8`]); and this
-//! core's measured fp32 peak ([`peak`]). Each kernel picks its instruction set at run time.
+//! core's measured fp32 peak ([`peak`]). Each kernel picks its instruction set at run time,
+//! within the tier [`tier`] allows (`INKLING_KERNELS=avx512|avx2|portable` forces a narrower one).
 //! The fast inference path ([`crate::infer`]) and the training path's own operations
 //! ([`crate::models::ops`]) are built on them.
 
@@ -13,19 +14,13 @@ pub mod lstm;
 pub mod lstm_int8;
 pub mod panel_gemm;
 pub mod peak;
+pub mod tier;
 pub mod winograd;
 
-/// Whether this CPU has AVX2 and FMA (checked once per call site by the standard library's
-/// cached detection): the kernels for CPUs without AVX-512 need both.
+/// Whether the AVX2 + FMA kernels may run ([`tier::avx2_fma`]: this CPU has both, and no
+/// narrower tier is forced): the kernels for CPUs without AVX-512 need both.
 pub fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    tier::avx2_fma()
 }
 
 /// Largest absolute difference between two equally long slices (0 for empty ones).

@@ -73,7 +73,7 @@ pub fn gemm(
     ldo: usize,
 ) {
     #[cfg(target_arch = "x86_64")]
-    let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+    let avx512 = crate::kernels::tier::avx512();
     #[cfg(not(target_arch = "x86_64"))]
     let avx512 = false;
     let ops = Operands {
@@ -113,7 +113,7 @@ fn gemm_on(ops: Operands, out: &mut [f32], avx512: bool) {
     );
     #[cfg(target_arch = "x86_64")]
     {
-        assert!(!avx512 || std::arch::is_x86_feature_detected!("avx512f"));
+        assert!(!avx512 || crate::kernels::tier::avx512());
         if avx512 {
             // SAFETY: AVX-512F was just checked, every size above.
             unsafe { gemm_avx512(ops, out) }
@@ -506,7 +506,7 @@ mod tests {
             k.push(Some(false));
         }
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if crate::kernels::tier::avx512() {
             k.push(Some(true));
         }
         k

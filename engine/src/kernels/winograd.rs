@@ -216,7 +216,7 @@ fn transform_in(input: &Blocked, chunk: Chunk, v: &mut [f32]) {
     } = chunk;
     assert!(vs >= n * ci && v.len() >= (POS - 1) * vs + n * ci && ci == input.blocks() * LANES);
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
+    if crate::kernels::tier::avx512() {
         // SAFETY: AVX-512F is available; the assert above and the blocked layout bound every
         // access (see the function).
         return unsafe { input_transform_avx512(input, chunk, v) };
@@ -251,7 +251,7 @@ fn transform_out(m: &[f32], chunk: Chunk, bias: &[f32], relu: bool, out: &mut Bl
     assert!(ms >= n * co && m.len() >= (POS - 1) * ms + n * co);
     assert!(co == out.blocks() * LANES && bias.len() >= co);
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
+    if crate::kernels::tier::avx512() {
         // SAFETY: AVX-512F is available; the assert above and the blocked layout bound every
         // access (see the function).
         return unsafe { output_transform_avx512(m, chunk, bias, relu, out) };

@@ -173,3 +173,91 @@ fn unreadable_and_huge_images_are_clear_errors() {
     assert!(err.contains("absent.png"), "{err}");
     assert!(DataFormat::detect(&d.join("nothing")).is_err());
 }
+
+/// A line of black ink on white, as `(width, height, luma)`.
+fn ink_line() -> image::GrayImage {
+    image::GrayImage::from_fn(120, 40, |x, y| {
+        let ink = (10..30).contains(&y) && (x % 17 < 6 || (x / 9) % 4 == 0) && x > 8 && x < 110;
+        image::Luma([if ink { 0 } else { 255 }])
+    })
+}
+
+/// A PNG's bytes with an `eXIf` chunk holding just an orientation tag, right after IHDR.
+fn png_with_orientation(img: &image::GrayImage, orientation: u16) -> Vec<u8> {
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    // TIFF header (big-endian), one IFD entry: tag 0x0112 (orientation), SHORT, count 1.
+    let mut exif = b"MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01".to_vec();
+    exif.extend_from_slice(&orientation.to_be_bytes());
+    exif.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    let mut chunk = (exif.len() as u32).to_be_bytes().to_vec();
+    let mut typed = b"eXIf".to_vec();
+    typed.extend_from_slice(&exif);
+    chunk.extend_from_slice(&typed);
+    chunk.extend_from_slice(&crc32fast::hash(&typed).to_be_bytes());
+    // Signature (8) + IHDR chunk (4 + 4 + 13 + 4).
+    png.splice(33..33, chunk);
+    png
+}
+
+/// The rows of the table: ink on a transparent background, a rotated photo with its
+/// EXIF orientation, and WebP / BMP / TIFF / GIF (and grey + alpha, 16-bit) all read as the
+/// same line in PNG does.
+#[test]
+fn every_image_a_user_has_reads_as_its_png() {
+    use crate::data::normalize::load_gray;
+    let d = scratch("image-kinds");
+    let line = ink_line();
+    let png = d.join("line.png");
+    line.save(&png).unwrap();
+    let want = load_gray(&png).unwrap();
+    assert!(want.pixels.contains(&0.0) && want.pixels.contains(&1.0));
+    let same = |path: &Path| {
+        let got = load_gray(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            (got.width, got.height),
+            (want.width, want.height),
+            "{}",
+            path.display()
+        );
+        let diff = crate::kernels::max_abs_diff(&got.pixels, &want.pixels);
+        assert!(diff < 1e-6, "{}: differs by {diff}", path.display());
+    };
+    for (name, format) in [
+        ("line.webp", image::ImageFormat::WebP),
+        ("line.bmp", image::ImageFormat::Bmp),
+        ("line.tif", image::ImageFormat::Tiff),
+        ("line.gif", image::ImageFormat::Gif),
+    ] {
+        let path = d.join(name);
+        image::DynamicImage::ImageRgba8(image::DynamicImage::ImageLuma8(line.clone()).to_rgba8())
+            .save_with_format(&path, format)
+            .unwrap();
+        same(&path);
+    }
+    // Black ink on a transparent background: the background is transparent black.
+    let transparent = image::RgbaImage::from_fn(line.width(), line.height(), |x, y| {
+        let ink = line.get_pixel(x, y)[0] == 0;
+        image::Rgba([0, 0, 0, if ink { 255 } else { 0 }])
+    });
+    let path = d.join("transparent.png");
+    transparent.save(&path).unwrap();
+    same(&path);
+    let grey_alpha = image::DynamicImage::ImageRgba8(transparent).to_luma_alpha16();
+    let path = d.join("grey-alpha-16.png");
+    grey_alpha.save(&path).unwrap();
+    same(&path);
+    let deep = image::DynamicImage::ImageLuma8(line.clone()).to_luma16();
+    let path = d.join("deep.png");
+    deep.save(&path).unwrap();
+    same(&path);
+    // Stored turned 90 degrees counter-clockwise, tagged "rotate 90 clockwise to show".
+    let stored = image::imageops::rotate270(&line);
+    let path = d.join("rotated.png");
+    std::fs::write(&path, png_with_orientation(&stored, 6)).unwrap();
+    same(&path);
+    // And the text reads the same: normalize finds the ink of the transparent line.
+    let gray = load_gray(&d.join("transparent.png")).unwrap();
+    assert!(crate::data::normalize::normalize(&gray, 40, &png).is_ok());
+}
