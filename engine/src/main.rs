@@ -42,8 +42,23 @@ fn main() -> ExitCode {
             let cancelled = e
                 .chain()
                 .any(|c| matches!(c.downcast_ref(), Some(engine::Error::Cancelled(_))));
+            let out_of_space = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref(),
+                    Some(engine::Error::Io { error, .. }) if matches!(
+                        error.kind(),
+                        std::io::ErrorKind::StorageFull
+                            | std::io::ErrorKind::FileTooLarge
+                            | std::io::ErrorKind::QuotaExceeded
+                    )
+                )
+            });
             let hint = if cancelled {
                 " (run the same command with --resume)"
+            } else if out_of_space {
+                " (no room to write: files are written whole or not at all, so the last \
+                 checkpoint and model are intact; make room, then run the same command, with \
+                 --resume for a training run)"
             } else {
                 ""
             };
