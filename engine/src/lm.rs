@@ -30,6 +30,13 @@ pub fn default_weight(header: &crate::model_file::ModelHeader) -> f64 {
     if printed { OCR_WEIGHT } else { HWR_WEIGHT }
 }
 
+/// The longest n-gram: histories beyond 15 characters only add counts seen once, and a file
+/// claiming a huge order would make every query allocate that much.
+pub const MAX_ORDER: usize = 16;
+
+/// The most a gzip-compressed LM file may unpack to (the shipped one unpacks to a few MB).
+const MAX_UNPACKED: u64 = 1 << 30;
+
 /// Start-of-line padding in histories.
 const BOS: char = '\u{2}';
 /// End-of-line symbol.
@@ -87,8 +94,10 @@ impl CharLm {
         vocab: &[char],
         order: usize,
     ) -> Result<Self> {
-        if order == 0 {
-            return Err(Error::Invalid("the LM order must be at least 1".into()));
+        if order == 0 || order > MAX_ORDER {
+            return Err(Error::Invalid(format!(
+                "the LM order must be 1 to {MAX_ORDER}, not {order}"
+            )));
         }
         let known: std::collections::HashSet<char> = vocab.iter().copied().collect();
         let mut counts: FxHashMap<String, FxHashMap<char, u32>> = FxHashMap::default();
@@ -229,19 +238,34 @@ impl CharLm {
     /// Reads a model written by [`CharLm::save`] (plain or gzip-compressed JSON).
     pub fn load(path: &Path) -> Result<Self> {
         let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(&raw, path)
+    }
+
+    /// [`CharLm::load`] on a file's bytes (`path` names it in messages).
+    pub fn from_bytes(raw: &[u8], path: &Path) -> Result<Self> {
         let text = if raw.starts_with(&[0x1f, 0x8b]) {
             let mut out = Vec::new();
-            flate2::read::GzDecoder::new(raw.as_slice())
+            flate2::read::GzDecoder::new(raw)
+                .take(MAX_UNPACKED + 1)
                 .read_to_end(&mut out)
                 .map_err(|e| Error::model(path, format!("not a character LM: {e}")))?;
+            if out.len() as u64 > MAX_UNPACKED {
+                return Err(Error::model(
+                    path,
+                    format!("not a character LM: unpacks to over {MAX_UNPACKED} bytes"),
+                ));
+            }
             out
         } else {
-            raw
+            raw.to_vec()
         };
         let lm: Self = serde_json::from_slice(&text)
             .map_err(|e| Error::model(path, format!("not a character LM: {e}")))?;
-        if lm.order == 0 {
-            return Err(Error::model(path, "not a character LM: order 0"));
+        if lm.order == 0 || lm.order > MAX_ORDER {
+            return Err(Error::model(
+                path,
+                format!("not a character LM: order {} (1 to {MAX_ORDER})", lm.order),
+            ));
         }
         Ok(lm)
     }
@@ -299,6 +323,11 @@ mod tests {
         assert_eq!(back.prob(&a, Some('b')), lm.prob(&a, Some('b')));
         std::fs::remove_file(&p).unwrap();
         assert!(CharLm::train(["x"], &vocab, 0).is_err());
+        assert!(CharLm::train(["x"], &vocab, MAX_ORDER + 1).is_err());
+        // A file claiming a huge order is refused before any query allocates for it.
+        let huge = br#"{"order": 1000000000, "vocab": ["a"], "counts": {}}"#;
+        let err = CharLm::from_bytes(huge, Path::new("huge.lm")).unwrap_err().to_string();
+        assert!(err.contains("order 1000000000"), "{err}");
     }
 
     /// P(next | history) as the formula reads, summing the counts at each query (the first

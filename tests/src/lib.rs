@@ -2,6 +2,9 @@
 //! line images.
 #![allow(clippy::expect_used)]
 
+pub mod fuzz;
+pub mod fuzz_seeds;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

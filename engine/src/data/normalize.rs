@@ -106,8 +106,14 @@ impl Gray {
 /// white paper (drawing apps write black ink on a transparent background); 16-bit images keep
 /// their depth. The app and the CLI both read images through this function.
 pub fn load_gray(path: &Path) -> Result<Gray> {
-    let mut reader = image::ImageReader::open(path)
-        .map_err(|e| Error::io(path, e))?
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_gray(&bytes, path)
+}
+
+/// [`load_gray`] on the bytes of an image file (`source` names it in messages).
+pub fn decode_gray(bytes: &[u8], source: &Path) -> Result<Gray> {
+    let path = source;
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
     let mut limits = image::Limits::default();
