@@ -8,7 +8,7 @@
 # Steps: the hwr teacher of the tables (5000 steps), the hwr distillation table (scratch
 # student + 8 criteria, each distilled then fine-tuned), the Tucker comparison (v1-v3
 # fine-tuned), the v2 hwr teacher and student (shipped until the clean v3 pair replaced them;
-# kept in assets/models/staging/), the shipped (v3) hwr teacher and student, the ocr
+# kept in assets/models/staging/), the v3 hwr pair (staged), the shipped (v5) hwr pair, the ocr
 # table's teacher (2500 steps: printed lines are learned faster), the ocr table and its
 # student's longer fine-tuning (training/recipes/archive/ocr-v1/finetune-ocr-student{,-2}.json), the shipped (v3)
 # ocr teacher and student, and the shipped character
@@ -61,11 +61,10 @@ finetune runs/distill-hwr-student-v2/finetune-best.inkm training/recipes/archive
 finetune runs/finetune-hwr-student-v2/finetune-best.inkm training/recipes/archive/hwr-v2/finetune-hwr-student-v2-2.json \
     runs/finetune-hwr-student-v2-2
 ship runs/finetune-hwr-student-v2-2/finetune-best.inkm assets/models/staging/hwr-student-cpu-v2.inkm
-# The shipped hwr models (v3: no font that npm @fontsource publishes). The teacher trains in
-# six stages (train-staged.sh, one stage per call); the student is distilled from the stage-3
-# teacher, then fine-tuned three more times on fresh lines.
+# The v3 hwr models (shipped until 2026-12-06; no font that npm @fontsource publishes). The
+# teacher trains in six stages (train-staged.sh, one stage per call); the student is distilled
+# from the stage-3 teacher, then fine-tuned three more times on fresh lines.
 for _ in 1 2 3 4 5 6; do training/pipelines/train-staged.sh hwr v3 6 >> runs/hwr-v3.log 2>&1; done
-ship assets/models/staging/hwr-teacher-cpu-v3-stage6.inkm assets/models/hwr-teacher-cpu.inkm
 distill training/recipes/hwr/v3/distill-hwr-student-v3.json runs/distill-hwr-student-v3
 finetune runs/distill-hwr-student-v3/finetune-best.inkm training/recipes/hwr/v3/finetune-hwr-student-v3.json \
     runs/finetune-hwr-student-v3
@@ -73,7 +72,13 @@ finetune runs/finetune-hwr-student-v3/finetune-best.inkm training/recipes/hwr/v3
     runs/finetune-hwr-student-v3-2
 finetune runs/finetune-hwr-student-v3-2/finetune-best.inkm training/recipes/hwr/v3/finetune-hwr-student-v3-3.json \
     runs/finetune-hwr-student-v3-3
-ship runs/finetune-hwr-student-v3-3/finetune-best.inkm assets/models/hwr-student-cpu.inkm
+ship runs/finetune-hwr-student-v3-3/finetune-best.inkm assets/models/staging/hwr-student-cpu-v3.inkm
+# The shipped hwr models (v5: the v3 teacher fine-tuned on real pen writing in three stages,
+# hwr-v4.sh's two and hwr-v5.sh's one, then a student distilled from it and fine-tuned).
+training/pipelines/hwr-v4.sh >> runs/hwr-v4.log 2>&1
+training/pipelines/hwr-v5.sh >> runs/hwr-v5.log 2>&1
+ship assets/models/staging/hwr-teacher-cpu-v5.inkm assets/models/hwr-teacher-cpu.inkm
+ship assets/models/staging/hwr-student-cpu-v5.inkm assets/models/hwr-student-cpu.inkm
 # The ocr table's teacher (v1, kept in assets/models/ocr-v1/, which the table's recipe reads)
 # and the v1 ocr student (the table's cnn-mah student fine-tuned twice more; it shipped
 # until the clean v3 pair replaced it, and the v1 numbers of training/README.md are its own).
