@@ -5,7 +5,8 @@
 #   1. `engine bench-decode`: CER and decoder / network time, per line, for greedy and beam
 #      widths 4-32, pruned (the default) and exact, with the shipped LM;
 #   2. `engine bench-e2e`: image file to text, teacher then student taking turns, greedy and
-#      beam 16 + shipped LM (and with --int8-lstm).
+#      beam 16 + shipped LM (and with --int8-lstm);
+#   3. the same with beam 16 + shipped LM on each kernel tier this CPU has (INKLING_KERNELS).
 #
 #   training/tools/bench-decode.sh [TEACHER.inkm STUDENT.inkm]   (default: the shipped hwr pair)
 #
@@ -34,3 +35,9 @@ echo
 "$engine" bench-e2e --models "$teacher,$student" --images "$work/images" --decoder beam --lm shipped
 echo
 "$engine" bench-e2e --models "$teacher,$student" --images "$work/images" --decoder beam --lm shipped --int8-lstm
+for tier in avx512 avx2 portable; do
+    echo
+    echo "Kernel tier: $tier"
+    INKLING_KERNELS=$tier "$engine" bench-e2e --models "$teacher,$student" --images "$work/images" \
+        --decoder beam --lm shipped || echo "(not on this CPU)"
+done
