@@ -326,7 +326,9 @@ mod tests {
         assert!(CharLm::train(["x"], &vocab, MAX_ORDER + 1).is_err());
         // A file claiming a huge order is refused before any query allocates for it.
         let huge = br#"{"order": 1000000000, "vocab": ["a"], "counts": {}}"#;
-        let err = CharLm::from_bytes(huge, Path::new("huge.lm")).unwrap_err().to_string();
+        let err = CharLm::from_bytes(huge, Path::new("huge.lm"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("order 1000000000"), "{err}");
     }
 
