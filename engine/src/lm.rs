@@ -158,6 +158,29 @@ impl CharLm {
         p
     }
 
+    /// Character (or the end symbol) -> its position in [`CharLm::distribution`] (built on
+    /// first use).
+    fn index(&self) -> &FxHashMap<char, usize> {
+        self.index.get_or_init(|| {
+            let mut index: FxHashMap<char, usize> = self
+                .vocab
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| (c, i))
+                .collect();
+            index.insert(EOS, self.vocab.len());
+            index
+        })
+    }
+
+    /// Where `next` (`None`: the end of the line) lies in [`CharLm::distribution`]'s output.
+    pub fn position(&self, next: Option<char>) -> usize {
+        self.index()
+            .get(&next.unwrap_or(EOS))
+            .copied()
+            .unwrap_or(self.vocab.len() + 1)
+    }
+
     /// P(next | history) for every `next` at once: `vocab.len() + 2` probabilities, those of
     /// the vocabulary's characters in its order, then the end of the line, then any
     /// character outside the vocabulary. Equal to [`CharLm::prob`] for each (tested), at
@@ -167,16 +190,7 @@ impl CharLm {
         let hist = self.padded(history);
         let mut starts = hist.char_indices().rev().map(|(i, _)| i);
         let mut p = Vec::with_capacity(v + 2);
-        let index = self.index.get_or_init(|| {
-            let mut index: FxHashMap<char, usize> = self
-                .vocab
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| (c, i))
-                .collect();
-            index.insert(EOS, v);
-            index
-        });
+        let index = self.index();
         // The uniform base and the empty history's counts are the same for every history.
         p.extend_from_slice(self.unigram.get_or_init(|| {
             let mut p = vec![1.0 / (v + 1) as f64; v + 2];

@@ -146,38 +146,31 @@ pub fn decode_gray(bytes: &[u8], source: &Path) -> Result<Gray> {
 pub fn gray_on_white(img: &image::DynamicImage) -> Gray {
     let color = img.color();
     let deep = color.bits_per_pixel() / u16::from(color.channel_count()) > 8;
-    let (width, height) = (img.width() as usize, img.height() as usize);
-    let pixels = match (color.has_alpha(), deep) {
-        (false, false) => return Gray::from_luma8(&img.to_luma8()),
-        (false, true) => img
-            .to_luma16()
-            .as_raw()
-            .iter()
-            .map(|&v| f32::from(v) / 65535.0)
-            .collect(),
-        (true, false) => img
-            .to_luma_alpha8()
-            .as_raw()
-            .chunks_exact(2)
-            .map(|p| {
-                let (v, a) = (f32::from(p[0]) / 255.0, f32::from(p[1]) / 255.0);
-                v * a + (1.0 - a)
-            })
-            .collect(),
-        (true, true) => img
-            .to_luma_alpha16()
+    if !color.has_alpha() && !deep {
+        return Gray::from_luma8(&img.to_luma8());
+    }
+    // At 16 bits an 8-bit value v reads (257 v) / 65535, the same f32 as v / 255 (both
+    // divisions round the same rational), so one path serves every depth.
+    let pixels = if color.has_alpha() {
+        img.to_luma_alpha16()
             .as_raw()
             .chunks_exact(2)
             .map(|p| {
                 let (v, a) = (f32::from(p[0]) / 65535.0, f32::from(p[1]) / 65535.0);
                 v * a + (1.0 - a)
             })
-            .collect(),
+            .collect()
+    } else {
+        img.to_luma16()
+            .as_raw()
+            .iter()
+            .map(|&v| f32::from(v) / 65535.0)
+            .collect()
     };
     Gray {
         pixels,
-        width,
-        height,
+        width: img.width() as usize,
+        height: img.height() as usize,
     }
 }
 

@@ -332,7 +332,7 @@ impl BeamSearch {
         let mut scorer = lm.map(|lm| {
             lm_cache.prepare(lm);
             columns.clear();
-            columns.extend((0..classes as u32).map(|l| lm_cache.column(alphabet.char_of(l))));
+            columns.extend((0..classes as u32).map(|l| lm.position(alphabet.char_of(l)) as u32));
             Scorer {
                 lm,
                 cache: lm_cache,

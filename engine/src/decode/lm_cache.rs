@@ -21,12 +21,9 @@ pub(super) struct LmCache {
     /// Context id -> where its row starts in `log_probs` (`u32::MAX` until first queried:
     /// most contexts are those of prefixes that are never extended).
     rows: Vec<u32>,
-    /// `ln P(next | context)`, rows of `vocab + 2` ([`CharLm::distribution`]'s layout).
+    /// `ln P(next | context)`, rows of `vocab + 2` ([`CharLm::distribution`]'s layout; a
+    /// character's column is [`CharLm::position`]).
     log_probs: Vec<f32>,
-    /// Character -> its column in `log_probs`.
-    column: FxHashMap<char, u32>,
-    /// Columns per context.
-    stride: usize,
 }
 
 /// Contexts after which the cache starts again (about 35 MB with a 90-character vocabulary).
@@ -39,13 +36,6 @@ impl LmCache {
         {
             *self = Self {
                 lm: lm.id(),
-                column: lm
-                    .vocab
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &c)| (c, i as u32))
-                    .collect(),
-                stride: lm.vocab.len() + 2,
                 ..Self::default()
             };
             self.intern(Vec::new());
@@ -83,15 +73,7 @@ impl LmCache {
         id
     }
 
-    /// The column of `next` in a context's row (`None`: the end of the line).
-    pub(super) fn column(&self, next: Option<char>) -> u32 {
-        match next {
-            None => (self.stride - 2) as u32,
-            Some(c) => self.column.get(&c).map_or((self.stride - 1) as u32, |&i| i),
-        }
-    }
-
-    /// `ln P(next | context)`, `next` given by its [`LmCache::column`].
+    /// `ln P(next | context)`, `next` given by its [`CharLm::position`].
     fn log_prob(&mut self, lm: &CharLm, context: u32, column: u32) -> f64 {
         let mut row = self.rows[context as usize];
         if row == u32::MAX {
@@ -122,7 +104,7 @@ impl Scorer<'_> {
 
     /// `weight x ln P(end of line | context)`.
     pub(super) fn score_end(&mut self, context: u32) -> f64 {
-        let column = self.cache.column(None);
+        let column = self.lm.position(None) as u32;
         self.weight * self.cache.log_prob(self.lm, context, column)
     }
 
