@@ -105,13 +105,7 @@ fn a_stroke_on_the_canvas_is_recognized_by_student_and_teacher() {
     h.run_ok();
     let canvas = h.get_by_label("Writing canvas").rect();
     let (a, b) = (canvas.left_center() + egui_vec(40.0, 0.0), canvas.center());
-    h.drag_at(a);
-    h.step();
-    for i in 1..=10 {
-        h.hover_at(a + (b - a) * (i as f32 / 10.0));
-        h.step();
-    }
-    h.drop_at(b);
+    common::draw_stroke(&mut h, a, b, 10);
     run_until(&mut h, |v| v.result.is_some());
     assert_eq!(h.state().canvas.strokes.len(), 1);
     assert!(h.state().canvas.strokes[0].points.len() >= 5);

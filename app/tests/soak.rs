@@ -83,13 +83,7 @@ fn a_thousand_mixed_requests_keep_order_and_memory() {
                 let x = 30.0 + 60.0 * (i % 10) as f32 + (i % 7) as f32;
                 let a = canvas.left_center() + eframe::egui::vec2(x, -10.0);
                 let b = a + eframe::egui::vec2(25.0, 8.0 + (i % 5) as f32 * 4.0);
-                h.drag_at(a);
-                h.step();
-                for k in 1..=4 {
-                    h.hover_at(a + (b - a) * (k as f32 / 4.0));
-                    h.step();
-                }
-                h.drop_at(b);
+                common::draw_stroke(&mut h, a, b, 4);
                 last = next_result(&mut h, last);
             }
             4 | 5 => {

@@ -21,3 +21,20 @@ pub fn run_until<S>(
     }
     panic!("timed out waiting for: {what}");
 }
+
+/// Draws a straight stroke from `a` to `b` with the pointer, in `steps` moves.
+#[allow(dead_code)] // not every GUI test binary draws
+pub fn draw_stroke<S>(
+    h: &mut Harness<'_, S>,
+    a: eframe::egui::Pos2,
+    b: eframe::egui::Pos2,
+    steps: usize,
+) {
+    h.drag_at(a);
+    h.step();
+    for k in 1..=steps {
+        h.hover_at(a + (b - a) * (k as f32 / steps as f32));
+        h.step();
+    }
+    h.drop_at(b);
+}
