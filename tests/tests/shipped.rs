@@ -223,6 +223,13 @@ fn lineage(model: &std::path::Path, out: &mut Vec<(std::path::PathBuf, Vec<Strin
         words.get(at + 2).map(|w| w.to_string())
     });
     if let Some(teacher) = teacher {
+        // `runs/` is not committed: a lineage through it holds on the machine that trained the
+        // model and nowhere else (a clean checkout, CI).
+        assert!(
+            !teacher.starts_with("runs/"),
+            "{}: teacher {teacher} is a run folder's file; name its staged copy",
+            model.display()
+        );
         let teacher = assets_dir().join("..").join(teacher);
         assert!(
             teacher.is_file(),
