@@ -3,14 +3,13 @@
 //! (phase, step, rate, ETA, loss and validation CER curves); cancel (the run keeps its last
 //! checkpoint) and resume; list past runs and load a finished student into the recognize view.
 
+use crate::job::JobSlot;
 use eframe::egui;
 use egui_plot::{Line, Plot};
 use engine::losses::distill::Criterion;
 use engine::train::distill::{DistillConfig, distill};
-use engine::train::progress::{CancelToken, ProgressEvent};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, channel};
 
 /// The criteria offered, by name.
 pub const CRITERIA: [&str; 5] = ["softmax-ce", "ip-l2", "lstm-l2", "cnn-mah", "cnn-l2"];
@@ -125,41 +124,6 @@ impl DistillForm {
     }
 }
 
-/// What the job thread sends.
-enum Message {
-    Event(ProgressEvent),
-    Finished(Result<PathBuf, String>),
-}
-
-/// A running job.
-struct Job {
-    cancel: CancelToken,
-    rx: Receiver<Message>,
-}
-
-/// Progress of the current (or last) run, for display.
-#[derive(Debug, Clone, Default)]
-pub struct RunProgress {
-    /// Current phase name.
-    pub phase: String,
-    /// Step in the phase.
-    pub step: usize,
-    /// Steps in the phase.
-    pub total: usize,
-    /// Lines per second.
-    pub lines_per_s: f64,
-    /// Seconds left in the phase.
-    pub eta_s: f64,
-    /// (global step, loss) per reported step.
-    pub losses: Vec<[f64; 2]>,
-    /// (global step, CER %) per validation.
-    pub cer: Vec<[f64; 2]>,
-    /// Messages of the run.
-    pub log: Vec<String>,
-    /// Steps of the phases before the current one (for the global x axis).
-    offset: usize,
-}
-
 /// A past run found on disk.
 #[derive(Debug, Clone)]
 pub struct PastRun {
@@ -175,11 +139,8 @@ pub struct PastRun {
 pub struct DistillView {
     /// The form.
     pub form: DistillForm,
-    job: Option<Job>,
-    /// Progress of the current or last run.
-    pub progress: RunProgress,
-    /// How the last run ended (student model, or error).
-    pub outcome: Option<Result<PathBuf, String>>,
+    /// The run (its outcome: the student model file).
+    pub run: JobSlot<PathBuf>,
     /// Past runs in the runs folder.
     pub past: Vec<PastRun>,
     /// A student the user asked to load into the recognize view.
@@ -194,9 +155,7 @@ impl DistillView {
     pub fn new(form: DistillForm, wake: impl Fn() + Send + Sync + 'static) -> Self {
         let mut v = Self {
             form,
-            job: None,
-            progress: RunProgress::default(),
-            outcome: None,
+            run: JobSlot::default(),
             past: Vec::new(),
             load_request: None,
             wake: std::sync::Arc::new(wake),
@@ -208,7 +167,7 @@ impl DistillView {
 
     /// Whether a run is in progress.
     pub fn running(&self) -> bool {
-        self.job.is_some()
+        self.run.running()
     }
 
     /// Starts (or, with `resume`, continues) the run described by the form.
@@ -219,64 +178,38 @@ impl DistillView {
         let cfg = match self.form.recipe() {
             Ok(c) => c,
             Err(e) => {
-                self.outcome = Some(Err(e));
+                self.run.outcome = Some(Err(e));
                 return;
             }
         };
         let run_dir = self.form.run_dir();
-        let (tx, rx) = channel();
-        let cancel = CancelToken::new();
-        let token = cancel.clone();
-        let wake = self.wake.clone();
         let name = format!("app: {}", run_dir.display());
-        self.progress = RunProgress::default();
-        self.outcome = None;
-        let spawned = std::thread::Builder::new()
-            .name("inkling-distill".into())
-            .spawn(move || {
-                let mut observer = |e: &ProgressEvent| {
-                    let _ = tx.send(Message::Event(e.clone()));
-                    wake();
-                };
+        self.run.start(
+            "inkling-distill",
+            self.wake.clone(),
+            move |token, observer| {
                 let scale = engine::scale::ScaleConfig::default();
-                let result = distill(&cfg, &name, &run_dir, resume, &scale, &token, &mut observer)
+                distill(&cfg, &name, &run_dir, resume, &scale, token, observer)
                     .map(|r| r.student().to_path_buf())
                     .map_err(|e| match e {
                         engine::Error::Cancelled(step) => format!(
                             "cancelled at step {step}; its checkpoint is kept: press Resume to \
-                             continue"
+                         continue"
                         ),
                         other => other.to_string(),
-                    });
-                let _ = tx.send(Message::Finished(result));
-                wake();
-            });
-        match spawned {
-            Ok(_) => self.job = Some(Job { cancel, rx }),
-            Err(e) => self.outcome = Some(Err(format!("cannot start the run: {e}"))),
-        }
+                    })
+            },
+        );
     }
 
     /// Asks the running job to stop at its next step (it writes a checkpoint first).
     pub fn cancel(&self) {
-        if let Some(j) = &self.job {
-            j.cancel.cancel();
-        }
+        self.run.cancel();
     }
 
     /// Takes the job's reports into the progress state.
     pub fn poll(&mut self) {
-        let Some(job) = &self.job else { return };
-        let mut finished = None;
-        for m in job.rx.try_iter() {
-            match m {
-                Message::Event(e) => apply(&mut self.progress, &e),
-                Message::Finished(r) => finished = Some(r),
-            }
-        }
-        if let Some(r) = finished {
-            self.job = None;
-            self.outcome = Some(r);
+        if self.run.poll() {
             self.refresh_past();
         }
     }
@@ -426,23 +359,9 @@ impl DistillView {
     }
 
     fn progress_ui(&mut self, ui: &mut egui::Ui) {
-        let p = &self.progress;
-        if self.running() || p.total > 0 {
-            let frac = if p.total > 0 {
-                p.step as f32 / p.total as f32
-            } else {
-                0.0
-            };
-            ui.add(egui::ProgressBar::new(frac).show_percentage().text(format!(
-                "{}: step {}/{} · {:.1} lines/s · ETA {}",
-                p.phase,
-                p.step,
-                p.total,
-                p.lines_per_s,
-                eta(p.eta_s)
-            )));
-        }
-        match &self.outcome {
+        self.run.progress_bar(ui);
+        let p = &self.run.progress;
+        match &self.run.outcome {
             Some(Ok(student)) => {
                 ui.label(format!("Finished: student {}", student.display()));
                 if ui
@@ -504,55 +423,6 @@ impl DistillView {
         if load.is_some() {
             self.load_request = load;
         }
-    }
-}
-
-/// Folds one event into the progress state.
-fn apply(p: &mut RunProgress, e: &ProgressEvent) {
-    match e {
-        ProgressEvent::Phase { name, total_steps } => {
-            p.offset += p.total;
-            p.phase = name.clone();
-            p.step = 0;
-            p.total = *total_steps;
-        }
-        ProgressEvent::Message(m) => p.log.push(m.clone()),
-        ProgressEvent::Step {
-            step,
-            total_steps,
-            losses,
-            lines_per_s,
-            eta_s,
-            ..
-        } => {
-            p.step = *step;
-            p.total = *total_steps;
-            p.lines_per_s = *lines_per_s;
-            p.eta_s = *eta_s;
-            if let Some((_, v)) = losses.first() {
-                p.losses.push([(p.offset + step) as f64, *v]);
-            }
-        }
-        ProgressEvent::Eval { step, cer, .. } => p.cer.push([(p.offset + step) as f64, *cer]),
-        ProgressEvent::Checkpoint { .. } => {}
-        ProgressEvent::Done { step, best_cer } => {
-            p.step = *step;
-            p.log.push(format!(
-                "{} done at step {step}; best CER {}",
-                p.phase,
-                best_cer.map_or("n/a".into(), |c| format!("{c:.2}%"))
-            ));
-        }
-    }
-}
-
-fn eta(s: f64) -> String {
-    if !s.is_finite() || s <= 0.0 {
-        "-".into()
-    } else if s < 90.0 {
-        format!("{s:.0} s")
-    } else {
-        format!("{:.0} min", s / 60.0)
     }
 }
 

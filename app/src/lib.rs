@@ -7,6 +7,9 @@
 //! - [`loader`]: model loading off the UI thread;
 //! - [`dialogs`]: native open/save dialogs on their own threads;
 //! - [`recognize_view`]: the recognize view;
+//! - [`personal`]: the lines a user keeps to personalize the student;
+//! - [`personalize`]: the student adapted to those lines, with before/after scores;
+//! - [`job`]: training jobs on their own thread, with progress and cancel;
 //! - [`distill_view`]: distillation runs with live progress;
 //! - [`app`]: the eframe application (persistence, layout).
 
@@ -14,8 +17,11 @@ pub mod app;
 pub mod canvas;
 pub mod dialogs;
 pub mod distill_view;
+pub mod job;
 pub mod loader;
 pub mod models;
+pub mod personal;
+pub mod personalize;
 pub mod recognize_view;
 pub mod worker;
 

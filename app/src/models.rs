@@ -68,18 +68,16 @@ pub fn load_shipped_lm() -> Result<Option<Arc<CharLm>>, String> {
         .map_err(|e| format!("language model not loaded: {e}"))
 }
 
-/// Loads a model file for recognition, decoding with `lm` when given; errors are messages
-/// for the UI.
-pub fn load(path: &Path, lm: Option<&Arc<CharLm>>) -> Result<LoadedModel, String> {
-    let mut rec = FastRecognizer::load(path).map_err(|e| e.to_string())?;
-    // Beam search without a language model reads as greedy decoding does on clear input, and
-    // yields the N best readings the UI offers as candidates. With the LM it is `engine
-    // recognize --decoder beam --lm shipped`: width 16, the LM weight of the model's task.
-    rec.decoder = Decoder::Beam {
+/// The app's decoder for a model. Beam search without a language model reads as greedy
+/// decoding does on clear input, and yields the N best readings the UI offers as candidates.
+/// With the LM it is `engine recognize --decoder beam --lm shipped`: width 16, the LM weight of
+/// the model's task.
+pub fn app_decoder(header: &engine::model_file::ModelHeader, lm: Option<&Arc<CharLm>>) -> Decoder {
+    Decoder::Beam {
         config: BeamConfig {
             width: if lm.is_some() { 16 } else { 8 },
             lm_weight: if lm.is_some() {
-                engine::lm::default_weight(&rec.header)
+                engine::lm::default_weight(header)
             } else {
                 0.0
             },
@@ -89,7 +87,14 @@ pub fn load(path: &Path, lm: Option<&Arc<CharLm>>) -> Result<LoadedModel, String
         },
         lm: lm.cloned(),
         lexicon: None,
-    };
+    }
+}
+
+/// Loads a model file for recognition, decoding with `lm` when given; errors are messages
+/// for the UI.
+pub fn load(path: &Path, lm: Option<&Arc<CharLm>>) -> Result<LoadedModel, String> {
+    let mut rec = FastRecognizer::load(path).map_err(|e| e.to_string())?;
+    rec.decoder = app_decoder(&rec.header, lm);
     let cfg = &rec.header.config;
     let cost = summary(cfg, 800);
     let summary = format!(

@@ -6,6 +6,7 @@ use crate::canvas::Canvas;
 use crate::dialogs::{DialogResult, Dialogs};
 use crate::loader::{Loaded, Loader, Wake};
 use crate::models::{self, LoadedModel};
+use crate::personal::PersonalLines;
 use crate::worker::{Outcome, Request, Worker};
 use eframe::egui;
 use engine::data::ink::inkml::{self, InkDocument};
@@ -34,6 +35,8 @@ pub struct Settings {
     pub debounce_ms: u64,
     /// Decode with the shipped language model (beam search) when it is there.
     pub language_model: bool,
+    /// The folder of kept lines (`None`: [`crate::personal::default_dir`]).
+    pub personal_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -45,6 +48,7 @@ impl Default for Settings {
             teacher_live: true,
             debounce_ms: 250,
             language_model: true,
+            personal_dir: None,
         }
     }
 }
@@ -90,8 +94,16 @@ pub struct RecognizeView {
     path_input: String,
     model_input: String,
     dialogs: Dialogs,
-    /// The text saved with the canvas's ink (empty: the student's reading).
+    /// The line's text as the user corrected it: saved with the ink and kept with the line
+    /// (filled in with each new reading until the user edits it; empty: the student's reading).
     pub ink_label: String,
+    /// The reading last filled into `ink_label` (a differing label is the user's).
+    prefilled: String,
+    /// The lines kept for personalizing the student.
+    pub personal: PersonalLines,
+    /// Whether the kept lines are listed.
+    pub review_open: bool,
+    export_input: String,
     loader: Loader,
 }
 
@@ -114,6 +126,12 @@ impl RecognizeView {
         );
         let mut canvas = Canvas::default();
         canvas.stroke_width = settings.stroke_width;
+        let personal = PersonalLines::open(
+            &settings
+                .personal_dir
+                .clone()
+                .unwrap_or_else(crate::personal::default_dir),
+        );
         let message = match (&student, &teacher) {
             (None, None) => Some(format!(
                 "No model loaded: none found in {}. Name a model file below.",
@@ -140,6 +158,10 @@ impl RecognizeView {
             model_input: String::new(),
             dialogs: Dialogs::default(),
             ink_label: String::new(),
+            prefilled: String::new(),
+            personal,
+            review_open: false,
+            export_input: String::new(),
             loader: Loader::new(wake),
         }
     }
@@ -162,6 +184,11 @@ impl RecognizeView {
             Err(e) => e,
         });
         view
+    }
+
+    /// The student model file in use.
+    pub fn student_path(&self) -> Option<&Path> {
+        self.student.as_ref().map(|m| m.path.as_path())
     }
 
     /// Whether models are still loading.
@@ -434,6 +461,7 @@ impl RecognizeView {
             if std::env::var_os("INKLING_APP_LOG").is_some() {
                 log_outcome(&outcome);
             }
+            self.prefill(&outcome);
             self.result = Some(outcome);
         }
         self.dialog_answers();
@@ -444,6 +472,7 @@ impl RecognizeView {
         self.debounce(ui);
         ui.separator();
         self.results_ui(ui);
+        self.keep_ui(ui);
         if let Some(m) = &self.message {
             ui.colored_label(ui.visuals().error_fg_color, m);
         }
@@ -643,12 +672,6 @@ impl RecognizeView {
                     {
                         self.dialogs.save("line.inkml", doc, repaint(ui));
                     }
-                    let label = ui.label("Text of the ink:");
-                    ui.add(
-                        egui::TextEdit::singleline(&mut self.ink_label)
-                            .hint_text("the recognized text"),
-                    )
-                    .labelled_by(label.id);
                 });
             }
             Source::Image {
@@ -905,6 +928,112 @@ impl RecognizeView {
 }
 
 impl RecognizeView {
+    /// Fills the text field with a new single-line reading (the teacher's where there is one),
+    /// unless the user has typed their own text.
+    fn prefill(&mut self, outcome: &Outcome) {
+        let reading = |r: &Option<Result<Recognition, String>>| {
+            r.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .map(|r| r.text.clone())
+        };
+        let Some(text) = reading(&outcome.teacher).or_else(|| reading(&outcome.student)) else {
+            return;
+        };
+        if outcome.lines.is_empty()
+            && (self.ink_label.is_empty() || self.ink_label == self.prefilled)
+        {
+            self.ink_label = text.clone();
+            self.prefilled = text;
+        }
+    }
+
+    /// Keeps the current line with the text in the field (see [`PersonalLines::keep`]); a
+    /// canvas line keeps its ink and the canvas is cleared for the next line.
+    pub fn keep_line(&mut self) {
+        let single = !matches!(self.source, Source::Image { region: None, .. })
+            || self.result.as_ref().is_some_and(|r| r.lines.is_empty());
+        let Some(image) = self.image().filter(|_| single) else {
+            self.message = Some(
+                "Nothing to keep: write a line, or load an image of one line (or drag a \
+                 region around one line)."
+                    .into(),
+            );
+            return;
+        };
+        let ink = matches!(self.source, Source::Canvas).then(|| self.canvas.ink());
+        match self.personal.keep(&image, ink.as_ref(), &self.ink_label) {
+            Ok(_) => {
+                self.message = None;
+                if matches!(self.source, Source::Canvas) {
+                    self.canvas.clear();
+                }
+                self.ink_label.clear();
+                self.prefilled.clear();
+            }
+            Err(e) => self.message = Some(e),
+        }
+    }
+
+    /// The text field, "Keep this line", and the kept lines (review, delete, export).
+    fn keep_ui(&mut self, ui: &mut egui::Ui) {
+        ui.separator();
+        ui.horizontal(|ui| {
+            let label = ui.label("Text:");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.ink_label)
+                    .hint_text("the line's text: correct the reading here")
+                    .desired_width(360.0),
+            )
+            .labelled_by(label.id);
+            if ui
+                .button("Keep this line")
+                .on_hover_text("Save the line and this text, to personalize the student")
+                .clicked()
+            {
+                self.keep_line();
+            }
+            let n = self.personal.lines.len();
+            ui.label(format!("{n} line{} kept", if n == 1 { "" } else { "s" }));
+            ui.toggle_value(&mut self.review_open, "Review kept lines");
+        });
+        if !self.review_open {
+            return;
+        }
+        ui.weak(format!("in {}", self.personal.dir.display()));
+        let mut delete = None;
+        egui::ScrollArea::vertical()
+            .id_salt("inkling-kept-lines")
+            .max_height(180.0)
+            .show(ui, |ui| {
+                for line in &self.personal.lines {
+                    ui.horizontal(|ui| {
+                        if ui.small_button("Delete").clicked() {
+                            delete = Some(line.name.clone());
+                        }
+                        ui.label(&line.text);
+                        ui.weak(if line.has_ink { "ink" } else { "image" });
+                    });
+                }
+            });
+        if let Some(name) = delete
+            && let Err(e) = self.personal.delete(&name)
+        {
+            self.message = Some(e);
+        }
+        ui.horizontal(|ui| {
+            let label = ui.label("Export to folder:");
+            ui.text_edit_singleline(&mut self.export_input)
+                .labelled_by(label.id);
+            if ui.button("Export").clicked() {
+                let to = PathBuf::from(self.export_input.trim());
+                self.message = Some(match self.personal.export(&to) {
+                    Ok(n) => format!("Exported {n} lines to {}.", to.display()),
+                    Err(e) => e,
+                });
+            }
+        });
+    }
+
     /// The results of a split image: one row per line, student beside teacher.
     fn lines_ui(&self, ui: &mut egui::Ui, outcome: &Outcome) {
         ui.label(format!("{} lines found", outcome.lines.len()));

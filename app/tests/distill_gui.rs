@@ -7,35 +7,7 @@ mod common;
 use app::distill_view::{DistillForm, DistillView};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use engine::scale::ScaleConfig;
-use engine::train::config::TrainConfig;
-use engine::train::progress::CancelToken;
-use std::path::{Path, PathBuf};
-
-/// A tiny teacher trained for a few steps on synthetic print (seconds).
-fn tiny_teacher(dir: &Path) -> PathBuf {
-    let recipe = serde_json::json!({
-        "model": {"preset": "teacher-tiny"},
-        "data": {"train": {"synth": {"task": "ocr", "split": "train", "seed": 1, "max_chars": 8}},
-                 "valid": {"synth": {"task": "ocr", "split": "valid", "seed": 2, "max_chars": 8}},
-                 "valid_lines": 4},
-        "optimizer": {"lr": 0.003},
-        "schedule": {"steps": 3, "batch_size": 2, "eval_every": 3, "checkpoint_every": 3},
-    });
-    let cfg: TrainConfig = serde_json::from_value(recipe).unwrap();
-    let run = dir.join("teacher");
-    engine::train::supervised::train(
-        &cfg,
-        "test",
-        &run,
-        false,
-        &ScaleConfig::default(),
-        &CancelToken::new(),
-        &mut |_| {},
-    )
-    .unwrap();
-    run.join("train-best.inkm")
-}
+use std::path::Path;
 
 fn form(teacher: &Path, runs: &Path, distill_steps: usize) -> DistillForm {
     DistillForm {
@@ -68,21 +40,22 @@ fn a_tiny_run_finishes_and_its_student_can_be_loaded_and_a_long_one_cancelled() 
     let dir = std::env::temp_dir().join(format!("inkling-distill-gui-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let teacher = tiny_teacher(&dir);
+    let teacher = common::tiny_ocr_model(&dir);
     let runs = dir.join("runs");
 
     let mut h = harness(DistillView::new(form(&teacher, &runs, 3), || {}));
     h.run_ok();
     h.get_by_label("Start").click();
-    run_until(&mut h, "the run to finish", |v| v.outcome.is_some());
+    run_until(&mut h, "the run to finish", |v| v.run.outcome.is_some());
     let student = h
         .state()
+        .run
         .outcome
         .clone()
         .unwrap()
         .expect("the run succeeds");
     assert!(student.is_file(), "{}", student.display());
-    assert!(!h.state().progress.losses.is_empty());
+    assert!(!h.state().run.progress.losses.is_empty());
     h.run_ok();
     h.get_by_label("Load the student into the recognize view")
         .click();
@@ -103,10 +76,10 @@ fn a_tiny_run_finishes_and_its_student_can_be_loaded_and_a_long_one_cancelled() 
     ));
     h.run_ok();
     h.get_by_label("Start").click();
-    run_until(&mut h, "the first steps", |v| v.progress.step >= 1);
+    run_until(&mut h, "the first steps", |v| v.run.progress.step >= 1);
     h.get_by_label("Cancel").click();
     run_until(&mut h, "the cancellation", |v| !v.running());
-    let err = h.state().outcome.clone().unwrap().unwrap_err();
+    let err = h.state().run.outcome.clone().unwrap().unwrap_err();
     assert!(err.contains("cancelled"), "{err}");
     // The program's own words, not the command line's.
     assert!(err.contains("press Resume") && !err.contains("--"), "{err}");
@@ -124,8 +97,8 @@ fn a_missing_teacher_is_a_message() {
     ));
     h.run_ok();
     h.get_by_label("Start").click();
-    run_until(&mut h, "the error", |v| v.outcome.is_some());
-    let err = h.state().outcome.clone().unwrap().unwrap_err();
+    run_until(&mut h, "the error", |v| v.run.outcome.is_some());
+    let err = h.state().run.outcome.clone().unwrap().unwrap_err();
     assert!(err.contains("no-such-teacher"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

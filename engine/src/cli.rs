@@ -327,6 +327,56 @@ pub enum Command {
         #[command(flatten)]
         scale: ScaleArgs,
     },
+    /// Adapt a model to one writer: fine-tune it on their kept lines (a folder of NAME.png +
+    /// NAME.gt.txt pairs with the ink beside as NAME.inkml, as the app keeps them, or NAME.inkml
+    /// files with their text inside), half of each batch replaying the model's own training
+    /// mix; then read the held-back lines with the base and the adapted model
+    Adapt {
+        /// Which model to adapt.
+        #[command(flatten)]
+        model: ModelArg,
+        /// The personal folder.
+        #[arg(long)]
+        data: PathBuf,
+        /// The adapted model file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Run folder (checkpoints, metrics) [default: runs/adapt-<stem of --out>].
+        #[arg(long)]
+        run: Option<PathBuf>,
+        /// Personal lines held back for the before/after scores, spread over the lines sorted
+        /// by name [default: a fifth; none below 5 lines].
+        #[arg(long)]
+        holdout: Option<usize>,
+        /// Optimizer steps.
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        /// Lines per step.
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
+        /// Peak learning rate.
+        #[arg(long, default_value_t = 3e-4)]
+        lr: f64,
+        /// Share of personal lines per batch [default: 0.5; 1 with --replay none].
+        #[arg(long)]
+        share: Option<f64>,
+        /// The replayed base data: `auto` (the training source of the model's last recipe),
+        /// `none` (personal lines only), or a recipe file whose `data.train.synth` to replay.
+        #[arg(long, default_value = "auto")]
+        replay: String,
+        /// Data order seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Continue the run from its last checkpoint (with the settings it started with).
+        #[arg(long)]
+        resume: bool,
+        /// Decoding of the before/after scores.
+        #[command(flatten)]
+        decoding: DecodeArgs,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Reproduce a table of the paper.
     Experiment {
         /// Which experiment.
@@ -618,6 +668,21 @@ pub enum DataCommand {
         /// Also list this many skipped segments with file, line and reason.
         #[arg(long, default_value_t = 0)]
         show_skipped: usize,
+    },
+    /// Write one folder per writer of some contributors (a simulated user for `engine adapt`):
+    /// their single text lines, then their words laid out three to a line
+    Writers {
+        /// The distribution (holding data/ and include/).
+        dir: PathBuf,
+        /// The contributors (comma-separated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        contributors: Vec<String>,
+        /// Only writers with at least this many lines (real and laid out).
+        #[arg(long, default_value_t = 25)]
+        min_lines: usize,
+        /// Output folder (one subfolder per writer).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Write the single text lines of whole contributors as NAME.png + NAME.gt.txt +
     /// NAME.inkml (an evaluation set of writers a model never saw).

@@ -173,7 +173,16 @@ pub fn labeled_lines(
     alphabet: &crate::Alphabet,
     height: usize,
 ) -> Result<(Vec<crate::data::batcher::PreparedLine>, usize)> {
-    let mut ds = read_dataset(data)?;
+    prepared_lines(read_dataset(data)?, limit, alphabet, height)
+}
+
+/// [`labeled_lines`] of a dataset already read.
+pub fn prepared_lines(
+    mut ds: crate::data::dataset::Dataset,
+    limit: Option<usize>,
+    alphabet: &crate::Alphabet,
+    height: usize,
+) -> Result<(Vec<crate::data::batcher::PreparedLine>, usize)> {
     if let Some(n) = limit {
         ds.samples.truncate(n);
     }
@@ -182,7 +191,7 @@ pub fn labeled_lines(
     if lines.is_empty() {
         return Err(Error::Invalid(format!(
             "{}: no usable lines ({})",
-            data.display(),
+            ds.origin,
             stats.describe().unwrap_or_default()
         )));
     }
@@ -199,8 +208,29 @@ pub fn eval(
     decoder: crate::infer::Decoder,
     int8_lstm: bool,
 ) -> Result<EvalReport> {
+    eval_dataset(
+        model,
+        read_dataset(data)?,
+        limit,
+        worst,
+        threads,
+        decoder,
+        int8_lstm,
+    )
+}
+
+/// [`eval`] on a dataset already read.
+pub fn eval_dataset(
+    model: &Path,
+    data: crate::data::dataset::Dataset,
+    limit: Option<usize>,
+    worst: usize,
+    threads: usize,
+    decoder: crate::infer::Decoder,
+    int8_lstm: bool,
+) -> Result<EvalReport> {
     let rec = fast_recognizer(model, decoder, int8_lstm)?;
-    let (lines, skipped) = labeled_lines(data, limit, &rec.header.alphabet, rec.height())?;
+    let (lines, skipped) = prepared_lines(data, limit, &rec.header.alphabet, rec.height())?;
     let start = std::time::Instant::now();
     let hypotheses = parallel_map(&lines, threads, |l| {
         rec.recognize_lines(std::slice::from_ref(&l.ink))
@@ -225,24 +255,6 @@ pub fn eval(
         worst: results,
         seconds,
     })
-}
-
-/// The synthetic source of a recipe file: its `data.train` (or `data.valid`) `synth` object.
-pub fn recipe_synth_source(recipe: &Path, valid: bool) -> Result<SynthConfig> {
-    let text = std::fs::read_to_string(recipe).map_err(|e| Error::io(recipe, e))?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Config(format!("{}: {e}", recipe.display())))?;
-    let which = if valid { "valid" } else { "train" };
-    let source = json
-        .pointer(&format!("/data/{which}/synth"))
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "{}: no data.{which}.synth source (a recipe with synthetic lines)",
-                recipe.display()
-            ))
-        })?;
-    serde_json::from_value(source.clone())
-        .map_err(|e| Error::Config(format!("{}: data.{which}.synth: {e}", recipe.display())))
 }
 
 /// Writes `count` synthetic lines of the generator `cfg` to `out` as `NAME.png` +
@@ -347,4 +359,107 @@ mod tests {
                 .is_empty()
         );
     }
+}
+
+/// What `engine adapt` (and the app's "Personalize") measured: the held-back personal lines
+/// read by the base model and by the adapted one, with the same decoder.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdaptReport {
+    /// The adapted model file.
+    pub model: PathBuf,
+    /// Personal lines trained on.
+    pub lines: usize,
+    /// Personal lines held back (0: the scores are on the training lines).
+    pub held: usize,
+    /// The base model on the held-back lines.
+    pub before: EvalReport,
+    /// The adapted model on them.
+    pub after: EvalReport,
+    /// The guard, a base test set of other writing (lines in the held-out fonts, see
+    /// [`guard_lines`]), read greedily by the base model...
+    pub guard_before: EvalReport,
+    /// ...and by the adapted one.
+    pub guard_after: EvalReport,
+    /// Whether the adapted model lost more than [`GUARD_POINTS`] CER points on the guard.
+    pub guard_flag: bool,
+    /// Seconds of training (over all sessions of a resumed run).
+    pub train_seconds: f64,
+}
+
+/// Adapts `model` to the personal lines of `cfg` ([`crate::train::adapt`]), writes the result
+/// to `out`, and scores the base and adapted models on the held-back lines with `decoder`.
+#[allow(clippy::too_many_arguments)] // the model, the config, then the usual run arguments
+pub fn adapt(
+    model: &Path,
+    cfg: &crate::train::adapt::AdaptConfig,
+    out: &Path,
+    run_dir: &Path,
+    resume: bool,
+    decoder: crate::infer::Decoder,
+    cancel: &crate::train::progress::CancelToken,
+    observer: crate::train::progress::Observer,
+) -> Result<AdaptReport> {
+    use crate::data::personal::PersonalSet;
+    let run = crate::train::adapt::adapt(
+        model,
+        cfg,
+        out,
+        run_dir,
+        resume,
+        &crate::scale::ScaleConfig::default(),
+        cancel,
+        observer,
+    )?;
+    let dir = &cfg.personal.dir;
+    let set = PersonalSet::read(dir)?;
+    let held = match cfg.personal.holdout {
+        0 => usize::MAX,
+        h => h,
+    };
+    let score = |m: &Path| {
+        eval_dataset(
+            m,
+            set.held_dataset(dir, held),
+            None,
+            5,
+            1,
+            decoder.clone(),
+            false,
+        )
+    };
+    let task = crate::train::adapt::model_task(&read_header(model)?);
+    let guard = |m: &Path| {
+        let lines = guard_lines(task)?;
+        eval_dataset(m, lines, None, 0, 1, crate::infer::Decoder::Greedy, false)
+    };
+    let (guard_before, guard_after) = (guard(model)?, guard(out)?);
+    Ok(AdaptReport {
+        model: out.to_path_buf(),
+        lines: run.lines.0,
+        held: run.lines.1,
+        before: score(model)?,
+        after: score(out)?,
+        guard_flag: guard_after.cer > guard_before.cer + GUARD_POINTS,
+        guard_before,
+        guard_after,
+        train_seconds: run.phase.elapsed_s,
+    })
+}
+
+/// CER points an adapted model may lose on the guard before it is flagged.
+pub const GUARD_POINTS: f64 = 2.0;
+
+/// The guard of an adaptation: 100 lines in the task's held-out fonts (never trained on by
+/// the shipped models), the same at every call (seed 777, as `training/tools/eval-hwr.sh`).
+pub fn guard_lines(task: crate::task::Task) -> Result<crate::data::dataset::Dataset> {
+    let mut cfg = SynthConfig::new(task);
+    cfg.split = crate::data::fonts::FontSplit::Valid;
+    cfg.holdout = crate::data::fonts::shipped_holdout(task);
+    cfg.seed = 777;
+    let synth = Synth::new(&cfg)?;
+    Ok(crate::data::dataset::Dataset {
+        origin: format!("{} lines in held-out fonts", task.name()),
+        samples: (0..100).map(|i| synth.sample(i)).collect(),
+        skipped: Vec::new(),
+    })
 }

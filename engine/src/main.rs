@@ -140,6 +140,95 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("fine-tuned model: {}", result.best_model.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Adapt {
+            model,
+            data,
+            out,
+            run,
+            holdout,
+            steps,
+            batch_size,
+            lr,
+            share,
+            replay,
+            seed,
+            resume,
+            decoding,
+            json,
+        } => {
+            use engine::train::adapt::{AdaptConfig, replay_of};
+            let model = model.path()?;
+            let run = run.unwrap_or_else(|| engine::train::adapt::default_run_dir(&out));
+            let saved = run.join(engine::train::adapt::CONFIG_FILE);
+            let cfg = if resume && saved.is_file() {
+                AdaptConfig::read(&saved)?
+            } else {
+                let header = engine::model_file::read_header(&model)?;
+                let set = engine::data::personal::PersonalSet::read(&data)?;
+                let replay = match replay.as_str() {
+                    "none" => None,
+                    "auto" => Some(replay_of(&header, seed, &mut |m| eprintln!("note: {m}"))?),
+                    recipe => {
+                        let mut source =
+                            engine::recipe::synth_source(std::path::Path::new(recipe), false)?;
+                        source.seed = seed;
+                        Some(source)
+                    }
+                };
+                let mut cfg = AdaptConfig::new(&data, set.lines.len(), replay);
+                if let Some(h) = holdout {
+                    cfg.personal.holdout = h;
+                }
+                if let Some(s) = share {
+                    cfg.personal.share = s;
+                }
+                cfg.steps = steps;
+                cfg.batch_size = batch_size;
+                cfg.lr = lr;
+                cfg.seed = seed;
+                cfg
+            };
+            let decoder = decoding.decoder(&model)?;
+            let report = with_progress(|cancel, observer| {
+                jobs::adapt(&model, &cfg, &out, &run, resume, decoder, cancel, observer)
+            })
+            .with_context(|| format!("adaptation run {}", run.display()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                let on = if report.held > 0 {
+                    format!("{} held-back lines", report.held)
+                } else {
+                    "the training lines (none held back)".to_owned()
+                };
+                println!(
+                    "adapted on {} personal lines in {:.0} s: {}",
+                    report.lines,
+                    report.train_seconds,
+                    report.model.display()
+                );
+                println!(
+                    "CER on {on}: {:.2}% before, {:.2}% after (WER {:.2}% -> {:.2}%)",
+                    report.before.cer, report.after.cer, report.before.wer, report.after.wer
+                );
+                println!(
+                    "guard, {} lines of other writing (held-out fonts, greedy): CER {:.2}% -> {:.2}%{}",
+                    report.guard_before.lines,
+                    report.guard_before.cer,
+                    report.guard_after.cer,
+                    if report.guard_flag {
+                        format!(
+                            " - WARNING: more than {} points lost; the adapted model reads other \
+                             writing worse",
+                            jobs::GUARD_POINTS
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Experiment {
             which: ExperimentCommand::Distill { config, out, only },
         } => {
@@ -533,6 +622,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Data {
             which:
+                DataCommand::Writers {
+                    dir,
+                    contributors,
+                    min_lines,
+                    out,
+                },
+        } => {
+            let folders =
+                engine::data::ink::export::export_writers(&dir, &contributors, min_lines, &out)?;
+            for f in &folders {
+                println!(
+                    "{}: {} lines, {} laid out from words",
+                    f.dir.display(),
+                    f.lines,
+                    f.word_lines
+                );
+            }
+            println!("{} writers with at least {min_lines} lines", folders.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Data {
+            which:
                 DataCommand::Export {
                     dir,
                     contributors,
@@ -553,7 +664,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             valid,
             ..
         } => {
-            let cfg = jobs::recipe_synth_source(&recipe, valid)?;
+            let cfg = engine::recipe::synth_source(&recipe, valid)?;
             let n = jobs::synth(&cfg, count, &out)?;
             println!("wrote {n} lines to {}", out.display());
             Ok(ExitCode::SUCCESS)

@@ -61,6 +61,22 @@ pub struct Provenance {
     /// The recipes that fine-tuned the model, in order (the recipe that made it is `recipe`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub finetuned_by: Vec<String>,
+    /// The writer it was adapted to (`engine adapt`), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapted: Option<Adaptation>,
+}
+
+/// Where a model file came from, when it was adapted to one writer (part of its provenance).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Adaptation {
+    /// The model it was adapted from.
+    pub base: String,
+    /// The personal folder.
+    pub personal: String,
+    /// Personal lines it trained on.
+    pub lines: usize,
+    /// Personal lines held back.
+    pub held: usize,
 }
 
 /// The JSON header of a model file.

@@ -97,6 +97,24 @@ pub fn read_recipe<T: DeserializeOwned>(path: &Path, kind: RecipeKind) -> Result
     serde_json::from_value(json).map_err(at)
 }
 
+/// The synthetic source of a recipe file: its `data.train` (or `data.valid`) `synth` object.
+pub fn synth_source(recipe: &Path, valid: bool) -> Result<crate::data::synth::SynthConfig> {
+    let text = std::fs::read_to_string(recipe).map_err(|e| Error::io(recipe, e))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Config(format!("{}: {e}", recipe.display())))?;
+    let which = if valid { "valid" } else { "train" };
+    let source = json
+        .pointer(&format!("/data/{which}/synth"))
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "{}: no data.{which}.synth source (a recipe with synthetic lines)",
+                recipe.display()
+            ))
+        })?;
+    serde_json::from_value(source.clone())
+        .map_err(|e| Error::Config(format!("{}: data.{which}.synth: {e}", recipe.display())))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -747,3 +747,89 @@ fn a_closed_output_pipe_is_not_a_panic() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// `engine adapt` on a tiny personal folder: broken files are named and skipped, the adapted
+/// model is written with the before/after scores and the guard, a killed run resumes with the
+/// settings it started with, and a folder with nothing usable is a clear error.
+#[test]
+fn adapt_fine_tunes_on_personal_lines_and_resumes() {
+    let dir = scratch("adapt-cli");
+    let personal = dir.join("personal");
+    synth_lines(&personal, "hwr", 8, 10);
+    let base = tiny_teacher(&dir, &personal, "teacher-tiny", 3);
+    std::fs::write(personal.join("broken.inkml"), "<ink><trace>1 2,").unwrap();
+    std::fs::write(personal.join("blank.gt.txt"), "\n").unwrap();
+    std::fs::copy(
+        personal.join("hwr-0-000000.png"),
+        personal.join("blank.png"),
+    )
+    .unwrap();
+    let (out, run) = (dir.join("mine.inkm"), dir.join("run"));
+    let args = |steps: &str, extra: &[&str]| {
+        let mut a = vec![
+            "adapt",
+            "--model",
+            base.to_str().unwrap(),
+            "--data",
+            personal.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--run",
+            run.to_str().unwrap(),
+            "--replay",
+            "none",
+            "--steps",
+            steps,
+            "--batch-size",
+            "2",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run_engine = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        engine(&a)
+    };
+    let done = run_engine(args("4", &[]));
+    assert!(done.status.success(), "{}", describe(&done));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&done.stdout),
+        String::from_utf8_lossy(&done.stderr),
+    );
+    assert!(stdout.contains("adapted on 7 personal lines"), "{stdout}");
+    assert!(stdout.contains("CER on 1 held-back lines"), "{stdout}");
+    assert!(stdout.contains("guard, 100 lines"), "{stdout}");
+    assert!(
+        stderr.contains("broken.inkml") && stderr.contains("blank.gt.txt"),
+        "{stderr}"
+    );
+    let header = engine::model_file::read_header(&out).unwrap();
+    assert_eq!(header.provenance.adapted.unwrap().lines, 7);
+    // Resuming the finished run with other arguments keeps the settings it started with.
+    std::fs::remove_file(&out).unwrap();
+    let again = run_engine(args("9", &["--resume"]));
+    assert!(again.status.success(), "{}", describe(&again));
+    assert!(out.is_file());
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("adapt.json")).unwrap()).unwrap();
+    assert_eq!(config["steps"], 4);
+    // Nothing usable: a message, no panic.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let bad = engine(&[
+        "adapt",
+        "--model",
+        base.to_str().unwrap(),
+        "--data",
+        empty.to_str().unwrap(),
+        "--out",
+        dir.join("x.inkm").to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("no usable personal lines"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

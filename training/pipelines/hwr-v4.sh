@@ -16,15 +16,7 @@
 # resumes from its last checkpoint.
 #
 #   nohup training/pipelines/hwr-v4.sh >> runs/hwr-v4.log 2>&1 &
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-mkdir -p runs assets/models/staging
-engine=target/release/engine
-[ -x "$engine" ] || cargo build --release -p engine
-[ -d "${INKLING_DATA:-data}/unipen/train_r01_v07" ] || training/tools/fetch_unipen.sh
-staging=assets/models/staging
-
-resume() { [ -f "$1/config.json" ] && echo --resume || true; }
+source "$(dirname "$0")/hwr-setup.sh"
 
 previous=$staging/hwr-teacher-cpu-v3-stage6.inkm  # the shipped v3 teacher, as staged
 for stage in 1 2; do

@@ -11,19 +11,8 @@
 # from its last checkpoint.
 #
 #   nohup training/pipelines/hwr-v5.sh >> runs/hwr-v5.log 2>&1 &
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-mkdir -p runs assets/models/staging
-engine=target/release/engine
-[ -x "$engine" ] || cargo build --release -p engine
-[ -d "${INKLING_DATA:-data}/unipen/train_r01_v07" ] || training/tools/fetch_unipen.sh
-staging=assets/models/staging
+source "$(dirname "$0")/hwr-setup.sh"
 recipes=training/recipes/hwr/v5
-resume() { [ -f "$1/config.json" ] && echo --resume || true; }
-stage() { # run folder, staged file name
-    cp "$1/finetune-best.inkm" "$staging/$2"
-    echo "staged $staging/$2"
-}
 
 teacher=$staging/hwr-teacher-cpu-v5.inkm
 if [ ! -f "$teacher" ]; then

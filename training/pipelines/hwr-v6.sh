@@ -6,19 +6,12 @@
 # teacher with the LM. Staged in assets/models/staging/; run again after an interruption.
 #
 #   nohup training/pipelines/hwr-v6.sh >> runs/hwr-v6.log 2>&1 &
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-mkdir -p runs assets/models/staging
-engine=target/release/engine
-[ -x "$engine" ] || cargo build --release -p engine
-[ -d "${INKLING_DATA:-data}/unipen/train_r01_v07" ] || training/tools/fetch_unipen.sh
-staging=assets/models/staging
+source "$(dirname "$0")/hwr-setup.sh"
 student=$staging/hwr-student-cpu-v6.inkm
 if [ ! -f "$student" ]; then
     out=runs/hwr-v6-finetune-student
-    resume=$([ -f "$out/config.json" ] && echo --resume || true)
     "$engine" finetune --model "$staging/hwr-student-cpu-v5.inkm" \
-        --config training/recipes/hwr/v6/finetune-hwr-student-v6.json --out "$out" $resume
+        --config training/recipes/hwr/v6/finetune-hwr-student-v6.json --out "$out" $(resume "$out")
     cp "$out/finetune-best.inkm" "$student"
     echo "staged $student"
 fi

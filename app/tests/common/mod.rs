@@ -38,3 +38,30 @@ pub fn draw_stroke<S>(
     }
     h.drop_at(b);
 }
+
+/// A tiny printed-text model trained for 3 steps on synthetic print (seconds); its file.
+#[allow(dead_code)] // not every GUI test binary trains
+pub fn tiny_ocr_model(dir: &std::path::Path) -> std::path::PathBuf {
+    let recipe = serde_json::json!({
+        "model": {"preset": "teacher-tiny"},
+        "data": {"train": {"synth": {"task": "ocr", "split": "train", "seed": 1, "max_chars": 8}},
+                 "valid": {"synth": {"task": "ocr", "split": "valid", "seed": 2, "max_chars": 8}},
+                 "valid_lines": 4},
+        "optimizer": {"lr": 0.003},
+        "schedule": {"steps": 3, "batch_size": 2, "eval_every": 3, "checkpoint_every": 3},
+    });
+    let cfg: engine::train::config::TrainConfig =
+        serde_json::from_value(recipe).expect("a valid recipe");
+    let run = dir.join("tiny-model");
+    engine::train::supervised::train(
+        &cfg,
+        "test",
+        &run,
+        false,
+        &engine::scale::ScaleConfig::default(),
+        &engine::train::progress::CancelToken::new(),
+        &mut |_| {},
+    )
+    .expect("the tiny model trains");
+    run.join("train-best.inkm")
+}

@@ -8,6 +8,7 @@ pub mod fonts;
 pub mod fontsource;
 pub mod ink;
 pub mod normalize;
+pub mod personal;
 pub mod readers;
 pub mod render;
 pub mod segment;

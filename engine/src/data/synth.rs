@@ -6,9 +6,11 @@ use super::augment::{AugmentConfig, distort, morph, photograph};
 use super::dataset::{LineImage, LineSample};
 use super::digits::{DigitBank, digit_text, render_digits};
 use super::fonts::{FontSplit, LoadedFont, check_font_names, load_font_file, select_split};
+use super::ink::augment::{InkAugment, augment as augment_ink};
 use super::ink::bank::{UnipenBank, UnipenConfig};
 use super::ink::raster::{Pen, rasterize};
-use super::normalize::{Gray, crop_to_ink};
+use super::normalize::{Gray, crop_to_ink, ink_map, resize};
+use super::personal::{PersonalConfig, PersonalLine, PersonalSet};
 use super::render::{GlyphJitter, render_line};
 use super::strokes::{StrokeFont, load_stroke_fonts, render_strokes};
 use super::text::TextSource;
@@ -77,6 +79,11 @@ pub struct SynthConfig {
     /// leaves the generator as it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unipen: Option<UnipenConfig>,
+    /// One user's kept lines (writer adaptation, [`super::personal`]): their training part,
+    /// drawn before any other kind at its share; none (the default) leaves the generator as
+    /// it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal: Option<PersonalConfig>,
 }
 
 fn default_max_chars() -> usize {
@@ -145,6 +152,7 @@ impl SynthConfig {
             strokes: 0.0,
             stroke_fonts: None,
             unipen: None,
+            personal: None,
         }
     }
 }
@@ -206,6 +214,7 @@ pub struct Synth {
     digits: Option<(f64, DigitBank)>,
     strokes: Option<(f64, Vec<StrokeFont>)>,
     unipen: Option<(UnipenConfig, Arc<UnipenBank>)>,
+    personal: Option<(f64, Arc<Vec<PersonalLine>>)>,
 }
 
 impl Synth {
@@ -248,6 +257,23 @@ impl Synth {
             }
             None => None,
         };
+        let personal = match &cfg.personal {
+            Some(p) => {
+                share("personal.share", p.share)?;
+                let set = PersonalSet::read(&p.dir)?;
+                let (train, _) = set.split(p.holdout);
+                if train.is_empty() {
+                    return Err(Error::Config(format!(
+                        "{}: every one of its {} lines is held back; keep more lines or hold \
+                         back fewer",
+                        p.dir.display(),
+                        set.lines.len()
+                    )));
+                }
+                Some((p.share, Arc::new(train.into_iter().cloned().collect())))
+            }
+            None => None,
+        };
         Ok(Self {
             fonts,
             text,
@@ -257,6 +283,7 @@ impl Synth {
             digits,
             strokes,
             unipen,
+            personal,
         })
     }
 
@@ -310,6 +337,44 @@ impl Synth {
     }
 
     fn try_sample(&self, index: u64, rng: &mut StdRng) -> Option<(Gray, String)> {
+        if let Some((share, lines)) = &self.personal
+            && rng.random_bool(*share)
+        {
+            let line = &lines[rng.random_range(0..lines.len())];
+            let size = rng.random_range(32.0f32..52.0);
+            let cov = match &line.ink {
+                // The user's ink, changed as UNIPEN writers' is, with a new pen each time.
+                Some(ink) => {
+                    let mut ink = augment_ink(ink, &InkAugment::default(), rng);
+                    ink.fit_height(size * rng.random_range(0.8f32..1.1));
+                    let pen = Pen {
+                        width: size * rng.random_range(0.035f32..0.09),
+                        scale: 1.0,
+                        margin: 0.0,
+                    };
+                    rasterize(&ink, &pen)?
+                }
+                // A loaded image: its ink map at a size like the generated lines'.
+                None => {
+                    let cov = Gray {
+                        pixels: ink_map(&line.image),
+                        ..line.image.clone()
+                    };
+                    let cov = crop_to_ink(&cov, 0)?;
+                    let scale = size / cov.height.max(1) as f32;
+                    let (w, h) = (
+                        ((cov.width as f32 * scale).round() as usize).max(1),
+                        size.round() as usize,
+                    );
+                    Gray {
+                        pixels: resize(&cov.pixels, cov.width, cov.height, w, h),
+                        width: w,
+                        height: h,
+                    }
+                }
+            };
+            return Some((self.finish(&cov, size, rng)?, line.text.clone()));
+        }
         if let Some((cfg, bank)) = &self.unipen
             && rng.random_bool(cfg.share)
         {

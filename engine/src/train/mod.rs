@@ -2,6 +2,7 @@
 //! loop. A run lives in a folder: `config.json` (the recipe as run), `metrics.csv`,
 //! `checkpoint.bin` (atomic, for `--resume`), `best.inkm` and `last.inkm` (model files).
 
+pub mod adapt;
 pub mod checkpoint;
 pub mod config;
 pub mod distill;

@@ -341,6 +341,7 @@ fn decompose_any(
             valid_cer: None,
             task: h.provenance.task,
             teacher: h.provenance.teacher.clone(),
+            adapted: h.provenance.adapted.clone(),
             finetuned_by: h.provenance.finetuned_by.clone(),
             notes: format!(
                 "Tucker-2 of {} ({spec:?}, {hooi} HOOI sweeps)",

@@ -289,27 +289,42 @@ fn body_height(ink: &Ink) -> f32 {
     (ys[n * 4 / 5] - ys[n / 5]).max(1e-3)
 }
 
-/// A line of 1 to 8 words of one writer, in a random order, at a common body height, centred
-/// on a common line with gaps of about half a body height (as a writer spaces words).
+/// A line of 1 to 8 words of one writer, in a random order, laid out by [`WordLine`].
 pub fn compose_words(
     words: &[Written],
     max_chars: usize,
     rng: &mut StdRng,
 ) -> Option<(Ink, String)> {
     let count = rng.random_range(1..=8usize);
-    let mut ink = Ink::default();
-    let mut text: Vec<String> = Vec::new();
+    let mut line = WordLine::default();
     let mut chars = 0;
-    let mut x = 0.0f32;
-    let mut unit = None;
     for _ in 0..count {
         let w = &words[rng.random_range(0..words.len())];
-        if chars + w.text.len() + 1 > max_chars && !text.is_empty() {
+        if chars + w.text.len() + 1 > max_chars && !line.text.is_empty() {
             break;
         }
+        line.push(w, rng)?;
+        chars += w.text.len() + 1;
+    }
+    line.finish()
+}
+
+/// Words of one writer laid out as a line, in the order pushed: at a common body height,
+/// centred on a common line with gaps of about half a body height (as a writer spaces words).
+#[derive(Debug, Default)]
+pub struct WordLine {
+    ink: Ink,
+    text: Vec<String>,
+    x: f32,
+    unit: Option<f32>,
+}
+
+impl WordLine {
+    /// Adds a word after the others (`None` when it has no points).
+    pub fn push(&mut self, w: &Written, rng: &mut StdRng) -> Option<()> {
         let mut word = w.ink.ink();
         let h = body_height(&word);
-        let target = *unit.get_or_insert(h);
+        let target = *self.unit.get_or_insert(h);
         // One writer's words share a size; a little jitter keeps it natural.
         let s = target / h * rng.random_range(0.9f32..1.1);
         let s = s.clamp(0.5, 2.0);
@@ -317,12 +332,16 @@ pub fn compose_words(
         let b = word.bounds()?;
         let cy = body_center(&word);
         let dy = rng.random_range(-0.1f32..0.1) * target;
-        ink.append(&word, x - b.x0, -cy + dy);
-        x += b.width() + target * rng.random_range(0.5f32..1.2);
-        chars += w.text.len() + 1;
-        text.push(w.text.clone());
+        self.ink.append(&word, self.x - b.x0, -cy + dy);
+        self.x += b.width() + target * rng.random_range(0.5f32..1.2);
+        self.text.push(w.text.clone());
+        Some(())
     }
-    (!text.is_empty()).then(|| (ink, text.join(" ")))
+
+    /// The line's ink and text (`None` when no word was added).
+    pub fn finish(self) -> Option<(Ink, String)> {
+        (!self.text.is_empty()).then(|| (self.ink, self.text.join(" ")))
+    }
 }
 
 /// A digit line (number, date, time, amount or phone number, as [`digit_text`] makes them) of

@@ -3,15 +3,22 @@
 //! `NAME.png` + `NAME.gt.txt` (the folder format every evaluation tool here reads) and
 //! `NAME.inkml` (the ink itself). Names start with the contributor, so scores can be grouped by
 //! contributor.
+//!
+//! [`export_writers`] writes one folder per writer instead, a simulated user for writer
+//! adaptation: the writer's single text lines, then their words laid out [`WORDS_PER_LINE`] to
+//! a line.
 
 use super::Ink;
+use super::bank::{UnipenBank, WordLine, Written};
 use super::inkml::{InkDocument, write as write_inkml};
 use super::raster::page;
 use super::unipen::{Selection, read_tree};
 use crate::data::normalize::Gray;
 use crate::data::readers::folder::write_pair;
 use crate::error::{Error, Result};
-use std::path::Path;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::path::{Path, PathBuf};
 
 /// Height of the ink's box in the written images, pixels (about what a user writes on the
 /// app's canvas).
@@ -85,4 +92,108 @@ pub fn export_lines(
         )?;
     }
     Ok(counts)
+}
+
+/// Words per line where a writer's words are laid out as lines ([`export_writers`]).
+pub const WORDS_PER_LINE: usize = 3;
+
+/// One writer's folder written by [`export_writers`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriterFolder {
+    /// The folder (`<out>/<contributor>-<writer>`).
+    pub dir: PathBuf,
+    /// Real single text lines in it.
+    pub lines: usize,
+    /// Lines laid out from the writer's words.
+    pub word_lines: usize,
+}
+
+/// Writes one folder per writer of `contributors` who has at least `min_lines` lines, counting
+/// their single text lines and their words laid out [`WORDS_PER_LINE`] to a line (in the order
+/// written, each word once; a shorter last line is dropped). Each line as `NAME.png` +
+/// `NAME.gt.txt` + `NAME.inkml`, drawn as [`export_lines`] draws them. Returns the folders
+/// written; writers with fewer lines are left out.
+pub fn export_writers(
+    root: &Path,
+    contributors: &[String],
+    min_lines: usize,
+    out: &Path,
+) -> Result<Vec<WriterFolder>> {
+    if contributors.is_empty() {
+        return Err(Error::Invalid(
+            "name the contributors whose writers to export".into(),
+        ));
+    }
+    let data = read_tree(
+        root,
+        &Selection {
+            categories: ["6", "7", "8"].map(String::from).to_vec(),
+            contributors: contributors.to_vec(),
+            exclude: Vec::new(),
+        },
+    )?;
+    let bank = UnipenBank::from_segments(data.segments);
+    let mut writers: Vec<(String, String)> = bank
+        .lines
+        .iter()
+        .chain(bank.words.iter().flatten())
+        .map(|w| (w.contributor.clone(), w.writer.clone()))
+        .collect();
+    writers.sort();
+    writers.dedup();
+    let mut written = Vec::new();
+    for (contributor, writer) in writers {
+        let of = |w: &&Written| w.contributor == contributor && w.writer == writer;
+        let lines: Vec<(Ink, String)> = bank
+            .lines
+            .iter()
+            .filter(of)
+            .map(|w| (w.ink.ink(), w.text.clone()))
+            .collect();
+        let words: Vec<&Written> = bank.words.iter().flatten().filter(of).collect();
+        // The layout's jitter, the same at every export.
+        let mut rng = StdRng::seed_from_u64(super::super::synth::mix(
+            lines.len() as u64,
+            words.len() as u64,
+        ));
+        let mut word_lines = Vec::new();
+        for chunk in words.chunks_exact(WORDS_PER_LINE) {
+            let mut line = WordLine::default();
+            if chunk.iter().all(|w| line.push(w, &mut rng).is_some())
+                && let Some(l) = line.finish()
+            {
+                word_lines.push(l);
+            }
+        }
+        if lines.len() + word_lines.len() < min_lines {
+            continue;
+        }
+        let safe: String = writer
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let dir = out.join(format!("{contributor}-{safe}"));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let (n_lines, n_words) = (lines.len(), word_lines.len());
+        for (i, (ink, text)) in lines.into_iter().chain(word_lines).enumerate() {
+            let Some(page) = render_line(&ink) else {
+                continue;
+            };
+            let name = format!("{contributor}-{safe}-{:04}", i + 1);
+            write_pair(&dir, &name, &page, &text)?;
+            write_inkml(
+                &dir.join(format!("{name}.inkml")),
+                &InkDocument {
+                    ink,
+                    text: Some(text),
+                },
+            )?;
+        }
+        written.push(WriterFolder {
+            dir,
+            lines: n_lines,
+            word_lines: n_words,
+        });
+    }
+    Ok(written)
 }

@@ -27,6 +27,13 @@ pub enum DataFormat {
     Iam(PathBuf),
     /// A PAGE-XML file, or a folder of them (images named by `imageFilename`).
     Page(PathBuf),
+    /// The held-back lines of a personal folder ([`crate::data::personal`]).
+    Personal {
+        /// The personal folder.
+        dir: PathBuf,
+        /// How many of its lines are held back.
+        holdout: usize,
+    },
 }
 
 impl DataFormat {
@@ -82,6 +89,9 @@ impl DataFormat {
             DataFormat::Tsv(p) => tsv::read_tsv(p),
             DataFormat::Iam(p) => iam::read_iam(p),
             DataFormat::Page(p) => pagexml::read_page(p),
+            DataFormat::Personal { dir, holdout } => {
+                Ok(crate::data::personal::PersonalSet::read(dir)?.held_dataset(dir, *holdout))
+            }
         }
     }
 }

@@ -1,0 +1,16 @@
+# Sourced by the hwr pipelines (hwr-v4.sh ...): the repository root as working folder, the
+# engine built, the UNIPEN data cache filled, and the helpers of every step.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+mkdir -p runs assets/models/staging
+engine=target/release/engine
+[ -x "$engine" ] || cargo build --release -p engine
+[ -d "${INKLING_DATA:-data}/unipen/train_r01_v07" ] || training/tools/fetch_unipen.sh
+staging=assets/models/staging
+# `--resume` when the run folder already holds a run.
+resume() { [ -f "$1/config.json" ] && echo --resume || true; }
+# Stages a run's best model: run folder, file name in assets/models/staging/.
+stage() {
+    cp "$1/finetune-best.inkm" "$staging/$2"
+    echo "staged $staging/$2"
+}
