@@ -119,18 +119,20 @@ impl<T: Send + 'static> JobSlot<T> {
         } else {
             0.0
         };
-        ui.add(
-            eframe::egui::ProgressBar::new(frac)
-                .show_percentage()
-                .text(format!(
+        ui.add(eframe::egui::ProgressBar::new(frac).show_percentage().text(
+            if p.phase.is_empty() {
+                "starting: reading the data…".to_owned()
+            } else {
+                format!(
                     "{}: step {}/{} · {:.1} lines/s · ETA {}",
                     p.phase,
                     p.step,
                     p.total,
                     p.lines_per_s,
                     eta(p.eta_s)
-                )),
-        );
+                )
+            },
+        ));
     }
 
     /// Takes the job's reports into the progress; whether the run has just finished.

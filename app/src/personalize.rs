@@ -74,7 +74,22 @@ impl PersonalizePanel {
 
     /// Takes the job's reports into the progress state.
     pub fn poll(&mut self) {
-        self.run.poll();
+        if self.run.poll() && std::env::var_os("INKLING_APP_LOG").is_some() {
+            match &self.run.outcome {
+                Some(Ok(r)) => eprintln!(
+                    "personalized {}: {} lines, {} held back, CER {:.2}% -> {:.2}%, guard {:.2}% -> {:.2}%",
+                    r.model.display(),
+                    r.lines,
+                    r.held,
+                    r.before.cer,
+                    r.after.cer,
+                    r.guard_before.cer,
+                    r.guard_after.cer
+                ),
+                Some(Err(e)) => eprintln!("personalize failed: {e}"),
+                None => {}
+            }
+        }
     }
 
     /// Draws the panel: `base` is the student in use, `personal` the kept lines.

@@ -469,10 +469,10 @@ impl RecognizeView {
         self.models_ui(ui);
         ui.separator();
         self.input_ui(ui);
+        self.keep_ui(ui);
         self.debounce(ui);
         ui.separator();
         self.results_ui(ui);
-        self.keep_ui(ui);
         if let Some(m) = &self.message {
             ui.colored_label(ui.visuals().error_fg_color, m);
         }
@@ -962,7 +962,14 @@ impl RecognizeView {
         };
         let ink = matches!(self.source, Source::Canvas).then(|| self.canvas.ink());
         match self.personal.keep(&image, ink.as_ref(), &self.ink_label) {
-            Ok(_) => {
+            Ok(name) => {
+                if std::env::var_os("INKLING_APP_LOG").is_some() {
+                    eprintln!(
+                        "kept {name}: {:?} ({} lines kept)",
+                        self.ink_label.trim(),
+                        self.personal.lines.len()
+                    );
+                }
                 self.message = None;
                 if matches!(self.source, Source::Canvas) {
                     self.canvas.clear();
@@ -976,7 +983,6 @@ impl RecognizeView {
 
     /// The text field, "Keep this line", and the kept lines (review, delete, export).
     fn keep_ui(&mut self, ui: &mut egui::Ui) {
-        ui.separator();
         ui.horizontal(|ui| {
             let label = ui.label("Text:");
             ui.add(
