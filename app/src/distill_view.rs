@@ -6,13 +6,17 @@
 use crate::job::JobSlot;
 use eframe::egui;
 use egui_plot::{Line, Plot};
-use engine::losses::distill::Criterion;
+use engine::data::fonts::{FontSplit, shipped_holdout};
+use engine::data::readers::DataFormat;
+use engine::data::synth::SynthConfig;
+use engine::losses::distill::{Criterion, CriterionKind};
+use engine::models::config::Preset;
+use engine::task::Task;
+use engine::train::config::{DataConfig, DataSource, ModelSpec, OptimizerConfig, ScheduleConfig};
+use engine::train::distill::FinetuneConfig;
 use engine::train::distill::{DistillConfig, distill};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// The criteria offered, by name.
-pub const CRITERIA: [&str; 5] = ["softmax-ce", "ip-l2", "lstm-l2", "cnn-mah", "cnn-l2"];
 
 /// The form (persisted between runs of the program).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -20,16 +24,16 @@ pub const CRITERIA: [&str; 5] = ["softmax-ce", "ip-l2", "lstm-l2", "cnn-mah", "c
 pub struct DistillForm {
     /// Teacher model file.
     pub teacher: String,
-    /// Index into [`CRITERIA`].
-    pub criterion: usize,
+    /// The criterion.
+    pub criterion: CriterionKind,
     /// Temperature of softmax-ce.
     pub temperature: f64,
-    /// Synthetic data task ("hwr" or "ocr"), used when `folder` is empty.
-    pub task: String,
+    /// Synthetic data task, used when `folder` is empty.
+    pub task: Task,
     /// A folder or TSV of labeled lines instead of synthetic data.
     pub folder: String,
-    /// Student preset name (e.g. "student-cpu").
-    pub student_preset: String,
+    /// The student's size.
+    pub student_preset: Preset,
     /// Distillation steps.
     pub distill_steps: usize,
     /// Fine-tuning steps (0: none).
@@ -49,11 +53,11 @@ impl Default for DistillForm {
                 .join("hwr-teacher-cpu.inkm")
                 .display()
                 .to_string(),
-            criterion: 3,
+            criterion: CriterionKind::CnnMah,
             temperature: 2.0,
-            task: "hwr".into(),
+            task: Task::Hwr,
             folder: String::new(),
-            student_preset: "student-cpu".into(),
+            student_preset: Preset::StudentCpu,
             distill_steps: 1500,
             finetune_steps: 750,
             batch_size: 16,
@@ -66,56 +70,55 @@ impl Default for DistillForm {
 impl DistillForm {
     /// The criterion chosen.
     pub fn criterion(&self) -> Criterion {
-        match self.criterion {
-            0 => Criterion::SoftmaxCe {
-                temperature: self.temperature,
-            },
-            1 => Criterion::IpL2,
-            2 => Criterion::LstmL2,
-            4 => Criterion::CnnL2,
-            _ => Criterion::CnnMah,
-        }
+        self.criterion.with_temperature(self.temperature)
     }
 
-    /// The recipe of the run, in the same format as `training/*.json` (errors are messages).
+    /// The recipe of the run, the same config as `training/*.json` distillation recipes
+    /// (errors are messages).
     pub fn recipe(&self) -> Result<DistillConfig, String> {
         // The shipped recipes' held-out fonts: the shipped teachers never saw them, so the
         // validation CER is on unseen styles for the teacher and the student alike.
-        let task = match self.task.as_str() {
-            "ocr" => engine::task::Task::Ocr,
-            _ => engine::task::Task::Hwr,
-        };
-        let holdout = engine::data::fonts::shipped_holdout(task);
-        let source = |split: &str, seed: u64| {
-            if self.folder.trim().is_empty() {
-                serde_json::json!({"synth": {
-                    "task": self.task, "split": split, "seed": seed, "holdout": holdout,
-                }})
+        let folder = self.folder.trim();
+        let source = |split: FontSplit, seed: u64| -> Result<DataSource, String> {
+            if folder.is_empty() {
+                let mut synth = SynthConfig::new(self.task);
+                synth.split = split;
+                synth.seed = seed;
+                synth.holdout = shipped_holdout(self.task);
+                Ok(DataSource::Synth(Box::new(synth)))
             } else {
-                serde_json::json!({"files": {"folder": self.folder.trim()}})
+                DataFormat::detect(Path::new(folder))
+                    .map(DataSource::Files)
+                    .map_err(|e| e.to_string())
             }
         };
-        let phase = |steps: usize, lr: f64| {
-            serde_json::json!({
-                "optimizer": {"lr": lr, "warmup_steps": (steps / 15).min(100)},
-                "schedule": {"steps": steps, "batch_size": self.batch_size,
-                             "eval_every": (steps / 5).max(1), "checkpoint_every": (steps / 10).clamp(1, 100)}
-            })
+        let schedule = |steps: usize| ScheduleConfig {
+            steps,
+            batch_size: self.batch_size,
+            eval_every: (steps / 5).max(1),
+            checkpoint_every: (steps / 10).clamp(1, 100),
+            patience: 0,
+            target_cer: None,
         };
-        let mut recipe = serde_json::json!({
-            "teacher": self.teacher.trim(),
-            "student": {"preset": self.student_preset},
-            "criterion": self.criterion(),
-            "data": {"train": source("train", 1), "valid": source("valid", 1_000_001), "valid_lines": 100},
-            "seed": 11,
-        });
-        let d = phase(self.distill_steps.max(1), 0.002);
-        recipe["optimizer"] = d["optimizer"].clone();
-        recipe["schedule"] = d["schedule"].clone();
-        if self.finetune_steps > 0 {
-            recipe["finetune"] = phase(self.finetune_steps, 0.0005);
-        }
-        serde_json::from_value(recipe).map_err(|e| format!("recipe: {e}"))
+        let steps = self.distill_steps.max(1);
+        Ok(DistillConfig {
+            teacher: PathBuf::from(self.teacher.trim()),
+            student: ModelSpec::Preset(self.student_preset),
+            criterion: self.criterion(),
+            data: DataConfig {
+                train: source(FontSplit::Train, 1)?,
+                valid: source(FontSplit::Valid, 1_000_001)?,
+                valid_lines: 100,
+            },
+            optimizer: OptimizerConfig::new(0.002, (steps / 15).min(100)),
+            schedule: schedule(steps),
+            finetune: (self.finetune_steps > 0).then(|| FinetuneConfig {
+                optimizer: OptimizerConfig::new(0.0005, (self.finetune_steps / 15).min(100)),
+                schedule: schedule(self.finetune_steps),
+            }),
+            seed: 11,
+            half_precision: true,
+        })
     }
 
     /// The run folder.
@@ -276,13 +279,13 @@ impl DistillView {
                     ui.label("Criterion");
                     ui.horizontal(|ui| {
                         egui::ComboBox::from_label("criterion")
-                            .selected_text(CRITERIA[f.criterion.min(CRITERIA.len() - 1)])
+                            .selected_text(f.criterion.name())
                             .show_ui(ui, |ui| {
-                                for (i, c) in CRITERIA.iter().enumerate() {
-                                    ui.selectable_value(&mut f.criterion, i, *c);
+                                for c in CriterionKind::ALL {
+                                    ui.selectable_value(&mut f.criterion, c, c.name());
                                 }
                             });
-                        if f.criterion == 0 {
+                        if f.criterion == CriterionKind::SoftmaxCe {
                             ui.add(
                                 egui::DragValue::new(&mut f.temperature)
                                     .range(0.1..=20.0)
@@ -293,12 +296,8 @@ impl DistillView {
                     ui.end_row();
                     ui.label("Data");
                     ui.horizontal(|ui| {
-                        ui.selectable_value(
-                            &mut f.task,
-                            "hwr".to_string(),
-                            "synthetic handwriting",
-                        );
-                        ui.selectable_value(&mut f.task, "ocr".to_string(), "synthetic print");
+                        ui.selectable_value(&mut f.task, Task::Hwr, "synthetic handwriting");
+                        ui.selectable_value(&mut f.task, Task::Ocr, "synthetic print");
                     });
                     ui.end_row();
                     let l = ui.label("or labeled lines (folder/TSV)");

@@ -12,9 +12,9 @@ use std::path::Path;
 fn form(teacher: &Path, runs: &Path, distill_steps: usize) -> DistillForm {
     DistillForm {
         teacher: teacher.display().to_string(),
-        criterion: 3,
-        task: "ocr".into(),
-        student_preset: "student-tiny".into(),
+        criterion: engine::losses::distill::CriterionKind::CnnMah,
+        task: engine::task::Task::Ocr,
+        student_preset: engine::models::config::Preset::StudentTiny,
         distill_steps,
         finetune_steps: 2,
         batch_size: 2,

@@ -3,6 +3,7 @@
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 use engine::data::fonts::FontSplit;
+use engine::losses::distill::CriterionKind;
 use engine::models::config::Preset;
 use engine::scale::DeviceChoice;
 use engine::task::Task;
@@ -297,8 +298,8 @@ pub enum Command {
         #[arg(long)]
         teacher: Option<PathBuf>,
         /// Criterion (overrides the recipe's).
-        #[arg(long, value_enum)]
-        criterion: Option<CriterionArg>,
+        #[arg(long, value_parser = one_of::<CriterionKind>())]
+        criterion: Option<CriterionKind>,
         /// Softmax temperature for softmax-ce.
         #[arg(long, default_value_t = 1.0)]
         temperature: f64,
@@ -728,35 +729,6 @@ pub enum ExperimentCommand {
     },
 }
 
-/// Distillation criteria as CLI values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CriterionArg {
-    /// Cross entropy of the softmaxes at --temperature.
-    SoftmaxCe,
-    /// L2 on the IP layer outputs.
-    IpL2,
-    /// L2 on the last BLSTM layer outputs.
-    LstmL2,
-    /// L2 on the CNN outputs through the first BLSTM's input weights.
-    CnnMah,
-    /// L2 on the CNN outputs.
-    CnnL2,
-}
-
-impl CriterionArg {
-    /// The criterion, with `temperature` for softmax-ce.
-    pub fn criterion(self, temperature: f64) -> engine::losses::distill::Criterion {
-        use engine::losses::distill::Criterion;
-        match self {
-            CriterionArg::SoftmaxCe => Criterion::SoftmaxCe { temperature },
-            CriterionArg::IpL2 => Criterion::IpL2,
-            CriterionArg::LstmL2 => Criterion::LstmL2,
-            CriterionArg::CnnMah => Criterion::CnnMah,
-            CriterionArg::CnnL2 => Criterion::CnnL2,
-        }
-    }
-}
-
 /// Font split as a CLI value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SplitArg {
@@ -804,6 +776,13 @@ impl Named for Task {
 
 impl Named for Preset {
     const ALL: &'static [Self] = &Preset::ALL;
+    fn word(self) -> &'static str {
+        self.name()
+    }
+}
+
+impl Named for CriterionKind {
+    const ALL: &'static [Self] = &CriterionKind::ALL;
     fn word(self) -> &'static str {
         self.name()
     }

@@ -112,7 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 cfg.teacher = t;
             }
             if let Some(c) = criterion {
-                cfg.criterion = c.criterion(temperature);
+                cfg.criterion = c.with_temperature(temperature);
             }
             let name = path.display().to_string();
             let result = with_progress(|cancel, observer| {

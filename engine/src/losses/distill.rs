@@ -30,10 +30,69 @@ impl Criterion {
     pub fn name(&self) -> String {
         match self {
             Criterion::SoftmaxCe { temperature } => format!("softmax-ce(T={temperature})"),
-            Criterion::IpL2 => "ip-l2".into(),
-            Criterion::LstmL2 => "lstm-l2".into(),
-            Criterion::CnnMah => "cnn-mah".into(),
-            Criterion::CnnL2 => "cnn-l2".into(),
+            other => other.kind().name().into(),
+        }
+    }
+
+    /// Which criterion it is, without its temperature.
+    pub fn kind(&self) -> CriterionKind {
+        match self {
+            Criterion::SoftmaxCe { .. } => CriterionKind::SoftmaxCe,
+            Criterion::IpL2 => CriterionKind::IpL2,
+            Criterion::LstmL2 => CriterionKind::LstmL2,
+            Criterion::CnnMah => CriterionKind::CnnMah,
+            Criterion::CnnL2 => CriterionKind::CnnL2,
+        }
+    }
+}
+
+/// The five criteria by name, without parameters (the one source of their names, for the
+/// command line and the app's form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CriterionKind {
+    /// [`Criterion::SoftmaxCe`].
+    SoftmaxCe,
+    /// [`Criterion::IpL2`].
+    IpL2,
+    /// [`Criterion::LstmL2`].
+    LstmL2,
+    /// [`Criterion::CnnMah`] (the app's default).
+    #[default]
+    CnnMah,
+    /// [`Criterion::CnnL2`].
+    CnnL2,
+}
+
+impl CriterionKind {
+    /// Every criterion, in the paper's order.
+    pub const ALL: [CriterionKind; 5] = [
+        CriterionKind::SoftmaxCe,
+        CriterionKind::IpL2,
+        CriterionKind::LstmL2,
+        CriterionKind::CnnMah,
+        CriterionKind::CnnL2,
+    ];
+
+    /// Its name: `softmax-ce`, `ip-l2`, `lstm-l2`, `cnn-mah`, `cnn-l2`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CriterionKind::SoftmaxCe => "softmax-ce",
+            CriterionKind::IpL2 => "ip-l2",
+            CriterionKind::LstmL2 => "lstm-l2",
+            CriterionKind::CnnMah => "cnn-mah",
+            CriterionKind::CnnL2 => "cnn-l2",
+        }
+    }
+
+    /// The criterion, with `temperature` for softmax-ce.
+    pub fn with_temperature(self, temperature: f64) -> Criterion {
+        match self {
+            CriterionKind::SoftmaxCe => Criterion::SoftmaxCe { temperature },
+            CriterionKind::IpL2 => Criterion::IpL2,
+            CriterionKind::LstmL2 => Criterion::LstmL2,
+            CriterionKind::CnnMah => Criterion::CnnMah,
+            CriterionKind::CnnL2 => Criterion::CnnL2,
         }
     }
 }

@@ -76,6 +76,17 @@ fn default_clip() -> f32 {
 }
 
 impl OptimizerConfig {
+    /// Peak `lr` after `warmup_steps`, every other setting at its recipe default.
+    pub fn new(lr: f64, warmup_steps: usize) -> Self {
+        Self {
+            lr,
+            weight_decay: default_weight_decay(),
+            warmup_steps,
+            min_lr_ratio: default_min_lr(),
+            grad_clip: default_clip(),
+        }
+    }
+
     /// Learning rate at `step` of `total`.
     pub fn lr_at(&self, step: usize, total: usize) -> f64 {
         if step < self.warmup_steps {
