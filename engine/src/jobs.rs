@@ -208,6 +208,8 @@ pub fn eval(
     decoder: crate::infer::Decoder,
     int8_lstm: bool,
 ) -> Result<EvalReport> {
+    // The model first: a missing or broken model file is the error to report, whatever the data.
+    read_header(model)?;
     eval_dataset(
         model,
         read_dataset(data)?,

@@ -22,6 +22,9 @@ unipen="${INKLING_DATA:-data}/unipen/train_r01_v07"
 work="${TMPDIR:-/tmp}/inkling-eval-adapt"
 rm -rf "$work"
 mkdir -p "$work"
+# A copy of the engine, so that a rebuild during the (long) run changes nothing under it.
+cp "$engine" "$work/engine"
+engine="$work/engine"
 contributors=apd,ape,bbb,cea,pri
 "$engine" data writers "$unipen" --contributors "$contributors" --min-lines 25 \
     --out "$work/writers" > "$work/writers.log"
