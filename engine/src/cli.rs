@@ -330,7 +330,7 @@ pub enum Command {
     },
     /// Adapt a model to one writer: fine-tune it on their kept lines (a folder of NAME.png +
     /// NAME.gt.txt pairs with the ink beside as NAME.inkml, as the app keeps them, or NAME.inkml
-    /// files with their text inside), half of each batch replaying the model's own training
+    /// files with their text inside), three quarters of each batch replaying the model's own training
     /// mix; then read the held-back lines with the base and the adapted model
     Adapt {
         /// Which model to adapt.
@@ -358,7 +358,7 @@ pub enum Command {
         /// Peak learning rate.
         #[arg(long, default_value_t = 3e-4)]
         lr: f64,
-        /// Share of personal lines per batch [default: 0.5; 1 with --replay none].
+        /// Share of personal lines per batch [default: 0.25; 1 with --replay none].
         #[arg(long)]
         share: Option<f64>,
         /// The replayed base data: `auto` (the training source of the model's last recipe),

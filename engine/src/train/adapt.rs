@@ -3,8 +3,8 @@
 //! the model was trained on, so that it learns the user's hand without forgetting the others'.
 //!
 //! Method (chosen on the measurements in `engine/README.md`, "Writer adaptation"): every layer
-//! trains; half of each batch is personal lines (their ink changed in writer style and drawn
-//! with a new pen each time, as UNIPEN ink is in training), half replays the training source of
+//! trains; a quarter of each batch is personal lines (their ink changed in writer style and drawn
+//! with a new pen each time, as UNIPEN ink is in training), the rest replays the training source of
 //! the model's last recipe; a short cosine schedule. Validation runs once, at the end, on the
 //! held-back lines: the last model is the result, never one picked on the lines it is scored on.
 
@@ -53,13 +53,14 @@ impl AdaptConfig {
     }
 
     /// The defaults of `engine adapt` for the personal folder `dir` with `lines` usable lines:
-    /// a fifth held back (none below 5 lines), 300 steps of 16, half personal, lr 3e-4.
+    /// a fifth held back (none below 5 lines), 300 steps of 16, a quarter personal (all of
+    /// it without replay), lr 3e-4.
     pub fn new(dir: &Path, lines: usize, replay: Option<SynthConfig>) -> Self {
         Self {
             personal: PersonalConfig {
                 dir: dir.to_path_buf(),
                 holdout: if lines >= 5 { lines / 5 } else { 0 },
-                share: if replay.is_some() { 0.5 } else { 1.0 },
+                share: if replay.is_some() { 0.25 } else { 1.0 },
             },
             replay,
             steps: 300,
