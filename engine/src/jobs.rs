@@ -401,7 +401,6 @@ pub fn adapt(
     cancel: &crate::train::progress::CancelToken,
     observer: crate::train::progress::Observer,
 ) -> Result<AdaptReport> {
-    use crate::data::personal::PersonalSet;
     let run = crate::train::adapt::adapt(
         model,
         cfg,
@@ -412,26 +411,10 @@ pub fn adapt(
         cancel,
         observer,
     )?;
-    let dir = &cfg.personal.dir;
-    let set = PersonalSet::read(dir)?;
-    let held = match cfg.personal.holdout {
-        0 => usize::MAX,
-        h => h,
-    };
-    let score = |m: &Path| {
-        eval_dataset(
-            m,
-            set.held_dataset(dir, held),
-            None,
-            5,
-            1,
-            decoder.clone(),
-            false,
-        )
-    };
-    let task = crate::train::adapt::model_task(&read_header(model)?);
+    let score = |m: &Path| eval_dataset(m, run.scored.clone(), None, 5, 1, decoder.clone(), false);
+    let guard_set = guard_lines(crate::train::adapt::model_task(&read_header(model)?))?;
     let guard = |m: &Path| {
-        let lines = guard_lines(task)?;
+        let lines = guard_set.clone();
         eval_dataset(m, lines, None, 0, 1, crate::infer::Decoder::Greedy, false)
     };
     let (guard_before, guard_after) = (guard(model)?, guard(out)?);

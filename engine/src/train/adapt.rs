@@ -70,6 +70,15 @@ impl AdaptConfig {
         }
     }
 
+    /// The holdout whose lines are scored: `personal.holdout`, or every line when none is held
+    /// back (the end-of-run scores are then on the training lines).
+    pub fn scored_holdout(&self) -> usize {
+        match self.personal.holdout {
+            0 => usize::MAX,
+            h => h,
+        }
+    }
+
     /// The fine-tuning recipe it amounts to, for a model of `task`.
     pub fn recipe(&self, task: Task) -> FinetuneRecipe {
         let mut train = self
@@ -78,11 +87,7 @@ impl AdaptConfig {
             .unwrap_or_else(|| SynthConfig::new(task));
         train.personal = Some(self.personal.clone());
         train.seed = self.seed;
-        let holdout = match self.personal.holdout {
-            // Nothing held back: the end-of-run scores are on the training lines.
-            0 => usize::MAX,
-            h => h,
-        };
+        let holdout = self.scored_holdout();
         FinetuneRecipe {
             data: DataConfig {
                 train: DataSource::Synth(Box::new(train)),
@@ -163,12 +168,15 @@ pub fn replay_of(
 }
 
 /// What an adaptation run produced.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct AdaptRun {
     /// The fine-tuning phase.
     pub phase: PhaseResult,
     /// Personal lines trained on, and held back.
     pub lines: (usize, usize),
+    /// The lines to score the base and adapted models on (see
+    /// [`AdaptConfig::scored_holdout`]), as read at the start of the run.
+    pub scored: crate::data::dataset::Dataset,
 }
 
 /// Fine-tunes `model` on the personal lines of `cfg` into `run_dir` (resumable), then writes
@@ -193,6 +201,7 @@ pub fn adapt(
     }
     let (train, held) = set.split(cfg.personal.holdout);
     let lines = (train.len(), held.len());
+    let scored = set.held_dataset(&cfg.personal.dir, cfg.scored_holdout());
     let header = model_file::read_header(model)?;
     let recipe = cfg.recipe(model_task(&header));
     let phase = finetune(
@@ -224,7 +233,11 @@ pub fn adapt(
         lines.1
     );
     model_file::save(out, &done.model, &done.header)?;
-    Ok(AdaptRun { phase, lines })
+    Ok(AdaptRun {
+        phase,
+        lines,
+        scored,
+    })
 }
 
 /// Where `engine adapt` keeps its run when not told: `runs/adapt-<out file stem>`.
