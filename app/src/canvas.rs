@@ -5,9 +5,9 @@
 //! real handwriting the models train on.
 
 use eframe::egui;
+use engine::data::image::normalize::Gray;
 use engine::data::ink::raster::page;
 use engine::data::ink::{Ink, InkPoint, InkStroke};
-use engine::data::normalize::Gray;
 use serde::{Deserialize, Serialize};
 
 /// Empty pixels around the ink of a rasterized canvas (those of the evaluation images).

@@ -6,9 +6,9 @@
 use crate::job::JobSlot;
 use eframe::egui;
 use egui_plot::{Line, Plot};
-use engine::data::fonts::{FontSplit, shipped_holdout};
 use engine::data::readers::DataFormat;
 use engine::data::synth::SynthConfig;
+use engine::data::synth::fonts::{FontSplit, shipped_holdout};
 use engine::losses::distill::{Criterion, CriterionKind};
 use engine::models::config::Preset;
 use engine::task::Task;
@@ -191,8 +191,14 @@ impl DistillView {
             "inkling-distill",
             self.wake.clone(),
             move |token, observer| {
-                let scale = engine::scale::ScaleConfig::default();
-                distill(&cfg, &name, &run_dir, resume, &scale, token, observer)
+                let run = engine::train::run::Run {
+                    dir: &run_dir,
+                    recipe_name: &name,
+                    resume,
+                    scale: &engine::scale::ScaleConfig::default(),
+                    cancel: token,
+                };
+                distill(&cfg, run, observer)
                     .map(|r| r.student().to_path_buf())
                     .map_err(|e| match e {
                         engine::Error::Cancelled(step) => format!(

@@ -4,8 +4,8 @@
 //! channel that the view polls every frame (`wake` asks for that frame).
 
 use crate::models::{self, LoadedModel};
+use engine::data::image::normalize::{Gray, load_gray};
 use engine::data::ink::inkml::{self, InkDocument};
-use engine::data::normalize::{Gray, load_gray};
 use engine::lm::CharLm;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -4,9 +4,9 @@
 //! image and ink first and its transcription last (through a temporary file renamed into
 //! place), so a crash never leaves a half-kept line that counts.
 
+use engine::data::image::normalize::Gray;
 use engine::data::ink::Ink;
 use engine::data::ink::inkml::{InkDocument, write as write_inkml};
-use engine::data::normalize::Gray;
 use std::path::{Path, PathBuf};
 
 /// The personal folder when the user has not chosen one: `$INKLING_PERSONAL`, else

@@ -213,10 +213,15 @@ fn run(
         None
     };
     let decoder = crate::models::app_decoder(&header, lm.as_ref());
-    engine::jobs::adapt(base, &cfg, out, run_dir, false, decoder, cancel, observer).map_err(|e| {
-        match e {
-            engine::Error::Cancelled(step) => format!("cancelled at step {step}"),
-            other => other.to_string(),
-        }
+    let run = engine::train::run::Run {
+        dir: run_dir,
+        recipe_name: "app: personalize",
+        resume: false,
+        scale: &engine::scale::ScaleConfig::default(),
+        cancel,
+    };
+    engine::jobs::adapt(base, &cfg, out, run, decoder, observer).map_err(|e| match e {
+        engine::Error::Cancelled(step) => format!("cancelled at step {step}"),
+        other => other.to_string(),
     })
 }

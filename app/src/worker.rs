@@ -7,8 +7,8 @@
 //! on the first image it is given, before the timed run whose latency the UI shows: otherwise
 //! the first latency and the student/teacher speed-up shown would measure the cold start.
 
-use engine::data::normalize::Gray;
-use engine::data::segment::{LineBox, split_lines};
+use engine::data::image::normalize::Gray;
+use engine::data::image::segment::{LineBox, split_lines};
 use engine::recognize::{LineRecognizer, Recognition};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -203,7 +203,7 @@ fn run(shared: &(Mutex<State>, Condvar), tx: &Sender<Outcome>, wake: &dyn Fn()) 
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use engine::data::normalize::InkLine;
+    use engine::data::image::normalize::InkLine;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Counts its calls; reads every line as "x".

@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use app::canvas::rasterize;
-use engine::data::fonts::FontSplit;
 use engine::data::ink::{InkPoint, InkStroke};
-use engine::data::strokes::{StrokeFont, load_stroke_fonts};
+use engine::data::synth::fonts::FontSplit;
+use engine::data::synth::strokes::{StrokeFont, load_stroke_fonts};
 use engine::metrics::ErrorRates;
 
 /// `text` written with `font` as canvas strokes: capitals `cap` px tall, from (20, 120).

@@ -12,7 +12,7 @@ use app::models::LoadedModel;
 use app::recognize_view::{RecognizeView, Settings};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use engine::data::normalize::InkLine;
+use engine::data::image::normalize::InkLine;
 use engine::recognize::{Alternative, LineRecognizer, Recognition, RecognizedChar};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -258,7 +258,8 @@ fn rasterized_strokes_read_like_an_image_file() {
     });
     let gray = c.rasterize().unwrap();
     let line =
-        engine::data::normalize::normalize(&gray, 40, std::path::Path::new("<canvas>")).unwrap();
+        engine::data::image::normalize::normalize(&gray, 40, std::path::Path::new("<canvas>"))
+            .unwrap();
     assert_eq!(line.height, 40);
     assert!(line.width > 40);
 }

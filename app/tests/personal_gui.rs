@@ -12,7 +12,7 @@ use app::recognize_view::{RecognizeView, Settings};
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use engine::data::normalize::InkLine;
+use engine::data::image::normalize::InkLine;
 use engine::recognize::{LineRecognizer, Recognition};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
-use engine::data::fonts::FontSplit;
+use engine::data::synth::fonts::FontSplit;
 use engine::losses::distill::CriterionKind;
 use engine::models::config::Preset;
 use engine::scale::DeviceChoice;

@@ -1,7 +1,7 @@
 //! The jobs behind the CLI subcommands: each takes plain arguments, does the work, and
 //! returns what to print, so that the binary stays thin and tests can call them directly.
 
-use crate::data::normalize::{Gray, load_gray};
+use crate::data::image::normalize::{Gray, load_gray};
 use crate::data::readers::read_dataset;
 use crate::data::synth::{Synth, SynthConfig};
 use crate::error::{Error, Result};
@@ -45,7 +45,7 @@ pub struct LinePlace {
     pub index: usize,
     /// Its box in the image.
     #[serde(rename = "box")]
-    pub bbox: crate::data::segment::LineBox,
+    pub bbox: crate::data::image::segment::LineBox,
 }
 
 /// The fast-path recognizer of `model` with `decoder`, its DBLSTM recurrence in int8 when
@@ -65,7 +65,7 @@ fn fast_recognizer(
 
 /// Recognizes each image on the fast CPU path; a bad image gives a `Failed` row and the
 /// others go on. With `split_lines`, each image is first split into text lines
-/// ([`crate::data::segment`]) and each line gives a row. `threads` workers take images from a
+/// ([`crate::data::image::segment`]) and each line gives a row. `threads` workers take images from a
 /// shared queue (one image per worker at a time, each single-threaded: the throughput
 /// setting); results keep the input order.
 pub fn recognize_files(
@@ -87,7 +87,7 @@ pub fn recognize_files(
             Err(e) => return vec![failed(path, e)],
         };
         let boxes = if split_lines {
-            crate::data::segment::split_lines(&gray)
+            crate::data::image::segment::split_lines(&gray)
         } else {
             Vec::new()
         };
@@ -390,27 +390,15 @@ pub struct AdaptReport {
 
 /// Adapts `model` to the personal lines of `cfg` ([`crate::train::adapt`]), writes the result
 /// to `out`, and scores the base and adapted models on the held-back lines with `decoder`.
-#[allow(clippy::too_many_arguments)] // the model, the config, then the usual run arguments
 pub fn adapt(
     model: &Path,
     cfg: &crate::train::adapt::AdaptConfig,
     out: &Path,
-    run_dir: &Path,
-    resume: bool,
+    run: crate::train::run::Run,
     decoder: crate::infer::Decoder,
-    cancel: &crate::train::progress::CancelToken,
     observer: crate::train::progress::Observer,
 ) -> Result<AdaptReport> {
-    let run = crate::train::adapt::adapt(
-        model,
-        cfg,
-        out,
-        run_dir,
-        resume,
-        &crate::scale::ScaleConfig::default(),
-        cancel,
-        observer,
-    )?;
+    let run = crate::train::adapt::adapt(model, cfg, out, run, observer)?;
     let score = |m: &Path| eval_dataset(m, run.scored.clone(), None, 5, 1, decoder.clone(), false);
     let guard_set = guard_lines(crate::train::adapt::model_task(&read_header(model)?))?;
     let guard = |m: &Path| {
@@ -438,8 +426,8 @@ pub const GUARD_POINTS: f64 = 2.0;
 /// the shipped models), the same at every call (seed 777, as `training/tools/eval-hwr.sh`).
 pub fn guard_lines(task: crate::task::Task) -> Result<crate::data::dataset::Dataset> {
     let mut cfg = SynthConfig::new(task);
-    cfg.split = crate::data::fonts::FontSplit::Valid;
-    cfg.holdout = crate::data::fonts::shipped_holdout(task);
+    cfg.split = crate::data::synth::fonts::FontSplit::Valid;
+    cfg.holdout = crate::data::synth::fonts::shipped_holdout(task);
     cfg.seed = 777;
     let synth = Synth::new(&cfg)?;
     Ok(crate::data::dataset::Dataset {

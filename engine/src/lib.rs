@@ -1,7 +1,7 @@
 //! # Inkling engine
 //!
 //! Line images (files, datasets, or the synthetic generator) are normalized to fixed-height
-//! ink maps ([`data::normalize`]), batched with their CTC labels ([`data::batcher`]) and fed to a
+//! ink maps ([`data::image::normalize`]), batched with their CTC labels ([`data::batcher`]) and fed to a
 //! CNN-DBLSTM ([`models`]): a VGG teacher or a DarkNet student backbone turns the line into a
 //! sequence of feature frames, two BLSTM layers and an inner-product layer give per-frame class
 //! scores, and CTC ([`losses::ctc`]) trains it ([`train`]). Recognition decodes the per-frame

@@ -9,9 +9,11 @@ use engine::experiment::{self, distill::DistillExperiment};
 use engine::jobs::{self, ImageResult};
 use engine::recipe::{RecipeKind, read_recipe};
 use engine::train::config::TrainConfig;
-use engine::train::distill::{DistillConfig, FinetuneRecipe, distill, finetune};
+use engine::train::distill::{DistillConfig, distill};
+use engine::train::finetune::{FinetuneRecipe, finetune};
 use engine::train::progress::{CancelToken, ProgressEvent};
-use engine::train::supervised::{recipe_path, train};
+use engine::train::run::{Run, recipe_path};
+use engine::train::supervised::train;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
 
@@ -68,6 +70,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// The run of a training command: its folder, the recipe's name, `--resume`, scale-out.
+fn run_in<'a>(
+    out: &'a std::path::Path,
+    recipe_name: &'a str,
+    resume: bool,
+    scale: &'a engine::scale::ScaleConfig,
+    cancel: &'a engine::train::progress::CancelToken,
+) -> Run<'a> {
+    Run {
+        dir: out,
+        recipe_name,
+        resume,
+        scale,
+        cancel,
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Train {
@@ -81,7 +100,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let name = path.display().to_string();
             let scale = scale.config();
             let result = with_progress(|cancel, observer| {
-                train(&cfg, &name, &out, resume, &scale, cancel, observer)
+                train(&cfg, run_in(&out, &name, resume, &scale, cancel), observer)
             })
             .with_context(|| format!("training run {}", out.display()))?;
             println!(
@@ -116,7 +135,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let name = path.display().to_string();
             let result = with_progress(|cancel, observer| {
-                distill(&cfg, &name, &out, resume, &scale, cancel, observer)
+                distill(&cfg, run_in(&out, &name, resume, &scale, cancel), observer)
             })
             .with_context(|| format!("distillation run {}", out.display()))?;
             println!("student: {}", result.student().display());
@@ -134,7 +153,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg: FinetuneRecipe = read_recipe(&path, RecipeKind::Finetune)?;
             let name = path.display().to_string();
             let result = with_progress(|cancel, observer| {
-                finetune(&model, &cfg, &name, &out, resume, &scale, cancel, observer)
+                let run = run_in(&out, &name, resume, &scale, cancel);
+                finetune(&model, &cfg, run, observer)
             })
             .with_context(|| format!("fine-tuning run {}", out.display()))?;
             println!("fine-tuned model: {}", result.best_model.display());
@@ -190,7 +210,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let decoder = decoding.decoder(&model)?;
             let report = with_progress(|cancel, observer| {
-                jobs::adapt(&model, &cfg, &out, &run, resume, decoder, cancel, observer)
+                let run_in = Run {
+                    dir: &run,
+                    recipe_name: "engine adapt",
+                    resume,
+                    scale: &engine::scale::ScaleConfig::default(),
+                    cancel,
+                };
+                jobs::adapt(&model, &cfg, &out, run_in, decoder, observer)
             })
             .with_context(|| format!("adaptation run {}", run.display()))?;
             if json {
@@ -685,7 +712,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ..
         } => {
             let holdout = if holdout.is_empty() {
-                engine::data::fonts::shipped_holdout(task)
+                engine::data::synth::fonts::shipped_holdout(task)
             } else {
                 holdout
             };

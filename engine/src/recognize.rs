@@ -5,7 +5,7 @@
 //! can put a fake model behind it.
 
 use crate::alphabet::Alphabet;
-use crate::data::normalize::{Gray, InkLine, normalize};
+use crate::data::image::normalize::{Gray, InkLine, normalize};
 use crate::decode::Decoded;
 use crate::error::Result;
 use serde::Serialize;

@@ -56,11 +56,13 @@ pub fn run(target: &str, input: &[u8], scratch: &Path) {
                 .into_iter()
                 .flatten()
             {
-                if let Ok(gray) = engine::data::normalize::decode_gray(&bytes, Path::new("f.png"))
+                if let Ok(gray) =
+                    engine::data::image::normalize::decode_gray(&bytes, Path::new("f.png"))
                     && gray.width * gray.height <= 4_000_000
                 {
-                    let _ = engine::data::normalize::normalize(&gray, 40, Path::new("f.png"));
-                    let _ = engine::data::segment::split_lines(&gray);
+                    let _ =
+                        engine::data::image::normalize::normalize(&gray, 40, Path::new("f.png"));
+                    let _ = engine::data::image::segment::split_lines(&gray);
                 }
             }
         }

@@ -4,7 +4,7 @@
 //! which stores it the way Adobe applications do (inverted CMYK, an Adobe marker).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use engine::data::normalize::load_gray;
+use engine::data::image::normalize::load_gray;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {

@@ -9,7 +9,8 @@ use engine::experiment::distill::DistillExperiment;
 use engine::experiment::tucker::TuckerExperiment;
 use engine::recipe::{RecipeKind, declared_kind, read_recipe};
 use engine::train::config::TrainConfig;
-use engine::train::distill::{DistillConfig, FinetuneRecipe};
+use engine::train::distill::DistillConfig;
+use engine::train::finetune::FinetuneRecipe;
 use inkling_tests::assets_dir;
 use std::path::{Path, PathBuf};
 

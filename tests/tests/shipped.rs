@@ -260,7 +260,7 @@ fn recorded_recipe(root: &std::path::Path, recorded: &str) -> std::path::PathBuf
 /// "FONT (RECIPE)".
 fn reserved_fonts_behind(
     model: &std::path::Path,
-    reserved: &[engine::data::fontsource::ReservedFont],
+    reserved: &[engine::data::synth::fontsource::ReservedFont],
 ) -> Vec<String> {
     let root = assets_dir().join("..");
     let mut models = Vec::new();
@@ -272,7 +272,7 @@ fn reserved_fonts_behind(
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: recipe {recipe}: {e}", source.display()));
             let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-            let fonts = engine::data::fontsource::reserved_in_recipe(&value, reserved)
+            let fonts = engine::data::synth::fontsource::reserved_in_recipe(&value, reserved)
                 .unwrap_or_else(|e| panic!("{recipe}: {e}"));
             found.extend(fonts.into_iter().map(|f| format!("{f} ({recipe})")));
         }
@@ -286,7 +286,8 @@ fn reserved_fonts_behind(
 /// its teacher's), which shows the check sees through distillation and fine-tuning.
 #[test]
 fn shipped_models_never_trained_on_reserved_fonts() {
-    let reserved = engine::data::fontsource::read_reserved(&assets_dir().join("fonts")).unwrap();
+    let reserved =
+        engine::data::synth::fontsource::read_reserved(&assets_dir().join("fonts")).unwrap();
     let models = assets_dir().join("models");
     let shipped = engine::shipped::files_with_extension(&models, "inkm");
     assert!(shipped.len() >= 4, "{shipped:?}");

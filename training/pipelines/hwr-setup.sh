@@ -3,8 +3,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 mkdir -p runs assets/models/staging
-engine=target/release/engine
-[ -x "$engine" ] || cargo build --release -p engine
+[ -x target/release/engine ] || cargo build --release -p engine
+# A copy of the engine, so that rebuilding during a long pipeline does not change its later steps.
+engine=runs/pipeline-engine-$$
+cp target/release/engine "$engine"
+trap 'rm -f "$engine"' EXIT
 [ -d "${INKLING_DATA:-data}/unipen/train_r01_v07" ] || training/tools/fetch_unipen.sh
 staging=assets/models/staging
 # `--resume` when the run folder already holds a run.

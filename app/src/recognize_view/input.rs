@@ -4,7 +4,7 @@
 use super::{RecognizeView, Source, repaint};
 use crate::models;
 use eframe::egui;
-use engine::data::segment::LineBox;
+use engine::data::image::segment::LineBox;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

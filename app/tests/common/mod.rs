@@ -53,15 +53,14 @@ pub fn tiny_ocr_model(dir: &std::path::Path) -> std::path::PathBuf {
     let cfg: engine::train::config::TrainConfig =
         serde_json::from_value(recipe).expect("a valid recipe");
     let run = dir.join("tiny-model");
-    engine::train::supervised::train(
-        &cfg,
-        "test",
-        &run,
-        false,
-        &engine::scale::ScaleConfig::default(),
-        &engine::train::progress::CancelToken::new(),
-        &mut |_| {},
-    )
-    .expect("the tiny model trains");
+    let cancel = engine::train::progress::CancelToken::new();
+    let run_in = engine::train::run::Run {
+        dir: &run,
+        recipe_name: "test",
+        resume: false,
+        scale: &engine::scale::ScaleConfig::default(),
+        cancel: &cancel,
+    };
+    engine::train::supervised::train(&cfg, run_in, &mut |_| {}).expect("the tiny model trains");
     run.join("train-best.inkm")
 }

@@ -9,7 +9,7 @@
 //! open for a few lines.
 
 use super::stats::{Interval, bootstrap_median, ratios};
-use crate::data::normalize::load_gray;
+use crate::data::image::normalize::load_gray;
 use crate::error::{Error, Result};
 use crate::infer::FastRecognizer;
 use crate::recognize::LineRecognizer;

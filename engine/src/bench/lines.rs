@@ -1,8 +1,8 @@
 //! The bench set: a fixed list of realistic synthetic handwritten lines (held-out fonts, fixed
 //! seed), normalized like any input, so that latency is measured on the line sizes users see.
 
-use crate::data::fonts::FontSplit;
-use crate::data::normalize::{InkLine, normalize};
+use crate::data::image::normalize::{InkLine, normalize};
+use crate::data::synth::fonts::FontSplit;
 use crate::data::synth::{Synth, SynthConfig};
 use crate::task::Task;
 use std::path::Path;

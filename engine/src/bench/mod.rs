@@ -12,7 +12,7 @@ pub mod train;
 
 use crate::Alphabet;
 use crate::data::batcher::{PreparedLine, make_batch, padded_width};
-use crate::data::normalize::InkLine;
+use crate::data::image::normalize::InkLine;
 use crate::infer::{FastRecognizer, Profile};
 use crate::model_file::{ModelHeader, Provenance, Role};
 use crate::models::config::{CrnnConfig, Preset};

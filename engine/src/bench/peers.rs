@@ -3,7 +3,7 @@
 //! reason, when Python or the `onnxruntime` package is not available.
 
 use crate::data::batcher::padded_width;
-use crate::data::normalize::InkLine;
+use crate::data::image::normalize::InkLine;
 use crate::export::{npy, onnx};
 use crate::infer::FastRecognizer;
 use serde::Serialize;

@@ -1,7 +1,7 @@
 //! Batching: pads normalized lines to a common width, records frame and label lengths, and
 //! drops lines that CTC cannot align (more labels, plus blanks between repeats, than frames).
 
-use super::normalize::InkLine;
+use super::image::normalize::InkLine;
 use crate::models::config::CrnnConfig;
 use burn::prelude::*;
 use burn::tensor::TensorData;

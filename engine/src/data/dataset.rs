@@ -1,7 +1,7 @@
 //! Labeled line datasets: samples and the report of skipped entries (the readers, one per
 //! format, are in [`super::readers`]).
 
-use super::normalize::{Gray, load_gray};
+use super::image::normalize::{Gray, load_gray};
 use crate::error::Result;
 use std::fmt;
 use std::path::PathBuf;

@@ -10,10 +10,10 @@
 //! the lines sorted by name ([`held_back`]), so the split is the same at every reading.
 
 use super::dataset::{Dataset, LineImage, LineSample, Skipped};
+use super::image::normalize::{Gray, load_gray};
 use super::ink::Ink;
 use super::ink::export::render_line;
 use super::ink::inkml;
-use super::normalize::{Gray, load_gray};
 use super::readers::folder::read_folder;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};

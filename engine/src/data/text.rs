@@ -348,6 +348,53 @@ fn clip(text: &str, max: usize) -> String {
     }
 }
 
+/// A random text a digit line holds: a number, a date, a time, an amount or a phone number.
+pub fn digit_text(rng: &mut StdRng) -> String {
+    let digits = |rng: &mut StdRng, n: usize| -> String {
+        (0..n)
+            .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+            .collect()
+    };
+    match rng.random_range(0..7) {
+        0 => {
+            let n = rng.random_range(1..10);
+            digits(rng, n)
+        }
+        1 => {
+            let (d, m) = (rng.random_range(1..29), rng.random_range(1..13));
+            let sep = ['/', '.', '-'][rng.random_range(0..3)];
+            let y = if rng.random_bool(0.5) {
+                format!("{}", rng.random_range(1950..2040))
+            } else {
+                format!("{:02}", rng.random_range(0..100))
+            };
+            format!("{d:02}{sep}{m:02}{sep}{y}")
+        }
+        2 => format!("{}:{:02}", rng.random_range(0..24), rng.random_range(0..60)),
+        3 => {
+            let whole = rng.random_range(0..100_000u32);
+            let cents = rng.random_range(0..100);
+            if whole >= 1000 && rng.random_bool(0.5) {
+                format!("{},{:03}.{cents:02}", whole / 1000, whole % 1000)
+            } else {
+                format!("{whole}.{cents:02}")
+            }
+        }
+        4 => format!("{}-{}", digits(rng, 3), digits(rng, 4)),
+        5 => {
+            let groups = rng.random_range(2..5);
+            (0..groups)
+                .map(|_| {
+                    let n = rng.random_range(2..5);
+                    digits(rng, n)
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+        _ => format!("{}-{}-{}", digits(rng, 3), digits(rng, 3), digits(rng, 4)),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

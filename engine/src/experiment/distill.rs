@@ -17,6 +17,7 @@ use crate::train::config::{
 };
 use crate::train::distill::{DistillConfig, FinetuneConfig, all_losses, distill};
 use crate::train::progress::{CancelToken, Observer, ProgressEvent};
+use crate::train::run::Run;
 use crate::train::stream::{LoadedSource, PrepStats, prepare};
 use crate::train::supervised::train;
 use crate::train::validate::evaluate;
@@ -174,15 +175,14 @@ fn run_scratch(
         seed: cfg.seed,
         half_precision: true,
     };
-    let scratch = train(
-        &scratch_cfg,
+    let run = Run {
+        dir: &scratch_dir,
         recipe_name,
-        &scratch_dir,
-        started(&scratch_dir),
-        &ScaleConfig::default(),
+        resume: started(&scratch_dir),
+        scale: &ScaleConfig::default(),
         cancel,
-        observer,
-    )?;
+    };
+    let scratch = train(&scratch_cfg, run, observer)?;
     Ok(scratch.best_model)
 }
 
@@ -214,15 +214,14 @@ fn run_criterion(
         seed: cfg.seed,
         half_precision: true,
     };
-    let r = distill(
-        &dcfg,
+    let run = Run {
+        dir: &dir,
         recipe_name,
-        &dir,
-        started(&dir),
-        &ScaleConfig::default(),
+        resume: started(&dir),
+        scale: &ScaleConfig::default(),
         cancel,
-        observer,
-    )?;
+    };
+    let r = distill(&dcfg, run, observer)?;
     Ok((r.distill.best_model.clone(), r.student().to_path_buf()))
 }
 

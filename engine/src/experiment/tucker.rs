@@ -14,8 +14,9 @@ use crate::infer::FastRecognizer;
 use crate::model_file;
 use crate::models::cost::summary;
 use crate::train::config::DataConfig;
-use crate::train::distill::{FinetuneRecipe, finetune};
+use crate::train::finetune::{FinetuneRecipe, finetune};
 use crate::train::progress::{CancelToken, Observer, ProgressEvent};
+use crate::train::run::Run;
 use crate::tucker::convert::{decompose_model, decompose_student};
 use crate::tucker::ranks::RankSpec;
 use burn::prelude::*;
@@ -127,17 +128,14 @@ fn decompose_and_finetune(
         "fine-tuning {}",
         dir.display()
     )));
-    Ok(finetune(
-        &decomposed,
-        &recipe,
+    let run = Run {
+        dir: &run_dir,
         recipe_name,
-        &run_dir,
         resume,
-        &crate::scale::ScaleConfig::default(),
+        scale: &crate::scale::ScaleConfig::default(),
         cancel,
-        observer,
-    )?
-    .best_model)
+    };
+    Ok(finetune(&decomposed, &recipe, run, observer)?.best_model)
 }
 
 /// Runs (or resumes) the experiment in `out` and writes `tucker.md` and `tucker.csv` there.

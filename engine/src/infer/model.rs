@@ -1,6 +1,6 @@
 //! A CRNN converted for the fast path, and the recognizer built on it.
 
-use crate::data::normalize::InkLine;
+use crate::data::image::normalize::InkLine;
 use crate::decode::beam::{BeamConfig, BeamSearch, Lexicon};
 use crate::decode::greedy;
 use crate::error::{Error, Result};

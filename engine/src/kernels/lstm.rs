@@ -59,7 +59,7 @@ pub fn block_width() -> usize {
         if crate::kernels::tier::avx512() {
             return BLOCK;
         }
-        if super::has_avx2_fma() && std::arch::is_x86_feature_detected!("f16c") {
+        if crate::kernels::tier::f16c() {
             return BLOCK_AVX2;
         }
     }
@@ -365,10 +365,7 @@ fn recurrent(
         let fits = |len: usize| {
             len > 0 && block > 0 && g.len().is_multiple_of(block) && len >= h.len() * g.len()
         };
-        if block == BLOCK_AVX2
-            && super::has_avx2_fma()
-            && std::arch::is_x86_feature_detected!("f16c")
-        {
+        if block == BLOCK_AVX2 && crate::kernels::tier::f16c() {
             if fits(blocked_f16.len()) {
                 // SAFETY: AVX2, FMA and F16C were just detected; the sizes were just checked.
                 return unsafe { recurrent_blocked_f16_avx2(g, h, blocked_f16) };
@@ -387,10 +384,8 @@ fn recurrent(
                 // SAFETY: AVX-512F was just detected; the sizes were just checked.
                 return unsafe { recurrent_blocked_avx512(g, h, blocked) };
             }
-            // SAFETY: AVX-512F (and with it AVX2 and FMA on every such CPU) was just detected.
-            if std::arch::is_x86_feature_detected!("fma") {
-                return unsafe { recurrent_avx512(g, h, w) };
-            }
+            // SAFETY: the AVX-512 tier implies AVX2 and FMA (`tier::detected`).
+            return unsafe { recurrent_avx512(g, h, w) };
         }
         if crate::kernels::tier::avx2_fma() {
             // SAFETY: both features were just detected.

@@ -18,14 +18,7 @@ const COLUMNS: usize = 256;
 /// scalar kernel exists, some 30x slower than the f32 recurrence (measured on an AVX2-only AMD
 /// EPYC: 48 ms against 1.5 ms for a 200-frame layer), so the int8 option is refused there.
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        crate::kernels::tier::avx512() && std::arch::is_x86_feature_detected!("avx512vnni")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::kernels::tier::avx512_vnni()
 }
 
 /// Where the weight of hidden unit `i` and column `col` of column block `block` sits in one
@@ -99,7 +92,7 @@ impl Int8Recurrent {
     /// from step to step.
     pub fn recurrent(&self, dir: usize, g: &mut [f32], h: &[f32], scratch: &mut Int8Scratch) {
         #[cfg(target_arch = "x86_64")]
-        if crate::kernels::tier::avx512() && std::arch::is_x86_feature_detected!("avx512vnni") {
+        if crate::kernels::tier::avx512_vnni() {
             // SAFETY: both features were just detected.
             return unsafe { self.recurrent_vnni(dir, g, h, scratch) };
         }
@@ -225,7 +218,7 @@ mod tests {
     /// `acc[j] = sum_i state[i] * w[i][j]` with the best instructions this CPU has.
     fn dot_products(w: &[i8], state: &[u8], acc: &mut [i32], k: usize) {
         #[cfg(target_arch = "x86_64")]
-        if crate::kernels::tier::avx512() && std::arch::is_x86_feature_detected!("avx512vnni") {
+        if crate::kernels::tier::avx512_vnni() {
             // SAFETY: both features were just detected; the sizes follow from the layout.
             return unsafe { dot_products_vnni(w, state, acc, k) };
         }

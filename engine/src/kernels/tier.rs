@@ -7,7 +7,8 @@
 //! - `avx2`: the AVX2 + FMA kernels (and F16C for the half-precision recurrence);
 //! - `portable`: plain Rust, no x86 code of ours (what an aarch64 build runs).
 //!
-//! Every kernel asks [`avx512`] / [`avx2_fma`] instead of detecting features itself, so a
+//! Every kernel asks [`avx512`] / [`avx2_fma`] (and [`f16c`] / [`avx512_vnni`] for the extras
+//! of a tier) instead of detecting features itself: the CPU is detected here once, and a
 //! forced tier only ever narrows what detection allows. The `gemm` crate (im2col convolutions
 //! with several threads per line, and the training path's dense products) detects on its own
 //! and is not forced.
@@ -145,6 +146,36 @@ pub fn avx512() -> bool {
 /// Whether the AVX2 + FMA kernels may run.
 pub fn avx2_fma() -> bool {
     current() >= Tier::Avx2
+}
+
+/// Whether the AVX2 tier's half-precision kernels may run: the AVX2 tier and F16C (detected
+/// once).
+pub fn f16c() -> bool {
+    static HAS: OnceLock<bool> = OnceLock::new();
+    avx2_fma() && *HAS.get_or_init(|| feature("f16c"))
+}
+
+/// Whether the AVX-512 int8 kernels may use VNNI: the AVX-512 tier and VNNI (detected once).
+pub fn avx512_vnni() -> bool {
+    static HAS: OnceLock<bool> = OnceLock::new();
+    avx512() && *HAS.get_or_init(|| feature("avx512vnni"))
+}
+
+/// Whether this CPU has the x86 feature `name` (of the few the kernels ask for).
+fn feature(name: &str) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match name {
+            "f16c" => std::arch::is_x86_feature_detected!("f16c"),
+            "avx512vnni" => std::arch::is_x86_feature_detected!("avx512vnni"),
+            _ => false,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = name;
+        false
+    }
 }
 
 #[cfg(test)]

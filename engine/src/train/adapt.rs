@@ -9,9 +9,10 @@
 //! held-back lines: the last model is the result, never one picked on the lines it is scored on.
 
 use super::config::{DataConfig, DataSource, OptimizerConfig, ScheduleConfig};
-use super::distill::{FinetuneRecipe, finetune};
+use super::finetune::{FinetuneRecipe, finetune};
 use super::phase::PhaseResult;
-use super::progress::{CancelToken, Observer, ProgressEvent};
+use super::progress::{Observer, ProgressEvent};
+use super::run::Run;
 use crate::assets::assets_dir;
 use crate::data::ink::bank::data_cache;
 use crate::data::personal::{PersonalConfig, PersonalSet};
@@ -19,7 +20,6 @@ use crate::data::readers::DataFormat;
 use crate::data::synth::SynthConfig;
 use crate::error::{Error, Result};
 use crate::model_file::{self, Adaptation, ModelHeader};
-use crate::scale::ScaleConfig;
 use crate::task::Task;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -181,17 +181,19 @@ pub struct AdaptRun {
 
 /// Fine-tunes `model` on the personal lines of `cfg` into `run_dir` (resumable), then writes
 /// the adapted model to `out` with its [`Adaptation`] in the provenance.
-#[allow(clippy::too_many_arguments)] // the model, the config, then the usual run arguments
+/// The run's recipe name is ignored: an adaptation records itself as [`Adaptation`].
 pub fn adapt(
     model: &Path,
     cfg: &AdaptConfig,
     out: &Path,
-    run_dir: &Path,
-    resume: bool,
-    scale: &ScaleConfig,
-    cancel: &CancelToken,
+    run: Run,
     observer: Observer,
 ) -> Result<AdaptRun> {
+    let run = Run {
+        recipe_name: "engine adapt",
+        ..run
+    };
+    let run_dir = run.dir;
     std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
     let json = serde_json::to_vec_pretty(cfg).map_err(|e| Error::Invalid(e.to_string()))?;
     model_file::write_atomic(&run_dir.join(CONFIG_FILE), &json)?;
@@ -204,16 +206,7 @@ pub fn adapt(
     let scored = set.held_dataset(&cfg.personal.dir, cfg.scored_holdout());
     let header = model_file::read_header(model)?;
     let recipe = cfg.recipe(model_task(&header));
-    let phase = finetune(
-        model,
-        &recipe,
-        "engine adapt",
-        run_dir,
-        resume,
-        scale,
-        cancel,
-        observer,
-    )?;
+    let phase = finetune(model, &recipe, run, observer)?;
     let device = burn::tensor::Device::flex();
     let mut done = model_file::load(&phase.last_model, &device)?;
     let p = &mut done.header.provenance;
@@ -254,6 +247,8 @@ pub fn default_run_dir(out: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use crate::models::config::Preset;
+    use crate::scale::ScaleConfig;
+    use crate::train::progress::CancelToken;
     use crate::train::supervised::tests::{
         folder_recipe, scratch, tiny_lines, train_quietly, weights,
     };
@@ -281,20 +276,18 @@ mod tests {
         stop_at: usize,
     ) -> Result<AdaptRun> {
         let c = cancel.clone();
-        adapt(
-            base,
-            cfg,
-            out,
-            run,
+        let run = Run {
+            dir: run,
+            recipe_name: "",
             resume,
-            &ScaleConfig::default(),
+            scale: &ScaleConfig::default(),
             cancel,
-            &mut |e| {
-                if matches!(e, ProgressEvent::Step { step, .. } if *step == stop_at) {
-                    c.cancel();
-                }
-            },
-        )
+        };
+        adapt(base, cfg, out, run, &mut |e| {
+            if matches!(e, ProgressEvent::Step { step, .. } if *step == stop_at) {
+                c.cancel();
+            }
+        })
     }
 
     /// An adaptation run on personal lines alone: holds back what it is told, names its base

@@ -189,6 +189,11 @@ impl TrainConfig {
     }
 }
 
+/// `true`: the serde default of switches that are on unless a recipe says otherwise.
+pub(crate) fn yes() -> bool {
+    true
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

@@ -1,4 +1,4 @@
-//! Teacher-student distillation and CTC fine-tuning (`engine distill`, `engine finetune`).
+//! Teacher-student distillation, then CTC fine-tuning of the student (`engine distill`).
 //!
 //! 1. The student (DarkNet backbone) takes the teacher's DBLSTM and IP layers, which stay
 //!    fixed: only the student's CNN learns, minimizing one [`Criterion`] between teacher and
@@ -8,11 +8,13 @@
 //! Both phases write into one run folder (`distill.ckpt`, `finetune.ckpt`, `metrics.csv` with a
 //! phase column, `distill-best.inkm`, `finetune-best.inkm`, ...) and resume like training.
 
-use super::config::{DataConfig, ModelSpec, OptimizerConfig, ScheduleConfig};
+use super::config::{DataConfig, ModelSpec, OptimizerConfig, ScheduleConfig, yes};
 use super::phase::{Phase, PhaseLoss, PhaseResult};
-use super::progress::{CancelToken, Observer};
+use super::progress::Observer;
+use super::run::Run;
 use super::runner::run_phase;
-use super::supervised::{CtcLoss, describe_source, load_data, record_recipe};
+use super::stream::load_data;
+use super::supervised::{CtcLoss, describe_source};
 use crate::data::batcher::Batch;
 use crate::error::{Error, Result};
 use crate::losses::ctc::ctc_loss;
@@ -20,7 +22,6 @@ use crate::losses::distill::{CnnL2, CnnMah, Criterion, IpL2, LstmL2, SoftmaxCe};
 use crate::model_file::{self, LoadedModel, ModelHeader, Provenance, Role};
 use crate::models::config::CrnnConfig;
 use crate::models::crnn::{Crnn, CrnnOutput};
-use crate::scale::ScaleConfig;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -50,10 +51,6 @@ pub struct DistillConfig {
     /// Store model files in half precision.
     #[serde(default = "yes")]
     pub half_precision: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// The fine-tuning phase.
@@ -270,24 +267,18 @@ fn freeze_head(mut m: Crnn) -> Crnn {
 }
 
 /// Runs distillation, then fine-tuning if the recipe has it.
-pub fn distill(
-    cfg: &DistillConfig,
-    recipe_name: &str,
-    run_dir: &Path,
-    resume: bool,
-    scale: &ScaleConfig,
-    cancel: &CancelToken,
-    observer: Observer,
-) -> Result<DistillResult> {
+pub fn distill(cfg: &DistillConfig, run: Run, observer: Observer) -> Result<DistillResult> {
     check_criterion(&cfg.criterion)?;
-    scale.validate(cfg.schedule.eval_every, cfg.schedule.checkpoint_every)?;
+    run.scale
+        .validate(cfg.schedule.eval_every, cfg.schedule.checkpoint_every)?;
     if let Some(ft) = &cfg.finetune {
-        scale.validate(ft.schedule.eval_every, ft.schedule.checkpoint_every)?;
+        run.scale
+            .validate(ft.schedule.eval_every, ft.schedule.checkpoint_every)?;
     }
-    let plain = scale.device.device(0)?;
+    let plain = run.scale.device.device(0)?;
     let device = plain.clone().autodiff();
     let (teacher, student_cfg) = load_teacher(&cfg.teacher, &cfg.student, &plain)?;
-    let recipe_name = record_recipe(run_dir, cfg, recipe_name, resume)?;
+    let recipe_name = run.record_recipe(cfg)?;
     let alphabet = teacher.header.alphabet.clone();
     let (train_src, valid) = load_data(&cfg.data, &alphabet, student_cfg.height, observer)?;
     let mut student = student_cfg.init_seeded(&device, cfg.seed);
@@ -318,16 +309,13 @@ pub fn distill(
     };
     let phase = Phase {
         name: "distill",
-        run_dir,
+        run,
         schedule: &cfg.schedule,
         optimizer: &cfg.optimizer,
         seed: cfg.seed,
         header: header.clone(),
         train: train_src.clone(),
         valid: &valid,
-        resume,
-        cancel,
-        scale,
     };
     let distilled = run_phase(phase, student, &freeze_head, &loss, observer)?;
     let finetuned = match &cfg.finetune {
@@ -343,16 +331,13 @@ pub fn distill(
                 .push_str(", then fine-tuned with CTC");
             let phase = Phase {
                 name: "finetune",
-                run_dir,
+                run,
                 schedule: &ft.schedule,
                 optimizer: &ft.optimizer,
                 seed: cfg.seed ^ 0xF1,
                 header,
                 train: train_src,
                 valid: &valid,
-                resume,
-                cancel,
-                scale,
             };
             Some(run_phase(phase, start, &|m| m, &CtcLoss, observer)?)
         }
@@ -363,77 +348,13 @@ pub fn distill(
     })
 }
 
-/// A fine-tuning recipe for `engine finetune`: CTC training of an existing model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FinetuneRecipe {
-    /// Labeled lines.
-    pub data: DataConfig,
-    /// Optimizer.
-    pub optimizer: OptimizerConfig,
-    /// Length.
-    pub schedule: ScheduleConfig,
-    /// Data order seed.
-    #[serde(default)]
-    pub seed: u64,
-    /// Store model files in half precision.
-    #[serde(default = "yes")]
-    pub half_precision: bool,
-}
-
-/// Fine-tunes any model file with CTC, every layer trainable.
-#[allow(clippy::too_many_arguments)] // the model, then the same run arguments as `distill`
-pub fn finetune(
-    model: &Path,
-    cfg: &FinetuneRecipe,
-    recipe_name: &str,
-    run_dir: &Path,
-    resume: bool,
-    scale: &ScaleConfig,
-    cancel: &CancelToken,
-    observer: Observer,
-) -> Result<PhaseResult> {
-    scale.validate(cfg.schedule.eval_every, cfg.schedule.checkpoint_every)?;
-    let device = scale.device.device(0)?.autodiff();
-    let loaded = model_file::load(model, &device)?;
-    let recipe_name = record_recipe(run_dir, cfg, recipe_name, resume)?;
-    let (train_src, valid) = load_data(
-        &cfg.data,
-        &loaded.header.alphabet,
-        loaded.header.config.height,
-        observer,
-    )?;
-    let mut header = loaded.header.clone();
-    header.half = cfg.half_precision;
-    header.provenance.notes = format!(
-        "{}; fine-tuned with CTC by {recipe_name}",
-        header.provenance.notes
-    );
-    header.provenance.finetuned_by.push(recipe_name.clone());
-    if header.provenance.task.is_none() {
-        header.provenance.task = super::supervised::source_task(&cfg.data.train);
-    }
-    let phase = Phase {
-        name: "finetune",
-        run_dir,
-        schedule: &cfg.schedule,
-        optimizer: &cfg.optimizer,
-        seed: cfg.seed,
-        header,
-        train: train_src,
-        valid: &valid,
-        resume,
-        cancel,
-        scale,
-    };
-    run_phase(phase, loaded.model.unfreeze(), &|m| m, &CtcLoss, observer)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::models::config::Preset;
+    use crate::scale::ScaleConfig;
+    use crate::train::progress::CancelToken;
     use crate::train::supervised::tests::{folder_recipe, scratch, tiny_lines, train_quietly};
 
     /// Flattened values of a module's float tensors.
@@ -447,15 +368,14 @@ mod tests {
         run: &Path,
         scale: &ScaleConfig,
     ) -> Result<DistillResult> {
-        distill(
-            cfg,
-            "d",
-            run,
-            false,
+        let run = Run {
+            dir: run,
+            recipe_name: "d",
+            resume: false,
             scale,
-            &CancelToken::new(),
-            &mut |_| {},
-        )
+            cancel: &CancelToken::new(),
+        };
+        distill(cfg, run, &mut |_| {})
     }
 
     fn recipe(data: &Path, teacher: &Path, criterion: Criterion) -> DistillConfig {

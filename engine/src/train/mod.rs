@@ -1,13 +1,18 @@
-//! Training: recipes, the data stream, checkpoints, progress events, and the supervised CTC
-//! loop. A run lives in a folder: `config.json` (the recipe as run), `metrics.csv`,
-//! `checkpoint.bin` (atomic, for `--resume`), `best.inkm` and `last.inkm` (model files).
+//! Training: recipes, the data stream, checkpoints, progress events and the training loop.
+//! A [`run::Run`] lives in a folder: `config.json` (the recipe as run), `metrics.csv`, one
+//! checkpoint per phase (`train.ckpt`, `distill.ckpt`, `finetune.ckpt`: written atomically,
+//! for resuming) and the phases' model files (`<phase>-best.inkm`, `<phase>-last.inkm`).
+//! The run functions: [`supervised::train`], [`distill::distill`], [`finetune::finetune`],
+//! [`adapt::adapt`].
 
 pub mod adapt;
 pub mod checkpoint;
 pub mod config;
 pub mod distill;
+pub mod finetune;
 pub mod phase;
 pub mod progress;
+pub mod run;
 pub mod runner;
 pub mod stream;
 pub mod supervised;

@@ -1,15 +1,14 @@
-//! What a training phase is given (the run folder, schedule, optimizer, data, resume, cancel,
-//! scale-out) and what it produces; the loss is a [`PhaseLoss`].
+//! What a training phase is given (its run, schedule, optimizer, data) and what it produces;
+//! the loss is a [`PhaseLoss`].
 
 use super::config::{OptimizerConfig, ScheduleConfig};
-use super::progress::CancelToken;
+use super::run::Run;
 use super::stream::LoadedSource;
 use crate::data::batcher::{Batch, PreparedLine};
 use crate::model_file::ModelHeader;
 use crate::models::crnn::Crnn;
-use crate::scale::ScaleConfig;
 use burn::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The loss of one phase (shared by the workers of a multi-worker run).
@@ -22,8 +21,8 @@ pub trait PhaseLoss: Sync {
 pub struct Phase<'a> {
     /// Name in logs and file names: "train", "distill", "finetune".
     pub name: &'a str,
-    /// Run folder.
-    pub run_dir: &'a Path,
+    /// The run the phase belongs to (folder, resume, scale-out, cancel).
+    pub run: Run<'a>,
     /// Steps, batch size, rhythm.
     pub schedule: &'a ScheduleConfig,
     /// Optimizer settings.
@@ -36,12 +35,6 @@ pub struct Phase<'a> {
     pub train: Arc<LoadedSource>,
     /// Prepared validation lines.
     pub valid: &'a [PreparedLine],
-    /// Continue from the phase's checkpoint if there is one.
-    pub resume: bool,
-    /// Stops the loop at the next step (after a checkpoint).
-    pub cancel: &'a CancelToken,
-    /// Workers, strategy and device.
-    pub scale: &'a ScaleConfig,
 }
 
 /// What a finished phase produced.
@@ -62,9 +55,9 @@ pub struct PhaseResult {
 impl Phase<'_> {
     /// `<run>/<name>.ckpt`
     pub fn checkpoint_path(&self) -> PathBuf {
-        self.run_dir.join(format!("{}.ckpt", self.name))
+        self.run.dir.join(format!("{}.ckpt", self.name))
     }
     pub(crate) fn model_path(&self, which: &str) -> PathBuf {
-        self.run_dir.join(format!("{}-{which}.inkm", self.name))
+        self.run.dir.join(format!("{}-{which}.inkm", self.name))
     }
 }

@@ -30,7 +30,7 @@ pub fn run_phase(
     loss: &dyn PhaseLoss,
     observer: Observer,
 ) -> Result<PhaseResult> {
-    if phase.scale.is_single() {
+    if phase.run.scale.is_single() {
         run_worker(&phase, model, prepare, loss, observer, None, 0)
     } else {
         run(&phase, model, prepare, loss, observer)
@@ -46,7 +46,7 @@ pub fn run(
     loss: &dyn PhaseLoss,
     observer: Observer,
 ) -> Result<PhaseResult> {
-    let scale = phase.scale;
+    let scale = phase.run.scale;
     scale.validate(phase.schedule.eval_every, phase.schedule.checkpoint_every)?;
     let link: Option<Box<dyn NodeLink>> = if scale.nodes > 1 {
         let coordinator = scale.coordinator.as_deref().unwrap_or_default();
@@ -132,6 +132,7 @@ mod tests {
     use crate::scale::flat::{flatten, unflatten};
     use crate::scale::{BmufConfig, ScaleConfig, Strategy};
     use crate::train::progress::CancelToken;
+    use crate::train::run::Run;
     use crate::train::supervised::tests::{
         folder_recipe, scratch, tiny_lines, train_quietly, weights,
     };
@@ -255,7 +256,14 @@ mod tests {
             // Cancel during the first block: all workers stop together at its end.
             let cancel = CancelToken::new();
             let c2 = cancel.clone();
-            let err = train(&cfg, "t", &out, false, &scale, &cancel, &mut |e| {
+            let run = Run {
+                dir: &out,
+                recipe_name: "t",
+                resume: false,
+                scale: &scale,
+                cancel: &cancel,
+            };
+            let err = train(&cfg, run, &mut |e| {
                 if matches!(
                     e,
                     crate::train::progress::ProgressEvent::Step { step: 1, .. }

@@ -4,12 +4,15 @@
 //! reshuffled each epoch. So a resumed run sees exactly the batches it would have seen.
 //! A background thread prepares the next chunk while the current one trains.
 
+use super::config::DataConfig;
 use super::config::DataSource;
+use super::progress::{Observer, ProgressEvent};
 use crate::alphabet::Alphabet;
 use crate::data::batcher::PreparedLine;
 use crate::data::dataset::LineSample;
-use crate::data::normalize::normalize;
-use crate::data::synth::{Synth, mix};
+use crate::data::image::normalize::normalize;
+use crate::data::random::mix;
+use crate::data::synth::Synth;
 use crate::error::{Error, Result};
 use crate::models::config::CrnnConfig;
 use rand::SeedableRng;
@@ -293,4 +296,27 @@ impl Prefetcher {
             .recv()
             .map_err(|_| Error::Invalid("the data thread stopped unexpectedly".into()))
     }
+}
+
+/// Loads the data of a recipe: the training source and the prepared validation lines.
+pub fn load_data(
+    data: &DataConfig,
+    alphabet: &Alphabet,
+    height: usize,
+    observer: Observer,
+) -> Result<(Arc<LoadedSource>, Vec<PreparedLine>)> {
+    let mut report = |m: String| observer(&ProgressEvent::Message(m));
+    let train = LoadedSource::load(&data.train, &mut report)?;
+    let valid_src = LoadedSource::load(&data.valid, &mut report)?;
+    let mut stats = PrepStats::default();
+    let valid = prepare(
+        &valid_src.first(data.valid_lines),
+        alphabet,
+        height,
+        &mut stats,
+    );
+    if let Some(d) = stats.describe() {
+        report(format!("validation: {d}"));
+    }
+    Ok((Arc::new(train), valid))
 }

@@ -1,21 +1,19 @@
 //! Training a model from scratch with CTC (`engine train`).
 
-use super::config::{DataConfig, ModelSpec, TrainConfig};
+use super::config::{ModelSpec, TrainConfig};
 use super::phase::{Phase, PhaseLoss, PhaseResult};
-use super::progress::{CancelToken, Observer, ProgressEvent};
+use super::progress::Observer;
+use super::run::Run;
 use super::runner::run_phase;
-use super::stream::{LoadedSource, PrepStats, prepare};
+use super::stream::load_data;
 use crate::alphabet::Alphabet;
-use crate::data::batcher::{Batch, PreparedLine};
+use crate::data::batcher::Batch;
 use crate::error::{Error, Result};
 use crate::losses::ctc::ctc_loss;
 use crate::model_file::{ModelHeader, Provenance, Role};
 use crate::models::config::CrnnConfig;
 use crate::models::crnn::Crnn;
-use crate::scale::ScaleConfig;
 use burn::prelude::*;
-use std::path::Path;
-use std::sync::Arc;
 
 /// CTC on labeled lines.
 pub struct CtcLoss;
@@ -61,97 +59,16 @@ impl TrainConfig {
     }
 }
 
-/// Loads the data of a recipe: the training source and the prepared validation lines.
-pub fn load_data(
-    data: &DataConfig,
-    alphabet: &Alphabet,
-    height: usize,
-    observer: Observer,
-) -> Result<(Arc<LoadedSource>, Vec<PreparedLine>)> {
-    let mut report = |m: String| observer(&ProgressEvent::Message(m));
-    let train = LoadedSource::load(&data.train, &mut report)?;
-    let valid_src = LoadedSource::load(&data.valid, &mut report)?;
-    let mut stats = PrepStats::default();
-    let valid = prepare(
-        &valid_src.first(data.valid_lines),
-        alphabet,
-        height,
-        &mut stats,
-    );
-    if let Some(d) = stats.describe() {
-        report(format!("validation: {d}"));
-    }
-    Ok((Arc::new(train), valid))
-}
-
-/// Where a run's recipe is kept.
-pub fn recipe_path(run_dir: &Path) -> std::path::PathBuf {
-    run_dir.join("config.json")
-}
-
-/// Where a run keeps the name of the recipe it was started with.
-pub fn recipe_name_path(run_dir: &Path) -> std::path::PathBuf {
-    run_dir.join("recipe-name.txt")
-}
-
-/// Writes the recipe (and its `name`) into the run folder, or on resume checks it is the same
-/// run. Returns the recipe name for the models' provenance: `name`, except when a run resumes
-/// from its own copy (`--resume` without `--config`), where it is the name the run started
-/// with, so that its models still name the recipe in `training/` and not the run's copy.
-///
-/// The stored recipe is read back as a `T` before the comparison, so a run recorded by an
-/// older engine (whose recipes lacked fields added since, with defaults) still resumes.
-pub fn record_recipe<T>(run_dir: &Path, recipe: &T, name: &str, resume: bool) -> Result<String>
-where
-    T: serde::Serialize + serde::de::DeserializeOwned,
-{
-    std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
-    let path = recipe_path(run_dir);
-    let json = serde_json::to_string_pretty(recipe).map_err(|e| Error::Invalid(e.to_string()))?;
-    if resume && path.is_file() {
-        let old = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let old = serde_json::from_str::<T>(&old)
-            .and_then(|r| serde_json::to_value(&r))
-            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-        // Both sides as values of the same serializer (an f32 read back from text and one
-        // converted directly differ in their last digits).
-        let same = serde_json::to_value(recipe).ok() == Some(old);
-        if !same {
-            return Err(Error::Config(format!(
-                "{} holds another recipe than the one given; resume with the same recipe (or omit --config)",
-                path.display()
-            )));
-        }
-        if Path::new(name) == path {
-            // A run recorded before the name was kept names its own copy.
-            if let Ok(first) = std::fs::read_to_string(recipe_name_path(run_dir)) {
-                return Ok(first.trim().to_owned());
-            }
-        }
-        return Ok(name.to_owned());
-    }
-    crate::model_file::write_atomic(&path, json.as_bytes())?;
-    crate::model_file::write_atomic(&recipe_name_path(run_dir), format!("{name}\n").as_bytes())?;
-    Ok(name.to_owned())
-}
-
 /// Trains a model from scratch with CTC. Returns where the best and last models are.
-pub fn train(
-    cfg: &TrainConfig,
-    recipe_name: &str,
-    run_dir: &Path,
-    resume: bool,
-    scale: &ScaleConfig,
-    cancel: &CancelToken,
-    observer: Observer,
-) -> Result<PhaseResult> {
+pub fn train(cfg: &TrainConfig, run: Run, observer: Observer) -> Result<PhaseResult> {
     cfg.validate()?;
-    scale.validate(cfg.schedule.eval_every, cfg.schedule.checkpoint_every)?;
+    run.scale
+        .validate(cfg.schedule.eval_every, cfg.schedule.checkpoint_every)?;
     let alphabet = cfg.alphabet()?;
     let model_cfg = cfg.model_config()?;
-    let recipe_name = record_recipe(run_dir, cfg, recipe_name, resume)?;
+    let recipe_name = run.record_recipe(cfg)?;
     let (train_src, valid) = load_data(&cfg.data, &alphabet, model_cfg.height, observer)?;
-    let device = scale.device.device(0)?.autodiff();
+    let device = run.scale.device.device(0)?.autodiff();
     let model = model_cfg.init_seeded(&device, cfg.seed);
     let header = ModelHeader {
         role: Role::Teacher,
@@ -168,16 +85,13 @@ pub fn train(
     };
     let phase = Phase {
         name: "train",
-        run_dir,
+        run,
         schedule: &cfg.schedule,
         optimizer: &cfg.optimizer,
         seed: cfg.seed,
         header,
         train: train_src,
         valid: &valid,
-        resume,
-        cancel,
-        scale,
     };
     run_phase(phase, model, &|m| m, &CtcLoss, observer)
 }
@@ -205,10 +119,16 @@ pub fn describe_source(src: &super::config::DataSource) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod tests {
     use super::*;
-    use crate::data::fonts::FontSplit;
     use crate::data::readers::DataFormat;
+    use crate::data::synth::fonts::FontSplit;
+    use crate::error::Error;
     use crate::models::config::Preset;
+    use crate::scale::ScaleConfig;
+    use crate::train::config::DataConfig;
     use crate::train::config::{DataSource, OptimizerConfig, ScheduleConfig};
+    use crate::train::phase::PhaseResult;
+    use crate::train::progress::{CancelToken, ProgressEvent};
+    use std::path::Path;
 
     /// Trains `cfg` into `run`, without progress output or cancellation.
     pub(crate) fn train_quietly(
@@ -217,15 +137,14 @@ pub(crate) mod tests {
         resume: bool,
         scale: &ScaleConfig,
     ) -> Result<PhaseResult> {
-        train(
-            cfg,
-            "test",
-            run,
+        let run = Run {
+            dir: run,
+            recipe_name: "test",
             resume,
             scale,
-            &CancelToken::new(),
-            &mut |_| {},
-        )
+            cancel: &CancelToken::new(),
+        };
+        train(cfg, run, &mut |_| {})
     }
 
     /// A fresh folder under the system temp dir.
@@ -276,7 +195,7 @@ pub(crate) mod tests {
         let words = [
             "cab", "bead", "dab ace", "faced", "fade", "ace", "bad cafe", "deaf",
         ];
-        let fonts = crate::data::fonts::load_fonts(
+        let fonts = crate::data::synth::fonts::load_fonts(
             &crate::assets::assets_dir().join("fonts/ocr"),
             FontSplit::All,
             &[],
@@ -288,64 +207,22 @@ pub(crate) mod tests {
             .unwrap_or(&fonts[0]);
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
         for (i, w) in words.iter().enumerate() {
-            let cov = crate::data::render::render_line(
+            let cov = crate::data::synth::render::render_line(
                 w,
                 &[font],
                 36.0,
-                crate::data::render::GlyphJitter::NONE,
+                crate::data::synth::render::GlyphJitter::NONE,
                 0.0,
                 &mut rng,
             )
             .unwrap();
-            let gray = crate::data::normalize::Gray {
+            let gray = crate::data::image::normalize::Gray {
                 pixels: cov.pixels.iter().map(|v| 1.0 - v).collect(),
                 ..cov
             };
             gray.to_luma8().save(dir.join(format!("l{i}.png"))).unwrap();
             std::fs::write(dir.join(format!("l{i}.gt.txt")), w).unwrap();
         }
-    }
-
-    #[test]
-    fn a_run_recorded_before_new_recipe_fields_still_resumes() {
-        let dir = scratch("record-recipe");
-        let cfg = folder_recipe(&dir, Preset::TeacherTiny, 10, "abc");
-        record_recipe(&dir, &cfg, "training/x.json", false).unwrap();
-        // An older engine wrote no `patience` (a field with a default added since).
-        let path = recipe_path(&dir);
-        let mut old: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        old["schedule"].as_object_mut().unwrap().remove("patience");
-        std::fs::write(&path, old.to_string()).unwrap();
-        let name = record_recipe(&dir, &cfg, "training/x.json", true).unwrap();
-        assert_eq!(name, "training/x.json");
-        // Another recipe is still refused.
-        let mut other = cfg.clone();
-        other.seed += 1;
-        let err = record_recipe(&dir, &other, "training/x.json", true)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("another recipe"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    /// Resuming from the run's own copy of the recipe (`--resume` without `--config`) keeps
-    /// the name the run started with for its models' provenance.
-    #[test]
-    fn a_run_resumed_from_its_own_copy_keeps_the_recipe_name() {
-        let dir = scratch("record-recipe-name");
-        let cfg = folder_recipe(&dir, Preset::TeacherTiny, 10, "abc");
-        let first = record_recipe(&dir, &cfg, "training/x.json", false).unwrap();
-        assert_eq!(first, "training/x.json");
-        let own = recipe_path(&dir).display().to_string();
-        assert_eq!(
-            record_recipe(&dir, &cfg, &own, true).unwrap(),
-            "training/x.json"
-        );
-        // A run from before the name was kept goes on naming its copy.
-        std::fs::remove_file(recipe_name_path(&dir)).unwrap();
-        assert_eq!(record_recipe(&dir, &cfg, &own, true).unwrap(), own);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -399,19 +276,18 @@ pub(crate) mod tests {
         // Cancel after step 5: a checkpoint is written, the call reports the cancellation.
         let cancel = CancelToken::new();
         let c2 = cancel.clone();
-        let err = train(
-            &cfg,
-            "t",
-            &dir.join("b"),
-            false,
-            &ScaleConfig::default(),
-            &cancel,
-            &mut |e| {
-                if matches!(e, ProgressEvent::Step { step: 5, .. }) {
-                    c2.cancel();
-                }
-            },
-        )
+        let run = Run {
+            dir: &dir.join("b"),
+            recipe_name: "t",
+            resume: false,
+            scale: &ScaleConfig::default(),
+            cancel: &cancel,
+        };
+        let err = train(&cfg, run, &mut |e| {
+            if matches!(e, ProgressEvent::Step { step: 5, .. }) {
+                c2.cancel();
+            }
+        })
         .unwrap_err();
         assert!(matches!(err, Error::Cancelled(5)), "{err}");
         // Starting again without --resume must refuse to overwrite the run.

@@ -38,12 +38,12 @@ pub fn run_worker(
 ) -> Result<PhaseResult> {
     let leader = sync.is_none_or(|s| s.is_leader());
     if leader {
-        std::fs::create_dir_all(phase.run_dir).map_err(|e| Error::io(phase.run_dir, e))?;
+        std::fs::create_dir_all(phase.run.dir).map_err(|e| Error::io(phase.run.dir, e))?;
     }
     let model = if sync.is_some() && local > 0 {
         // Each extra worker trains its own copy, on its own device (a GPU per CUDA worker; CPU
         // workers share the CPU).
-        let device = phase.scale.device.device(local)?.autodiff();
+        let device = phase.run.scale.device.device(local)?.autodiff();
         super::worker_sync::replica(&model, &phase.header, &device)?
     } else {
         model
@@ -64,7 +64,7 @@ pub fn run_worker(
     }
     let mut optim = adamw.init();
     let mut delta = None;
-    let (mut model, mut state) = if phase.resume && ckpt_path.is_file() {
+    let (mut model, mut state) = if phase.run.resume && ckpt_path.is_file() {
         let ck = checkpoint::load(&ckpt_path, &device)?;
         optim = optim
             .from_bytes(Bytes::from_bytes_vec(ck.optimizer))
@@ -79,7 +79,7 @@ pub fn run_worker(
         // A loaded model neither tracks gradients nor updates BatchNorm statistics until unfrozen.
         (prepare(ck.model.model.unfreeze()), ck.state)
     } else {
-        if ckpt_path.is_file() && !phase.resume {
+        if ckpt_path.is_file() && !phase.run.resume {
             return Err(Error::Invalid(format!(
                 "{} exists: pass --resume to continue that run, or choose another run folder",
                 ckpt_path.display()
@@ -105,7 +105,7 @@ pub fn run_worker(
     let mut block_lines = 0usize;
     let mut pending_stop = false;
     let mut cancelled = false;
-    let metrics_path = phase.run_dir.join("metrics.csv");
+    let metrics_path = phase.run.dir.join("metrics.csv");
     let mut metrics = if leader {
         Some(open_metrics(&metrics_path, phase.name, state.step)?)
     } else {
@@ -133,7 +133,7 @@ pub fn run_worker(
     let mut recent: std::collections::VecDeque<(Instant, usize)> = Default::default();
     let mut stopped_early = false;
     while state.step < total {
-        if leader && phase.cancel.is_cancelled() {
+        if leader && phase.run.cancel.is_cancelled() {
             if sync.is_none() {
                 save_checkpoint(phase, &state, &model, &optim, None)?;
                 observer(&ProgressEvent::Checkpoint { step: state.step });

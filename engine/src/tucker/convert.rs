@@ -396,7 +396,7 @@ mod tests {
     /// The fast path and Burn agree on a decomposed model.
     fn assert_fast_matches_burn(m: &Crnn, header: &ModelHeader) {
         let fast = FastRecognizer::new(m, header.clone()).unwrap();
-        let ink = crate::data::normalize::InkLine {
+        let ink = crate::data::image::normalize::InkLine {
             pixels: (0..40 * 64)
                 .map(|i| ((i * 31) % 17) as f32 / 16.0)
                 .collect(),

@@ -1,9 +1,9 @@
 //! Writer-style changes on ink, before it is drawn: resampling, slant, x/y scale, rotation,
 //! baseline drift, small elastic deformation and pen pressure. The image-level effects
-//! (whiteboard photos, blur, noise) come after rasterization, from [`crate::data::augment`].
+//! (whiteboard photos, blur, noise) come after rasterization, from [`crate::data::synth::augment`].
 
 use super::{Ink, InkPoint, InkStroke};
-use crate::data::augment::symmetric;
+use crate::data::random::symmetric;
 use rand::RngExt;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};

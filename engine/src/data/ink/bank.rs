@@ -10,7 +10,7 @@
 use super::augment::{InkAugment, augment};
 use super::unipen::{Segment, Selection, read_tree};
 use super::{Ink, InkStroke};
-use crate::data::digits::digit_text;
+use crate::data::text::digit_text;
 use crate::error::{Error, Result};
 use rand::RngExt;
 use rand::rngs::StdRng;

@@ -13,7 +13,7 @@ use super::bank::{UnipenBank, WordLine, Written};
 use super::inkml::{InkDocument, write as write_inkml};
 use super::raster::page;
 use super::unipen::{Selection, read_tree};
-use crate::data::normalize::Gray;
+use crate::data::image::normalize::Gray;
 use crate::data::readers::folder::write_pair;
 use crate::error::{Error, Result};
 use rand::SeedableRng;
@@ -152,7 +152,7 @@ pub fn export_writers(
             .collect();
         let words: Vec<&Written> = bank.words.iter().flatten().filter(of).collect();
         // The layout's jitter, the same at every export.
-        let mut rng = StdRng::seed_from_u64(super::super::synth::mix(
+        let mut rng = StdRng::seed_from_u64(crate::data::random::mix(
             lines.len() as u64,
             words.len() as u64,
         ));

@@ -8,8 +8,8 @@
 //! one-point stroke is a dot. Overlaps keep the darker value, so crossings do not darken.
 
 use super::Ink;
-use crate::data::normalize::Gray;
-use crate::data::render::draw_capsule;
+use crate::data::image::draw::draw_capsule;
+use crate::data::image::normalize::Gray;
 
 /// Smallest pen radius drawn, in pixels (thinner strokes would vanish when scaled down).
 pub const MIN_RADIUS: f32 = 0.5;

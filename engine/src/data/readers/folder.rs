@@ -1,7 +1,7 @@
 //! Reader for a folder of `NAME.png|jpg` + `NAME.gt.txt` pairs.
 
 use crate::data::dataset::{Dataset, LineImage, LineSample, Skipped};
-use crate::data::normalize::Gray;
+use crate::data::image::normalize::Gray;
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! (pixels outside the polygon become the paper level) and labeled with its `Unicode` text.
 
 use crate::data::dataset::{Dataset, LineImage, LineSample, Skipped};
-use crate::data::normalize::{Gray, load_gray};
+use crate::data::image::normalize::{Gray, load_gray};
 use crate::error::{Error, Result};
 use std::path::Path;
 

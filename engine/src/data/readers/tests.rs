@@ -157,17 +157,17 @@ fn unreadable_and_huge_images_are_clear_errors() {
     let d = scratch("bad-images");
     let junk = d.join("junk.png");
     std::fs::write(&junk, b"definitely not a png").unwrap();
-    let err = crate::data::normalize::load_gray(&junk)
+    let err = crate::data::image::normalize::load_gray(&junk)
         .unwrap_err()
         .to_string();
     assert!(err.contains("junk.png") && err.contains("decode"), "{err}");
     let wide = d.join("wide.png");
     image::GrayImage::new(20_000, 2).save(&wide).unwrap();
-    let err = crate::data::normalize::load_gray(&wide)
+    let err = crate::data::image::normalize::load_gray(&wide)
         .unwrap_err()
         .to_string();
     assert!(err.contains("too large"), "{err}");
-    let err = crate::data::normalize::load_gray(&d.join("absent.png"))
+    let err = crate::data::image::normalize::load_gray(&d.join("absent.png"))
         .unwrap_err()
         .to_string();
     assert!(err.contains("absent.png"), "{err}");
@@ -206,7 +206,7 @@ fn png_with_orientation(img: &image::GrayImage, orientation: u16) -> Vec<u8> {
 /// same line in PNG does.
 #[test]
 fn every_image_a_user_has_reads_as_its_png() {
-    use crate::data::normalize::load_gray;
+    use crate::data::image::normalize::load_gray;
     let d = scratch("image-kinds");
     let line = ink_line();
     let png = d.join("line.png");
@@ -259,5 +259,5 @@ fn every_image_a_user_has_reads_as_its_png() {
     same(&path);
     // And the text reads the same: normalize finds the ink of the transparent line.
     let gray = load_gray(&d.join("transparent.png")).unwrap();
-    assert!(crate::data::normalize::normalize(&gray, 40, &png).is_ok());
+    assert!(crate::data::image::normalize::normalize(&gray, 40, &png).is_ok());
 }

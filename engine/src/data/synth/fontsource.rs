@@ -4,7 +4,7 @@
 //! the list and finds which of them a recipe would train on.
 
 use super::fonts::FontSplit;
-use super::synth::{SynthConfig, recipe_sources};
+use super::{SynthConfig, recipe_sources};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 

@@ -10,8 +10,9 @@
 //! Hershey-Fonts package stores them, do not, and a wrapped file is refused as truncated.)
 
 use super::fonts::FontSplit;
-use super::normalize::Gray;
-use super::render::{GlyphJitter, draw_capsule};
+use super::render::GlyphJitter;
+use crate::data::image::draw::draw_capsule;
+use crate::data::image::normalize::Gray;
 use crate::error::{Error, Result};
 use rand::RngExt;
 use rand::rngs::StdRng;

@@ -2,26 +2,34 @@
 //! collection, distorted and "photographed". Sample `i` of a generator is a pure function of
 //! its seed and `i`, so runs and resumed runs see the same data.
 
-use super::augment::{AugmentConfig, distort, morph, photograph};
-use super::dataset::{LineImage, LineSample};
-use super::digits::{DigitBank, digit_text, render_digits};
-use super::fonts::{FontSplit, LoadedFont, check_font_names, load_font_file, select_split};
-use super::ink::augment::{InkAugment, augment as augment_ink};
-use super::ink::bank::{UnipenBank, UnipenConfig};
-use super::ink::raster::{Pen, rasterize};
-use super::normalize::{Gray, crop_to_ink, ink_map, resize};
-use super::personal::{PersonalConfig, PersonalLine, PersonalSet};
-use super::render::{GlyphJitter, render_line};
-use super::strokes::{StrokeFont, load_stroke_fonts, render_strokes};
-use super::text::TextSource;
+pub mod augment;
+pub mod digits;
+pub mod fonts;
+pub mod fontsource;
+pub mod render;
+pub mod strokes;
+
 use crate::assets::assets_dir;
+use crate::data::dataset::{LineImage, LineSample};
+use crate::data::image::normalize::{Gray, crop_to_ink, ink_map, resize};
+use crate::data::ink::augment::{InkAugment, augment as augment_ink};
+use crate::data::ink::bank::{UnipenBank, UnipenConfig};
+use crate::data::ink::raster::{Pen, rasterize};
+use crate::data::personal::{PersonalConfig, PersonalLine, PersonalSet};
+use crate::data::random::mix;
+use crate::data::text::{TextSource, digit_text};
 use crate::error::{Error, Result};
 use crate::task::Task;
+use augment::{AugmentConfig, distort, morph, photograph};
+use digits::{DigitBank, render_digits};
+use fonts::{FontSplit, LoadedFont, check_font_names, load_font_file, select_split};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use render::{GlyphJitter, render_line};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
+use strokes::{StrokeFont, load_stroke_fonts, render_strokes};
 
 /// Settings of a synthetic line generator (part of a training recipe).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,11 +83,11 @@ pub struct SynthConfig {
     /// Folder of stroke fonts (`.jhf`); default `assets/fonts/strokes`.
     #[serde(default)]
     pub stroke_fonts: Option<PathBuf>,
-    /// Real pen writing from the UNIPEN cache ([`super::ink::bank`]); none (the default)
+    /// Real pen writing from the UNIPEN cache ([`crate::data::ink::bank`]); none (the default)
     /// leaves the generator as it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unipen: Option<UnipenConfig>,
-    /// One user's kept lines (writer adaptation, [`super::personal`]): their training part,
+    /// One user's kept lines (writer adaptation, [`crate::data::personal`]): their training part,
     /// drawn before any other kind at its share; none (the default) leaves the generator as
     /// it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -455,22 +463,11 @@ impl Synth {
     }
 }
 
-/// Mixes a seed and an index into one well-spread 64-bit seed (SplitMix64 finalizer).
-pub fn mix(seed: u64, index: u64) -> u64 {
-    let mut z = seed
-        ^ index
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(0x632B_E59B_D9B4_E019);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::data::fonts::shipped_holdout;
+    use crate::data::synth::fonts::shipped_holdout;
 
     /// `extra_fonts` adds the training fonts of another folder and none to the held-out split.
     #[test]

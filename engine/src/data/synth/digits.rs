@@ -4,9 +4,8 @@
 //! are drawn as strokes of a similar width. Each digit is cropped to its ink, scaled to a
 //! jittered height and set on a common baseline with jittered gaps.
 
-use super::normalize::crop_to_ink;
-use super::normalize::{Gray, resize};
-use super::render::draw_capsule;
+use crate::data::image::draw::draw_capsule;
+use crate::data::image::normalize::{Gray, crop_to_ink, resize};
 use crate::error::{Error, Result};
 use rand::RngExt;
 use rand::rngs::StdRng;
@@ -72,53 +71,6 @@ impl DigitBank {
     /// Samples of digit `d`.
     pub fn count(&self, d: usize) -> usize {
         self.samples[d].len()
-    }
-}
-
-/// A random text a digit line holds: a number, a date, a time, an amount or a phone number.
-pub fn digit_text(rng: &mut StdRng) -> String {
-    let digits = |rng: &mut StdRng, n: usize| -> String {
-        (0..n)
-            .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-            .collect()
-    };
-    match rng.random_range(0..7) {
-        0 => {
-            let n = rng.random_range(1..10);
-            digits(rng, n)
-        }
-        1 => {
-            let (d, m) = (rng.random_range(1..29), rng.random_range(1..13));
-            let sep = ['/', '.', '-'][rng.random_range(0..3)];
-            let y = if rng.random_bool(0.5) {
-                format!("{}", rng.random_range(1950..2040))
-            } else {
-                format!("{:02}", rng.random_range(0..100))
-            };
-            format!("{d:02}{sep}{m:02}{sep}{y}")
-        }
-        2 => format!("{}:{:02}", rng.random_range(0..24), rng.random_range(0..60)),
-        3 => {
-            let whole = rng.random_range(0..100_000u32);
-            let cents = rng.random_range(0..100);
-            if whole >= 1000 && rng.random_bool(0.5) {
-                format!("{},{:03}.{cents:02}", whole / 1000, whole % 1000)
-            } else {
-                format!("{whole}.{cents:02}")
-            }
-        }
-        4 => format!("{}-{}", digits(rng, 3), digits(rng, 4)),
-        5 => {
-            let groups = rng.random_range(2..5);
-            (0..groups)
-                .map(|_| {
-                    let n = rng.random_range(2..5);
-                    digits(rng, n)
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
-        _ => format!("{}-{}-{}", digits(rng, 3), digits(rng, 3), digits(rng, 4)),
     }
 }
 
@@ -243,6 +195,7 @@ pub fn render_digits(text: &str, bank: &DigitBank, size: f32, rng: &mut StdRng) 
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::data::text::digit_text;
     use rand::SeedableRng;
 
     #[test]

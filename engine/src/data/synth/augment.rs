@@ -3,7 +3,8 @@
 //! then the look of a photo or scan (ink and paper levels, background texture, uneven
 //! light, blur, noise, JPEG artifacts, inverted polarity).
 
-use super::normalize::Gray;
+use crate::data::image::normalize::Gray;
+use crate::data::random::symmetric;
 use rand::RngExt;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
@@ -101,15 +102,6 @@ impl AugmentConfig {
             glare: 0.0,
             marker: 0.0,
         }
-    }
-}
-
-/// A uniform draw in `[-m, m]` (0 when `m` is not positive): the size of one random change.
-pub fn symmetric(rng: &mut StdRng, m: f32) -> f32 {
-    if m > 0.0 {
-        rng.random_range(-m..=m)
-    } else {
-        0.0
     }
 }
 
