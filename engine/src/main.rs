@@ -341,7 +341,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let bench_models = if models.is_empty() {
                     engine::bench::preset_models(&presets)
                 } else {
-                    jobs::load_for_bench(&models)?
+                    engine::bench::load_for_bench(&models)?
                 };
                 let report = engine::bench::bench_models(&bench_models, &opts)?;
                 if !json {
@@ -692,7 +692,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ..
         } => {
             let cfg = engine::recipe::synth_source(&recipe, valid)?;
-            let n = jobs::synth(&cfg, count, &out)?;
+            let n = engine::data::synth::write_samples(&cfg, count, &out)?;
             println!("wrote {n} lines to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -727,7 +727,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 strokes,
                 ..engine::data::synth::SynthConfig::new(task)
             };
-            let n = jobs::synth(&cfg, count, &out)?;
+            let n = engine::data::synth::write_samples(&cfg, count, &out)?;
             println!("wrote {n} lines to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -467,3 +467,26 @@ pub fn markdown(report: &BenchReport, models: &[(String, Crnn, CrnnConfig)]) -> 
     ));
     s
 }
+
+/// Loads model files for `engine bench`, named by file stem.
+pub fn load_for_bench(
+    paths: &[std::path::PathBuf],
+) -> crate::error::Result<
+    Vec<(
+        String,
+        crate::models::crnn::Crnn,
+        crate::models::config::CrnnConfig,
+    )>,
+> {
+    paths
+        .iter()
+        .map(|p| {
+            let loaded = crate::model_file::load(p, &burn::prelude::Device::flex())?;
+            let name = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok((name, loaded.model, loaded.header.config))
+        })
+        .collect()
+}

@@ -463,6 +463,21 @@ impl Synth {
     }
 }
 
+/// Writes `count` synthetic lines of the generator `cfg` to `out` as `NAME.png` +
+/// `NAME.gt.txt`.
+pub fn write_samples(cfg: &SynthConfig, count: usize, out: &std::path::Path) -> Result<usize> {
+    let (task, seed) = (cfg.task, cfg.seed);
+    let generator = Synth::new(cfg)?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    for i in 0..count {
+        let s = generator.sample(i as u64);
+        let gray: Gray = s.image.load()?;
+        let name = format!("{:?}-{seed}-{i:06}", task).to_lowercase();
+        crate::data::readers::folder::write_pair(out, &name, &gray, &s.text)?;
+    }
+    Ok(count)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
