@@ -63,8 +63,8 @@ pub(crate) const WINOGRAD_MIN_C_IN: usize = 64;
 /// direct tile from 128 input channels on (128 -> 256 on 10x200: 1.1x-1.4x; 512 -> 512 on
 /// 5x66: 1.4x); it loses at 64 (0.7x on 64 -> 64 40x265: the transforms of many small tiles
 /// cost more than the saved multiply-adds). Measured on an AMD EPYC with `cargo bench -p engine
-/// --bench kernels -- conv3x3`, training paused; this machine's timings vary by 10-20% from
-/// run to run, so each comparison was made within one run.
+/// --bench kernels -- conv3x3`, training paused; timings on that shared machine vary by 10-20%
+/// from run to run, so each comparison was made within one run.
 const WINOGRAD_MIN_C_IN_AVX2: usize = 128;
 
 /// The fewest input channels for which a 3x3 convolution runs by Winograd on this CPU.

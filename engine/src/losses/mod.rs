@@ -1,4 +1,4 @@
-//! Training criteria: CTC, and (later) the distillation criteria.
+//! Training criteria: CTC and the five distillation criteria.
 
 pub mod ctc;
 pub mod distill;

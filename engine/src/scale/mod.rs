@@ -90,7 +90,7 @@ impl DeviceChoice {
     }
 }
 
-/// Where and how wide a run trains. The default is one CPU worker, as before scale-out.
+/// Where and how wide a run trains. The default is one CPU worker.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ScaleConfig {
     /// Workers on this machine (threads, one model replica each).

@@ -30,8 +30,8 @@ impl Run<'_> {
     /// run resumes from its own copy, where it is the name the run started
     /// with, so that its models still name the recipe in `training/` and not the run's copy.
     ///
-    /// The stored recipe is read back as a `T` before the comparison, so a run recorded by an
-    /// older engine (whose recipes lacked fields added since, with defaults) still resumes.
+    /// The stored recipe is read back as a `T` before the comparison, so a run recorded before
+    /// fields with defaults were added to its kind of recipe still resumes.
     pub fn record_recipe<T>(&self, recipe: &T) -> Result<String>
     where
         T: serde::Serialize + serde::de::DeserializeOwned,
@@ -111,7 +111,7 @@ mod tests {
         let dir = scratch("record-recipe");
         let cfg = folder_recipe(&dir, Preset::TeacherTiny, 10, "abc");
         recorded(&dir, &cfg, "training/x.json", false).unwrap();
-        // An older engine wrote no `patience` (a field with a default added since).
+        // A run recorded before `patience` existed has none (a field with a default added since).
         let path = recipe_path(&dir);
         let mut old: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

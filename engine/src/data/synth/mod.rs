@@ -69,22 +69,22 @@ pub struct SynthConfig {
     #[serde(default)]
     pub augment: Option<AugmentConfig>,
     /// Share of lines made of real handwritten digits (numbers, dates, times, amounts; see
-    /// [`super::digits`]), in [0, 1]; 0 (the default) leaves the generator as it was.
+    /// [`super::digits`]), in [0, 1]; 0 (the default): none.
     #[serde(default)]
     pub digits: f64,
     /// Folder of digit samples; default `assets/digits` (training halves).
     #[serde(default)]
     pub digit_bank: Option<PathBuf>,
     /// Share of lines written with single-stroke fonts (pen strokes of uniform width, like the
-    /// app's canvas; see [`super::strokes`]), in [0, 1]; 0 (the default) leaves the generator
-    /// as it was. The split picks the training or held-out stroke fonts.
+    /// app's canvas; see [`super::strokes`]), in [0, 1]; 0 (the default): none. The
+    /// split picks the training or held-out stroke fonts.
     #[serde(default)]
     pub strokes: f64,
     /// Folder of stroke fonts (`.jhf`); default `assets/fonts/strokes`.
     #[serde(default)]
     pub stroke_fonts: Option<PathBuf>,
-    /// Real pen writing from the UNIPEN cache ([`crate::data::ink::bank`]); none (the default)
-    /// leaves the generator as it was.
+    /// Real pen writing from the UNIPEN cache ([`crate::data::ink::bank`]); none by
+    /// default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unipen: Option<UnipenConfig>,
     /// One user's kept lines (writer adaptation, [`crate::data::personal`]): their training part,
