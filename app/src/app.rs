@@ -1,13 +1,16 @@
 //! The eframe application: the recognize and distill views (with personalization), settings
-//! persisted between runs, and a confirmation before closing the window abandons a run.
+//! persisted between runs ([`crate::settings_file`]), and a confirmation before closing the
+//! window abandons a run.
 
 use crate::distill_view::{DistillForm, DistillView};
 use crate::personalize::PersonalizePanel;
 use crate::recognize_view::{RecognizeView, Settings};
+use crate::settings_file::SettingsFile;
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
-/// Storage key of the persisted state.
+/// eframe's storage key of the state, where versions before the settings file kept it (read
+/// once, when there is no settings file yet).
 const STATE_KEY: &str = "inkling-state";
 
 /// Which view is shown.
@@ -42,21 +45,36 @@ pub struct InklingApp {
     pub personalize: PersonalizePanel,
     /// The tab shown.
     pub tab: Tab,
+    /// Where the settings are saved.
+    pub settings_file: SettingsFile,
+    /// Why the settings could not be read or saved, shown until the next save succeeds.
+    pub settings_error: Option<String>,
     confirm_close: bool,
 }
 
 impl InklingApp {
-    /// Builds the app from eframe's creation context (restoring the saved state).
+    /// Builds the app from eframe's creation context, restoring the saved state from the
+    /// settings file ([`SettingsFile::default_path`]).
     pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
-        let saved: Persisted = cc
-            .storage
-            .and_then(|s| eframe::get_value(s, STATE_KEY))
-            .unwrap_or_default();
-        let (c1, c2, c3) = (
-            cc.egui_ctx.clone(),
-            cc.egui_ctx.clone(),
-            cc.egui_ctx.clone(),
-        );
+        let mut file = SettingsFile::new(SettingsFile::default_path());
+        let (saved, error) = match file.load::<Persisted>() {
+            Ok(Some(s)) => (s, None),
+            Ok(None) => (
+                cc.storage
+                    .and_then(|s| eframe::get_value(s, STATE_KEY))
+                    .unwrap_or_default(),
+                None,
+            ),
+            Err(e) => (Persisted::default(), Some(e)),
+        };
+        let mut app = Self::with_state(saved, file, &cc.egui_ctx);
+        app.settings_error = error;
+        app
+    }
+
+    /// The app with `saved` state, saving to `file`.
+    pub fn with_state(saved: Persisted, file: SettingsFile, ctx: &egui::Context) -> Self {
+        let (c1, c2, c3) = (ctx.clone(), ctx.clone(), ctx.clone());
         Self {
             recognize: RecognizeView::with_default_models(saved.settings, move || {
                 c1.request_repaint()
@@ -64,8 +82,25 @@ impl InklingApp {
             distill: DistillView::new(saved.form, move || c2.request_repaint()),
             personalize: PersonalizePanel::new(move || c3.request_repaint()),
             tab: saved.tab,
+            settings_file: file,
+            settings_error: None,
             confirm_close: false,
         }
+    }
+
+    /// The state that survives a restart.
+    pub fn persisted(&self) -> Persisted {
+        Persisted {
+            settings: self.recognize.settings.clone(),
+            form: self.distill.form.clone(),
+            tab: self.tab,
+        }
+    }
+
+    /// Writes the settings file if the state changed; a failure is kept for the window.
+    pub fn save_settings(&mut self) {
+        let state = self.persisted();
+        self.settings_error = self.settings_file.save(&state).err();
     }
 
     /// Draws the whole window's content.
@@ -89,6 +124,9 @@ impl InklingApp {
                     ui.weak("personalizing");
                 }
             });
+            if let Some(e) = &self.settings_error {
+                ui.colored_label(ui.visuals().warn_fg_color, format!("Settings: {e}"));
+            }
         });
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| match self.tab {
@@ -151,12 +189,9 @@ impl eframe::App for InklingApp {
         self.show(ui);
     }
 
-    fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        let state = Persisted {
-            settings: self.recognize.settings.clone(),
-            form: self.distill.form.clone(),
-            tab: self.tab,
-        };
-        eframe::set_value(storage, STATE_KEY, &state);
+    /// eframe calls this now and then and at exit: the state goes to the settings file, not
+    /// to eframe's storage (which keeps only the window's geometry).
+    fn save(&mut self, _storage: &mut dyn eframe::Storage) {
+        self.save_settings();
     }
 }

@@ -205,6 +205,10 @@ impl DistillView {
                             "cancelled at step {step}; its checkpoint is kept: press Resume to \
                          continue"
                         ),
+                        other if other.is_out_of_space() => format!(
+                            "{other}: no room to write. Files are written whole or not at all, \
+                             so the last checkpoint is intact: make room, then press Resume"
+                        ),
                         other => other.to_string(),
                     })
             },

@@ -11,6 +11,7 @@
 //! - [`personalize`]: the student adapted to those lines, with before/after scores;
 //! - [`job`]: training jobs on their own thread, with progress and cancel;
 //! - [`distill_view`]: distillation runs with live progress;
+//! - [`settings_file`]: the settings between runs, written atomically;
 //! - [`app`]: the eframe application (persistence, layout).
 
 pub mod app;
@@ -23,6 +24,7 @@ pub mod models;
 pub mod personal;
 pub mod personalize;
 pub mod recognize_view;
+pub mod settings_file;
 pub mod worker;
 
 pub use app::InklingApp;

@@ -16,12 +16,7 @@ pub fn default_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("INKLING_PERSONAL") {
         return PathBuf::from(dir);
     }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
-        .or_else(|| std::env::var_os("APPDATA").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."));
-    data.join("inkling").join("personal")
+    crate::settings_file::inkling_data_dir().join("personal")
 }
 
 /// One kept line.

@@ -222,6 +222,9 @@ fn run(
     };
     engine::jobs::adapt(base, &cfg, out, run, decoder, observer).map_err(|e| match e {
         engine::Error::Cancelled(step) => format!("cancelled at step {step}"),
+        other if other.is_out_of_space() => format!(
+            "{other}: no room to write; the student in use and your kept lines are untouched"
+        ),
         other => other.to_string(),
     })
 }

@@ -58,6 +58,21 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Whether this is a write that failed for lack of room (a full disk, a file-size limit,
+    /// a quota). Files are written whole or not at all ([`crate::model_file::write_atomic`]),
+    /// so after such an error the previous checkpoint and models are intact.
+    pub fn is_out_of_space(&self) -> bool {
+        matches!(
+            self,
+            Error::Io { error, .. } if matches!(
+                error.kind(),
+                std::io::ErrorKind::StorageFull
+                    | std::io::ErrorKind::FileTooLarge
+                    | std::io::ErrorKind::QuotaExceeded
+            )
+        )
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

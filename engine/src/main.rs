@@ -45,15 +45,8 @@ fn main() -> ExitCode {
                 .chain()
                 .any(|c| matches!(c.downcast_ref(), Some(engine::Error::Cancelled(_))));
             let out_of_space = e.chain().any(|c| {
-                matches!(
-                    c.downcast_ref(),
-                    Some(engine::Error::Io { error, .. }) if matches!(
-                        error.kind(),
-                        std::io::ErrorKind::StorageFull
-                            | std::io::ErrorKind::FileTooLarge
-                            | std::io::ErrorKind::QuotaExceeded
-                    )
-                )
+                c.downcast_ref::<engine::Error>()
+                    .is_some_and(engine::Error::is_out_of_space)
             });
             let hint = if cancelled {
                 " (run the same command with --resume)"

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 /// Steps the UI until `done` holds (background threads answer on their own time); panics
 /// naming `what` after `timeout`.
+#[allow(dead_code)] // not every GUI test binary waits on the UI
 pub fn run_until<S>(
     h: &mut Harness<'_, S>,
     what: &str,
