@@ -368,6 +368,10 @@ pub enum Command {
         /// Data order seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Which layers learn: `all`, or `top` (the CNN's last two convolutions and the IP
+        /// layer; the rest of the CNN and the DBLSTM keep their weights).
+        #[arg(long, value_parser = one_of::<engine::train::finetune::Trainable>(), default_value = "all")]
+        trainable: engine::train::finetune::Trainable,
         /// Continue the run from its last checkpoint (with the settings it started with).
         #[arg(long)]
         resume: bool,
@@ -783,6 +787,13 @@ impl Named for Preset {
 
 impl Named for CriterionKind {
     const ALL: &'static [Self] = &CriterionKind::ALL;
+    fn word(self) -> &'static str {
+        self.name()
+    }
+}
+
+impl Named for engine::train::finetune::Trainable {
+    const ALL: &'static [Self] = &engine::train::finetune::Trainable::ALL;
     fn word(self) -> &'static str {
         self.name()
     }

@@ -165,6 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             share,
             replay,
             seed,
+            trainable,
             resume,
             decoding,
             json,
@@ -199,6 +200,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 cfg.batch_size = batch_size;
                 cfg.lr = lr;
                 cfg.seed = seed;
+                cfg.trainable = trainable;
                 cfg
             };
             let decoder = decoding.decoder(&model)?;

@@ -121,6 +121,7 @@ fn decompose_and_finetune(
         schedule: cfg.finetune.schedule.clone(),
         seed: cfg.seed,
         half_precision: true,
+        trainable: Default::default(),
     };
     let run_dir = dir.join("finetune");
     let resume = run_dir.join("config.json").is_file();

@@ -9,7 +9,7 @@
 //! held-back lines: the last model is the result, never one picked on the lines it is scored on.
 
 use super::config::{DataConfig, DataSource, OptimizerConfig, ScheduleConfig};
-use super::finetune::{FinetuneRecipe, finetune};
+use super::finetune::{FinetuneRecipe, Trainable, finetune};
 use super::phase::PhaseResult;
 use super::progress::{Observer, ProgressEvent};
 use super::run::Run;
@@ -40,6 +40,9 @@ pub struct AdaptConfig {
     pub lr: f64,
     /// Data order seed.
     pub seed: u64,
+    /// Which layers learn (default: all).
+    #[serde(default, skip_serializing_if = "Trainable::is_all")]
+    pub trainable: Trainable,
 }
 
 /// The file of a run folder that keeps the adaptation's settings (for `--resume`).
@@ -67,6 +70,7 @@ impl AdaptConfig {
             batch_size: 16,
             lr: 3e-4,
             seed: 1,
+            trainable: Trainable::All,
         }
     }
 
@@ -114,6 +118,7 @@ impl AdaptConfig {
             },
             seed: self.seed,
             half_precision: true,
+            trainable: self.trainable,
         }
     }
 }
@@ -293,6 +298,55 @@ mod tests {
     /// An adaptation run on personal lines alone: holds back what it is told, names its base
     /// and the personal set in the provenance, and an interrupted run resumed from its
     /// checkpoint ends with the same weights as one that ran straight through.
+    /// Adapting only the top (`Trainable::Top`): the CNN's last two convolutions and the IP
+    /// layer change, every other layer keeps its weights, also across a resume.
+    #[test]
+    fn adapting_the_top_leaves_the_other_layers_as_they_were() {
+        use crate::models::backbone::Layer;
+        let (dir, personal, base) = tiny_setup("adapt-top");
+        let mut cfg = AdaptConfig::new(&personal, 8, None);
+        cfg.steps = 6;
+        cfg.batch_size = 4;
+        cfg.lr = 0.01;
+        cfg.trainable = Trainable::Top;
+        let out = dir.join("top.inkm");
+        let cancel = CancelToken::new();
+        let run = dir.join("run");
+        let err = quiet_adapt(&base, &cfg, &out, &run, false, &cancel, 3).unwrap_err();
+        assert!(matches!(err, Error::Cancelled(3)), "{err}");
+        quiet_adapt(&base, &cfg, &out, &run, true, &CancelToken::new(), 0).unwrap();
+        let device = burn::tensor::Device::flex();
+        let (a, b) = (
+            model_file::load(&base, &device).unwrap().model,
+            model_file::load(&out, &device).unwrap().model,
+        );
+        let flat = |l: &Layer| crate::scale::flat::flatten(l).values;
+        let weighted: Vec<usize> = (0..a.cnn.layers.len())
+            .filter(|&i| !matches!(a.cnn.layers[i], Layer::Pool(_)))
+            .collect();
+        let top = &weighted[weighted.len() - crate::train::finetune::TOP_CONV_LAYERS..];
+        let changed = |x: &[f32], y: &[f32]| {
+            // Beyond half-precision rounding (the adapted file is stored in half precision).
+            x.iter()
+                .zip(y)
+                .any(|(p, q)| (p - q).abs() > 2e-3 * p.abs().max(1.0))
+        };
+        for &i in &weighted {
+            let (x, y) = (flat(&a.cnn.layers[i]), flat(&b.cnn.layers[i]));
+            if top.contains(&i) {
+                assert!(changed(&x, &y), "top layer {i} did not learn");
+            } else {
+                assert!(!changed(&x, &y), "frozen layer {i} changed");
+            }
+        }
+        let rnn = |m: &crate::models::crnn::Crnn| crate::scale::flat::flatten(&m.rnn).values;
+        assert!(!changed(&rnn(&a), &rnn(&b)), "the DBLSTM changed");
+        let ip = |m: &crate::models::crnn::Crnn| crate::scale::flat::flatten(&m.ip).values;
+        assert!(changed(&ip(&a), &ip(&b)), "the IP layer did not learn");
+        assert_eq!(AdaptConfig::read(&run.join(CONFIG_FILE)).unwrap(), cfg);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn an_interrupted_adaptation_resumes_to_the_same_model() {
         let (dir, personal, base) = tiny_setup("adapt-resume");

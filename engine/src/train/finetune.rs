@@ -9,6 +9,8 @@ use super::stream::load_data;
 use super::supervised::{CtcLoss, source_task};
 use crate::error::Result;
 use crate::model_file;
+use crate::models::backbone::Layer;
+use crate::models::crnn::Crnn;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -29,9 +31,89 @@ pub struct FinetuneRecipe {
     /// Store model files in half precision.
     #[serde(default = "yes")]
     pub half_precision: bool,
+    /// Which layers learn (default: all).
+    #[serde(default, skip_serializing_if = "Trainable::is_all")]
+    pub trainable: Trainable,
 }
 
-/// Fine-tunes any model file with CTC, every layer trainable.
+/// Which layers a fine-tuning trains; the others keep their weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trainable {
+    /// Every layer.
+    #[default]
+    All,
+    /// The last [`TOP_CONV_LAYERS`] convolution layers of the CNN and the IP layer; the rest
+    /// of the CNN and the DBLSTM are frozen.
+    Top,
+}
+
+/// Convolution layers of the CNN's top that [`Trainable::Top`] trains.
+pub const TOP_CONV_LAYERS: usize = 2;
+
+impl Trainable {
+    /// Every choice, as the CLI names them.
+    pub const ALL: [Trainable; 2] = [Trainable::All, Trainable::Top];
+
+    /// The name (`all`, `top`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Trainable::All => "all",
+            Trainable::Top => "top",
+        }
+    }
+
+    /// Whether every layer trains (the default, left out of recipe files).
+    pub fn is_all(&self) -> bool {
+        *self == Trainable::All
+    }
+
+    /// `model` with the layers this choice does not train frozen.
+    pub fn apply(self, mut model: Crnn) -> Crnn {
+        match self {
+            Trainable::All => model,
+            Trainable::Top => {
+                let mut convs = 0;
+                for layer in model.cnn.layers.iter_mut().rev() {
+                    let has_weights = !matches!(layer, Layer::Pool(_));
+                    if has_weights && convs < TOP_CONV_LAYERS {
+                        convs += 1;
+                        continue;
+                    }
+                    // Taken out and put back: `freeze` consumes the layer.
+                    let l = std::mem::replace(layer, Layer::Pool(placeholder_pool()));
+                    *layer = l.freeze();
+                }
+                model.rnn = model.rnn.freeze();
+                model
+            }
+        }
+    }
+}
+
+/// A stand-in layer (no weights) while a layer is swapped out.
+fn placeholder_pool() -> burn::nn::pool::MaxPool2d {
+    burn::nn::pool::MaxPool2dConfig::new([1, 1]).init()
+}
+
+impl std::fmt::Display for Trainable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Trainable {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Trainable::ALL
+            .into_iter()
+            .find(|t| t.name() == s.trim())
+            .ok_or_else(|| format!("unknown choice {s:?} (all or top)"))
+    }
+}
+
+/// Fine-tunes any model file with CTC, on every layer or those `cfg.trainable` names.
 pub fn finetune(
     model: &Path,
     cfg: &FinetuneRecipe,
@@ -69,5 +151,12 @@ pub fn finetune(
         train: train_src,
         valid: &valid,
     };
-    run_phase(phase, loaded.model.unfreeze(), &|m| m, &CtcLoss, observer)
+    let trainable = cfg.trainable;
+    run_phase(
+        phase,
+        loaded.model.unfreeze(),
+        &move |m| trainable.apply(m),
+        &CtcLoss,
+        observer,
+    )
 }
