@@ -9,7 +9,8 @@
 #
 #   training/tools/eval-adapt.sh [MODEL.inkm]     (default: the shipped hwr student)
 #
-# WRITERS=N: only every k-th writer, N in all (a quick comparison); options for `engine adapt`
+# WRITERS=N: only every k-th writer, N in all (a quick comparison); ONLY="w1 w2": only those
+# writers (by folder name, e.g. to finish an interrupted comparison); options for `engine adapt`
 # go in $ADAPT (e.g. ADAPT="--replay none"). One row per writer, then the medians. Work
 # folder: ${TMPDIR:-/tmp}/inkling-eval-adapt/ (rebuilt each run).
 set -euo pipefail
@@ -37,6 +38,11 @@ if [ -n "${WRITERS:-}" ]; then
     for ((i = 0; i < ${#writers[@]} && ${#picked[@]} < WRITERS; i += step)); do
         picked+=("${writers[$i]}")
     done
+    writers=("${picked[@]}")
+fi
+if [ -n "${ONLY:-}" ]; then
+    picked=()
+    for w in $ONLY; do picked+=("$work/writers/$w"); done
     writers=("${picked[@]}")
 fi
 cer() { # model folder -> CER (greedy)
