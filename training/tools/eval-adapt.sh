@@ -23,9 +23,13 @@ unipen="${INKLING_DATA:-data}/unipen/train_r01_v07"
 work="${TMPDIR:-/tmp}/inkling-eval-adapt"
 rm -rf "$work"
 mkdir -p "$work"
-# A copy of the engine, so that a rebuild during the (long) run changes nothing under it.
+# Copies of the engine and the model, so that a rebuild or a newly shipped model during the
+# (long) run changes nothing under it.
 cp "$engine" "$work/engine"
 engine="$work/engine"
+cp "$model" "$work/base.inkm"
+shown="$model"
+model="$work/base.inkm"
 contributors=apd,ape,bbb,cea,pri
 "$engine" data writers "$unipen" --contributors "$contributors" --min-lines 25 \
     --out "$work/writers" > "$work/writers.log"
@@ -49,7 +53,7 @@ cer() { # model folder -> CER (greedy)
     "$engine" eval --model "$1" --data "$2" --worst 0 | sed -nE 's/.*CER ([0-9.]+)%.*/\1/p'
 }
 fonts_before=$(cer "$model" "$work/fonts")
-echo "model $model; adapt options: ${ADAPT:-(defaults)}; ${#writers[@]} writers"
+echo "model $shown; adapt options: ${ADAPT:-(defaults)}; ${#writers[@]} writers"
 echo
 echo "| writer | lines | CER before | CER after | relative | adapt s | others' lines, greedy | held-out fonts, greedy |"
 echo "|---|---|---|---|---|---|---|---|"
