@@ -278,6 +278,7 @@ impl DistillView {
 
     fn form_ui(&mut self, ui: &mut egui::Ui) {
         let running = self.running();
+        let mut rescan = false;
         let f = &mut self.form;
         ui.add_enabled_ui(!running, |ui| {
             egui::Grid::new("distill-form")
@@ -334,13 +335,18 @@ impl DistillView {
                     ui.end_row();
                     let l = ui.label("Run folder");
                     ui.horizontal(|ui| {
-                        ui.text_edit_singleline(&mut f.runs_dir).labelled_by(l.id);
+                        let folder = ui.text_edit_singleline(&mut f.runs_dir).labelled_by(l.id);
+                        // A folder typed in: list its runs once the field is left.
+                        rescan |= folder.lost_focus();
                         ui.label("/");
                         ui.text_edit_singleline(&mut f.run_name).labelled_by(l.id);
                     });
                     ui.end_row();
                 });
         });
+        if rescan {
+            self.refresh_past();
+        }
         ui.horizontal(|ui| {
             let exists = self.form.run_dir().join("config.json").is_file();
             if ui

@@ -5,6 +5,7 @@
 mod common;
 
 use app::distill_view::{DistillForm, DistillView};
+use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::path::Path;
@@ -64,6 +65,24 @@ fn a_tiny_run_finishes_and_its_student_can_be_loaded_and_a_long_one_cancelled() 
     // The runs folder is read again off the UI thread when the run finishes.
     run_until(&mut h, "the runs folder scan", |v| !v.scanning());
     assert_eq!(h.state().past.len(), 1);
+    // Another runs folder typed in: its runs are listed once the field is left (here none).
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let folder = &h.get_all_by_label("Run folder").next().unwrap();
+    folder.focus();
+    h.run_ok();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_all_by_label("Run folder")
+        .next()
+        .unwrap()
+        .type_text(elsewhere.to_str().unwrap());
+    h.run_ok();
+    h.key_press(egui::Key::Enter);
+    h.run_ok();
+    run_until(&mut h, "the new folder's scan", |v| {
+        !v.scanning() && v.past.is_empty()
+    });
+    assert_eq!(h.state().form.runs_dir, elsewhere.display().to_string());
 
     // A long run, cancelled from the UI once it has started stepping: it stops with its
     // checkpoint, and the same folder can then be resumed.
