@@ -69,14 +69,14 @@ pub struct SynthConfig {
     #[serde(default)]
     pub augment: Option<AugmentConfig>,
     /// Share of lines made of real handwritten digits (numbers, dates, times, amounts; see
-    /// [`super::digits`]), in [0, 1]; 0 (the default): none.
+    /// [`digits`]), in [0, 1]; 0 (the default): none.
     #[serde(default)]
     pub digits: f64,
     /// Folder of digit samples; default `assets/digits` (training halves).
     #[serde(default)]
     pub digit_bank: Option<PathBuf>,
     /// Share of lines written with single-stroke fonts (pen strokes of uniform width, like the
-    /// app's canvas; see [`super::strokes`]), in [0, 1]; 0 (the default): none. The
+    /// app's canvas; see [`strokes`]), in [0, 1]; 0 (the default): none. The
     /// split picks the training or held-out stroke fonts.
     #[serde(default)]
     pub strokes: f64,
