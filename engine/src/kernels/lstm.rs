@@ -142,7 +142,7 @@ fn fast_exp(x: f32) -> f32 {
     p * f32::from_bits(t.to_bits() << 23)
 }
 
-/// The logistic function on [`fast_exp`] (relative error about 1e-7), vectorizable.
+/// The logistic function on `fast_exp` (relative error about 1e-7), vectorizable.
 #[inline(always)]
 pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + fast_exp(-x))

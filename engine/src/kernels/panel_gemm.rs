@@ -35,7 +35,7 @@ pub struct PanelMatrix {
     bias: Vec<f32>,
 }
 
-/// Whether [`pack`] and [`gemm`] can run here (AVX2 + FMA on x86-64).
+/// Whether [`pack`] and [`gemm()`] can run here (AVX2 + FMA on x86-64).
 pub fn available() -> bool {
     super::has_avx2_fma()
 }

@@ -2,7 +2,7 @@
 //! machines) train one model together, with Blockwise Model Update Filtering ([`bmuf`]) or
 //! plain synchronous gradient averaging (DDP), and the device a run trains on
 //! ([`DeviceChoice`]). `engine train`, `engine distill` and `engine finetune` all take these
-//! options; [`crate::train::workers`] runs a phase's loop on every worker. This module holds
+//! options; [`crate::train::runner`] runs a phase's loop on every worker. This module holds
 //! only the collectives, so dependencies run one way: `train -> scale -> models`.
 //!
 //! Layout: [`flat`] turns a model (or its gradients) into one vector and back; [`group`] is

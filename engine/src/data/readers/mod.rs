@@ -1,6 +1,6 @@
 //! Dataset readers, one per format on disk (a folder of `.gt.txt` pairs, TSV, IAM, PAGE-XML),
 //! and the format detection that picks one. Each reader returns a
-//! [`Dataset`](crate::data::dataset::Dataset).
+//! [`Dataset`].
 
 pub mod folder;
 pub mod iam;
