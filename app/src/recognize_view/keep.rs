@@ -27,7 +27,7 @@ impl RecognizeView {
         }
     }
 
-    /// Keeps the current line with the text in the field (see [`PersonalLines::keep`]); a
+    /// Keeps the current line with the text in the field (see [`crate::personal::PersonalLines::keep`]); a
     /// canvas line keeps its ink and the canvas is cleared for the next line.
     pub fn keep_line(&mut self) {
         let single = !matches!(self.source, Source::Image { region: None, .. })

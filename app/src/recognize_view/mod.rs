@@ -1,7 +1,7 @@
 //! The recognize view: a canvas (or a loaded image) recognized live by the compact student
 //! and the teacher side by side, with per-character confidence, disagreements, latency and
-//! speedup. The view's parts: [`input`] (the canvas or the image, and what feeds them),
-//! [`keep`] (the line's text and the kept lines), [`results`] (the two readings).
+//! speedup. The view's parts: `input.rs` (the canvas or the image, and what feeds them),
+//! `keep.rs` (the line's text and the kept lines), `results.rs` (the two readings).
 
 mod input;
 mod keep;
