@@ -4,7 +4,6 @@
 use super::scoring::{EvalReport, eval_dataset};
 use crate::data::synth::{Synth, SynthConfig};
 use crate::error::Result;
-use crate::model_file::read_header;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -45,7 +44,7 @@ pub fn adapt(
 ) -> Result<AdaptReport> {
     let run = crate::train::adapt::adapt(model, cfg, out, run, observer)?;
     let score = |m: &Path| eval_dataset(m, run.scored.clone(), None, 5, 1, decoder.clone(), false);
-    let guard_set = guard_lines(crate::train::adapt::model_task(&read_header(model)?))?;
+    let guard_set = guard_lines(run.task)?;
     let guard = |m: &Path| {
         let lines = guard_set.clone();
         eval_dataset(m, lines, None, 0, 1, crate::infer::Decoder::Greedy, false)

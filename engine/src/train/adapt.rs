@@ -182,6 +182,8 @@ pub struct AdaptRun {
     /// The lines to score the base and adapted models on (see
     /// [`AdaptConfig::scored_holdout`]), as read at the start of the run.
     pub scored: crate::data::dataset::Dataset,
+    /// The base model's task (from its header).
+    pub task: Task,
 }
 
 /// Fine-tunes `model` on the personal lines of `cfg` into `run_dir` (resumable), then writes
@@ -210,7 +212,8 @@ pub fn adapt(
     let lines = (train.len(), held.len());
     let scored = set.held_dataset(&cfg.personal.dir, cfg.scored_holdout());
     let header = model_file::read_header(model)?;
-    let recipe = cfg.recipe(model_task(&header));
+    let task = model_task(&header);
+    let recipe = cfg.recipe(task);
     let phase = finetune(model, &recipe, run, observer)?;
     let device = burn::tensor::Device::flex();
     let mut done = model_file::load(&phase.last_model, &device)?;
@@ -235,6 +238,7 @@ pub fn adapt(
         phase,
         lines,
         scored,
+        task,
     })
 }
 

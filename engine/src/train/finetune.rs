@@ -73,27 +73,28 @@ impl Trainable {
         match self {
             Trainable::All => model,
             Trainable::Top => {
+                // From the top down: the first TOP_CONV_LAYERS layers with weights stay
+                // trainable, every other layer is frozen (`freeze` consumes the layer).
                 let mut convs = 0;
-                for layer in model.cnn.layers.iter_mut().rev() {
-                    let has_weights = !matches!(layer, Layer::Pool(_));
-                    if has_weights && convs < TOP_CONV_LAYERS {
-                        convs += 1;
-                        continue;
-                    }
-                    // Taken out and put back: `freeze` consumes the layer.
-                    let l = std::mem::replace(layer, Layer::Pool(placeholder_pool()));
-                    *layer = l.freeze();
-                }
+                let mut layers: Vec<Layer> = std::mem::take(&mut model.cnn.layers)
+                    .into_iter()
+                    .rev()
+                    .map(|layer| {
+                        if !matches!(layer, Layer::Pool(_)) && convs < TOP_CONV_LAYERS {
+                            convs += 1;
+                            layer
+                        } else {
+                            layer.freeze()
+                        }
+                    })
+                    .collect();
+                layers.reverse();
+                model.cnn.layers = layers;
                 model.rnn = model.rnn.freeze();
                 model
             }
         }
     }
-}
-
-/// A stand-in layer (no weights) while a layer is swapped out.
-fn placeholder_pool() -> burn::nn::pool::MaxPool2d {
-    burn::nn::pool::MaxPool2dConfig::new([1, 1]).init()
 }
 
 impl std::fmt::Display for Trainable {
