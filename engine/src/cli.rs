@@ -613,6 +613,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make a trained model's CNN wider without changing what it reads (Net2Net): every conv
+    /// layer gets FACTOR times the channels, copies of the trained ones; fine-tune the result
+    /// with `engine finetune --model OUT` to use the new capacity.
+    Widen {
+        /// The model file to widen.
+        #[arg(long)]
+        model: PathBuf,
+        /// How many times wider each conv layer becomes (1-16; the output projection, the DBLSTM
+        /// and the IP layer keep their sizes).
+        #[arg(long, default_value_t = 2.0)]
+        factor: f64,
+        /// Seed of the copies' random weight shares.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write the widened model.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Train a character n-gram language model for beam search.
     Lm {
         /// Text files, one line of text per line.

@@ -375,6 +375,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Widen {
+            model,
+            factor,
+            seed,
+            out,
+        } => {
+            let m = engine::model_file::load(&model, &burn::prelude::Device::flex())?;
+            let (wide, config) =
+                engine::models::widen::widen(&m.model, &m.header.config, factor, seed)?;
+            let mut header = m.header.clone();
+            header.config = config;
+            header.provenance.notes = format!(
+                "{}; widened {factor}x (Net2Net, seed {seed}) from {}",
+                header.provenance.notes,
+                model.display()
+            );
+            engine::model_file::save(&out, &wide, &header)?;
+            let cost = |c| engine::models::cost::summary(c, 800);
+            let (a, b) = (cost(&m.header.config), cost(&header.config));
+            println!(
+                "wrote {}: {:.3}M -> {:.3}M params, {:.3} -> {:.3} GFLOPs at width 800",
+                out.display(),
+                a.params as f64 / 1e6,
+                b.params as f64 / 1e6,
+                a.gflops,
+                b.gflops
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Lm {
             corpus,
             order,

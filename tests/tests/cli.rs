@@ -472,6 +472,47 @@ fn teacher_distill_finetune_eval_pipeline() {
     ]);
     assert!(out.status.success(), "{}", describe(&out));
 
+    // Widen: the widened teacher reads the lines exactly as the teacher did and fine-tunes;
+    // a Tucker model or a factor below 1 is a clear error.
+    let wide = dir.join("wide.inkm");
+    let out = engine(&[
+        "widen",
+        "--model",
+        teacher.to_str().unwrap(),
+        "--out",
+        wide.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let cer = |model: &Path| {
+        let out = engine(&[
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", describe(&out));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.split("CER ")
+            .nth(1)
+            .unwrap()
+            .split('%')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(cer(&wide), cer(&teacher));
+    let out = engine(&[
+        "finetune",
+        "--model",
+        wide.to_str().unwrap(),
+        "--config",
+        ft_recipe.to_str().unwrap(),
+        "--out",
+        dir.join("wide-ft").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+
     // Tucker: decompose the teacher, fine-tune the result with CTC, evaluate it. A student
     // given as the teacher and an energy outside (0, 1] are clear errors.
     let tucker = dir.join("tucker.inkm");
@@ -504,6 +545,25 @@ fn teacher_distill_finetune_eval_pipeline() {
         data.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", describe(&out));
+    for (model, factor, what) in [
+        (&teacher, "0.5", "between 1 and 16"),
+        (&tucker, "2", "Tucker"),
+    ] {
+        let out = engine(&[
+            "widen",
+            "--model",
+            model.to_str().unwrap(),
+            "--factor",
+            factor,
+            "--out",
+            dir.join("bad.inkm").to_str().unwrap(),
+        ]);
+        assert!(
+            !out.status.success() && String::from_utf8_lossy(&out.stderr).contains(what),
+            "{}",
+            describe(&out)
+        );
+    }
     for (model, ranks, what) in [
         (&student, "v1", "expects a VGG teacher"),
         (&teacher, "energy:1.5", "(0, 1]"),

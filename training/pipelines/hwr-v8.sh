@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The v8 hwr pair: a wider teacher. The v7 teacher reads even the pen lines it trained on at
+# 17-20% CER greedy (UNIPEN contributors att, cec, scr, sta; 14.6% on the validation writers),
+# so it underfits real handwriting: more capacity, not more passes, is what it lacks. Training
+# a larger teacher from scratch would take many sessions on 2 cores, so the v7 teacher is made
+# twice as wide by Net2Net (`engine widen`: every conv layer gets twice the channels, copies of
+# the trained ones, and the model reads exactly as before; 1.13M -> 2.57M parameters,
+# 0.88 -> 3.10 GFLOPs), then fine-tuned for 10000 steps on the v7 mix with fresh data (seed 81)
+# and a restarted learning rate (2e-4 down to 2e-5; finetune-hwr-v8-teacher.json). Its feature
+# sequence and DBLSTM keep their sizes, so the student is distilled from it as before (cnn-l2,
+# 2000 steps + 2000 of CTC; distill-hwr-student-v8.json) and fine-tuned for 8000 steps
+# (finetune-hwr-student-v8.json).
+#
+# Each step's best model is staged in assets/models/staging/; run the script again after an
+# interruption (a staged step is skipped, an interrupted one resumes from its checkpoint).
+#
+#   nohup training/pipelines/hwr-v8.sh >> runs/hwr-v8.log 2>&1 &
+source "$(dirname "$0")/hwr-setup.sh"
+recipes=training/recipes/hwr/v8
+teacher=$staging/hwr-teacher-wide-v8.inkm
+if [ ! -f "$teacher" ]; then
+    wide=runs/hwr-v8-teacher-widened.inkm
+    [ -f "$wide" ] || "$engine" widen --model "$staging/hwr-teacher-cpu-v7.inkm" --factor 2 \
+        --seed 1 --out "$wide"
+    out=runs/hwr-v8-teacher
+    "$engine" finetune --model "$wide" --config "$recipes/finetune-hwr-v8-teacher.json" \
+        --out "$out" $(resume "$out")
+    stage "$out" "$(basename "$teacher")"
+fi
+distilled=$staging/hwr-student-cpu-v8-distilled.inkm
+if [ ! -f "$distilled" ]; then
+    out=runs/hwr-v8-distill-student
+    "$engine" distill --config "$recipes/distill-hwr-student-v8.json" --out "$out" $(resume "$out")
+    stage "$out" "$(basename "$distilled")"
+fi
+student=$staging/hwr-student-cpu-v8.inkm
+if [ ! -f "$student" ]; then
+    out=runs/hwr-v8-finetune-student
+    "$engine" finetune --model "$distilled" --config "$recipes/finetune-hwr-student-v8.json" \
+        --out "$out" $(resume "$out")
+    stage "$out" "$(basename "$student")"
+fi
+echo "the v8 pair is staged: $teacher, $student"
