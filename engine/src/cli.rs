@@ -372,6 +372,14 @@ pub enum Command {
         /// layer; the rest of the CNN and the DBLSTM keep their weights).
         #[arg(long, value_parser = one_of::<engine::train::finetune::Trainable>(), default_value = "all")]
         trainable: engine::train::finetune::Trainable,
+        /// Also learn a reference model's soft targets on every line: a model file (e.g. the
+        /// shipped teacher), or `base` (the model being adapted, as it was: it anchors what the
+        /// model reads for other writers).
+        #[arg(long)]
+        soft_targets: Option<PathBuf>,
+        /// Weight of the soft targets' KL term next to CTC.
+        #[arg(long, default_value_t = 1.0)]
+        soft_weight: f64,
         /// Continue the run from its last checkpoint (with the settings it started with).
         #[arg(long)]
         resume: bool,

@@ -166,6 +166,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             replay,
             seed,
             trainable,
+            soft_targets,
+            soft_weight,
             resume,
             decoding,
             json,
@@ -201,6 +203,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 cfg.lr = lr;
                 cfg.seed = seed;
                 cfg.trainable = trainable;
+                cfg.soft_targets = soft_targets.map(|m| engine::train::soft_targets::SoftTargets {
+                    weight: soft_weight,
+                    ..engine::train::soft_targets::SoftTargets::new(m)
+                });
                 cfg
             };
             let decoder = decoding.decoder(&model)?;

@@ -122,6 +122,7 @@ fn decompose_and_finetune(
         seed: cfg.seed,
         half_precision: true,
         trainable: Default::default(),
+        soft_targets: None,
     };
     let run_dir = dir.join("finetune");
     let resume = run_dir.join("config.json").is_file();

@@ -98,7 +98,7 @@ impl CriterionKind {
 }
 
 /// Sums `per_frame: [batch, frames]` over valid frames and averages over the batch: `[1]`.
-fn masked_mean_of_sums(per_frame: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
+pub fn masked_mean_of_sums(per_frame: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
     let [b, _] = per_frame.dims();
     (per_frame * mask).sum().div_scalar(b as f64)
 }

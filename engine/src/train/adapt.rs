@@ -13,6 +13,7 @@ use super::finetune::{FinetuneRecipe, Trainable, finetune};
 use super::phase::PhaseResult;
 use super::progress::{Observer, ProgressEvent};
 use super::run::Run;
+use super::soft_targets::SoftTargets;
 use crate::assets::assets_dir;
 use crate::data::ink::bank::data_cache;
 use crate::data::personal::{PersonalConfig, PersonalSet};
@@ -43,6 +44,9 @@ pub struct AdaptConfig {
     /// Which layers learn (default: all).
     #[serde(default, skip_serializing_if = "Trainable::is_all")]
     pub trainable: Trainable,
+    /// A reference model's soft targets next to CTC on every line (default: CTC alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soft_targets: Option<SoftTargets>,
 }
 
 /// The file of a run folder that keeps the adaptation's settings (for `--resume`).
@@ -71,6 +75,7 @@ impl AdaptConfig {
             lr: 3e-4,
             seed: 1,
             trainable: Trainable::All,
+            soft_targets: None,
         }
     }
 
@@ -119,6 +124,7 @@ impl AdaptConfig {
             seed: self.seed,
             half_precision: true,
             trainable: self.trainable,
+            soft_targets: self.soft_targets.clone(),
         }
     }
 }
@@ -410,6 +416,64 @@ mod tests {
             diff < 1e-3,
             "max weight difference {diff} (half precision files)"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Soft targets of the base model anchor the adaptation: with a heavy weight the adapted
+    /// weights end closer to the base's than with CTC alone. A reference model of another
+    /// alphabet is refused by name before training.
+    #[test]
+    fn soft_targets_of_the_base_hold_the_model_near_it() {
+        use crate::train::soft_targets::{BASE, SoftTargets};
+        let (dir, personal, base) = tiny_setup("adapt-soft");
+        let mut cfg = AdaptConfig::new(&personal, 8, None);
+        cfg.steps = 8;
+        cfg.batch_size = 4;
+        cfg.lr = 0.01;
+        let distance = |cfg: &AdaptConfig, name: &str| {
+            let out = dir.join(format!("{name}.inkm"));
+            let run = dir.join(name);
+            quiet_adapt(&base, cfg, &out, &run, false, &CancelToken::new(), 0).unwrap();
+            let (a, b) = (weights(&base), weights(&out));
+            let d: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
+            d.sqrt()
+        };
+        let plain = distance(&cfg, "plain");
+        cfg.soft_targets = Some(SoftTargets {
+            weight: 50.0,
+            ..SoftTargets::new(BASE)
+        });
+        let anchored = distance(&cfg, "anchored");
+        assert!(
+            anchored < 0.8 * plain,
+            "anchored {anchored} against plain {plain}"
+        );
+        // A reference that reads other characters.
+        let other = dir.join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        tiny_lines(&other);
+        let other_cfg = folder_recipe(&other, Preset::TeacherTiny, 2, "abcdefg ");
+        let other_model = train_quietly(
+            &other_cfg,
+            &dir.join("other-run"),
+            false,
+            &ScaleConfig::default(),
+        )
+        .unwrap()
+        .last_model;
+        cfg.soft_targets = Some(SoftTargets::new(&other_model));
+        let err = quiet_adapt(
+            &base,
+            &cfg,
+            &dir.join("x.inkm"),
+            &dir.join("bad"),
+            false,
+            &CancelToken::new(),
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("another alphabet"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

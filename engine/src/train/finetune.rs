@@ -1,10 +1,12 @@
-//! Fine-tuning any model file with CTC (`engine finetune`), every layer trainable.
+//! Fine-tuning any model file with CTC (`engine finetune`): every layer trainable or only the
+//! top ones, optionally with a reference model's soft targets as well ([`super::soft_targets`]).
 
 use super::config::{DataConfig, OptimizerConfig, ScheduleConfig, yes};
-use super::phase::{Phase, PhaseResult};
+use super::phase::{Phase, PhaseLoss, PhaseResult};
 use super::progress::Observer;
 use super::run::Run;
 use super::runner::run_phase;
+use super::soft_targets::{SoftTargetLoss, SoftTargets};
 use super::stream::load_data;
 use super::supervised::{CtcLoss, source_task};
 use crate::error::Result;
@@ -34,6 +36,9 @@ pub struct FinetuneRecipe {
     /// Which layers learn (default: all).
     #[serde(default, skip_serializing_if = "Trainable::is_all")]
     pub trainable: Trainable,
+    /// A reference model's soft targets next to CTC (default: CTC alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soft_targets: Option<SoftTargets>,
 }
 
 /// Which layers a fine-tuning trains; the others keep their weights.
@@ -114,7 +119,8 @@ impl std::str::FromStr for Trainable {
     }
 }
 
-/// Fine-tunes any model file with CTC, on every layer or those `cfg.trainable` names.
+/// Fine-tunes any model file with CTC, on every layer or those `cfg.trainable` names, with
+/// the soft targets of `cfg.soft_targets` when given.
 pub fn finetune(
     model: &Path,
     cfg: &FinetuneRecipe,
@@ -153,11 +159,23 @@ pub fn finetune(
         valid: &valid,
     };
     let trainable = cfg.trainable;
+    let soft = match &cfg.soft_targets {
+        Some(s) => Some(SoftTargetLoss {
+            reference: s.load(model, &loaded.header, &device.clone().inner())?,
+            weight: s.weight,
+            temperature: s.temperature,
+        }),
+        None => None,
+    };
+    let loss: &dyn PhaseLoss = match &soft {
+        Some(s) => s,
+        None => &CtcLoss,
+    };
     run_phase(
         phase,
         loaded.model.unfreeze(),
         &move |m| trainable.apply(m),
-        &CtcLoss,
+        loss,
         observer,
     )
 }

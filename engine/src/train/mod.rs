@@ -14,6 +14,7 @@ pub mod phase;
 pub mod progress;
 pub mod run;
 pub mod runner;
+pub mod soft_targets;
 pub mod stream;
 pub mod supervised;
 pub mod validate;
