@@ -434,7 +434,7 @@ pub fn markdown(report: &BenchReport, models: &[(String, Crnn, CrnnConfig)]) -> 
              {} or more input channels run by Winograd's F(2x2, 3x3) (on this CPU), which does \
              2.25x fewer multiplications than counted, so this effective rate can pass the peak; \
              `--no-winograd` times the direct kernels alone.\n\n",
-            crate::infer::model::winograd_min_c_in()
+            crate::kernels::winograd::min_c_in()
         ));
     }
     s.push_str(

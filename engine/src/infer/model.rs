@@ -47,33 +47,8 @@ pub(crate) struct FastConv {
     /// The same weights packed for the direct kernel (built by [`FastConv::packed`]).
     pub(crate) packed: Option<PackedConv>,
     /// The same weights transformed for Winograd's F(2x2, 3x3), for 3x3 convolutions with at
-    /// least [`winograd_min_c_in`] input channels on this CPU (built by [`FastConv::packed`]).
+    /// least [`crate::kernels::winograd::min_c_in`] input channels on this CPU (built by [`FastConv::packed`]).
     pub(crate) winograd: Option<Box<WinogradConv>>,
-}
-
-/// 3x3 convolutions with at least this many input channels run by Winograd's F(2x2, 3x3)
-/// (when [`FastModel::winograd`] is on): measured with `cargo bench -p engine --bench kernels
-/// -- conv3x3`, it beats the direct kernel by 1.2x to 1.6x from 64 input channels on (64 -> 64
-/// on 40x800 to 256 -> 256 on 10x66) and loses below (16 and 32 channels: the transforms cost
-/// more than the saved multiply-adds).
-pub(crate) const WINOGRAD_MIN_C_IN: usize = 64;
-
-/// The same threshold on a CPU without AVX-512 (AVX2 + FMA): there the GEMMs of the transformed
-/// tiles run on [`crate::kernels::panel_gemm`] against weights packed once, and Winograd beats the AVX2
-/// direct tile from 128 input channels on (128 -> 256 on 10x200: 1.1x-1.4x; 512 -> 512 on
-/// 5x66: 1.4x); it loses at 64 (0.7x on 64 -> 64 40x265: the transforms of many small tiles
-/// cost more than the saved multiply-adds). Measured on an AMD EPYC with `cargo bench -p engine
-/// --bench kernels -- conv3x3`, training paused; timings on that shared machine vary by 10-20%
-/// from run to run, so each comparison was made within one run.
-const WINOGRAD_MIN_C_IN_AVX2: usize = 128;
-
-/// The fewest input channels for which a 3x3 convolution runs by Winograd on this CPU.
-pub(crate) fn winograd_min_c_in() -> usize {
-    if direct::has_asm_tile() {
-        WINOGRAD_MIN_C_IN
-    } else {
-        WINOGRAD_MIN_C_IN_AVX2
-    }
 }
 
 impl FastConv {
@@ -87,11 +62,12 @@ impl FastConv {
             &self.b,
             self.relu,
         ));
-        self.winograd = (self.kernel == 3 && self.c_in >= winograd_min_c_in()).then(|| {
-            Box::new(WinogradConv::new(
-                self.c_in, self.c_out, &self.w, &self.b, self.relu,
-            ))
-        });
+        self.winograd = (self.kernel == 3 && self.c_in >= crate::kernels::winograd::min_c_in())
+            .then(|| {
+                Box::new(WinogradConv::new(
+                    self.c_in, self.c_out, &self.w, &self.b, self.relu,
+                ))
+            });
         self
     }
 }

@@ -29,6 +29,31 @@ const SKEW: usize = LANES;
 /// Transformed weights larger than this are read once per line: a single chunk of all tiles.
 const BIG_WEIGHTS: usize = 2 << 20;
 
+/// 3x3 convolutions with at least this many input channels run by Winograd's F(2x2, 3x3)
+/// (inference, when `FastModel::winograd` is on, and training): measured with `cargo bench -p engine --bench kernels
+/// -- conv3x3`, it beats the direct kernel by 1.2x to 1.6x from 64 input channels on (64 -> 64
+/// on 40x800 to 256 -> 256 on 10x66) and loses below (16 and 32 channels: the transforms cost
+/// more than the saved multiply-adds).
+pub const MIN_C_IN: usize = 64;
+
+/// The same threshold on a CPU without AVX-512 (AVX2 + FMA): there the GEMMs of the transformed
+/// tiles run on [`crate::kernels::panel_gemm`] against weights packed once, and Winograd beats the AVX2
+/// direct tile from 128 input channels on (128 -> 256 on 10x200: 1.1x-1.4x; 512 -> 512 on
+/// 5x66: 1.4x); it loses at 64 (0.7x on 64 -> 64 40x265: the transforms of many small tiles
+/// cost more than the saved multiply-adds). Measured on an AMD EPYC with `cargo bench -p engine
+/// --bench kernels -- conv3x3`, training paused; timings on that shared machine vary by 10-20%
+/// from run to run, so each comparison was made within one run.
+const MIN_C_IN_AVX2: usize = 128;
+
+/// The fewest input channels for which a 3x3 convolution runs by Winograd on this CPU.
+pub fn min_c_in() -> usize {
+    if super::direct::has_asm_tile() {
+        MIN_C_IN
+    } else {
+        MIN_C_IN_AVX2
+    }
+}
+
 /// A 3x3 convolution ("same" padding, stride 1, bias and optional ReLU) prepared for
 /// F(2x2, 3x3).
 #[derive(Debug, Clone)]

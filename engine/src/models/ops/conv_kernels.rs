@@ -2,8 +2,10 @@
 //! training: the forward pass, the data gradient and the weight gradient of a "same"
 //! convolution (stride 1, kernel 1 or 3, no bias).
 //!
-//! - **Forward** runs the fast path's direct kernels ([`crate::kernels::direct`]) image by image:
-//!   each image is copied into the channel-blocked layout, convolved, and copied back.
+//! - **Forward** runs the fast path's kernels image by image: each image is copied into the
+//!   channel-blocked layout, convolved, and copied back. 3x3 convolutions with many input
+//!   channels run by Winograd's F(2x2, 3x3) ([`crate::kernels::winograd`]) from the same
+//!   threshold as inference, the others by the direct kernels ([`crate::kernels::direct`]).
 //! - **Data gradient**: `dx = conv(dy, w')` with `w'[ci][co][t] = w[co][ci][taps - 1 - t]` (the
 //!   kernel flipped and its channel axes swapped), so it is the same forward kernel.
 //! - **Weight gradient**: `dw [co, ci * taps] = sum over images of dy [co, hw] x cols^T`, where
@@ -15,6 +17,7 @@
 
 use crate::kernels::conv::{im2col3x3_range, matmul_accumulate};
 use crate::kernels::direct::{self, Blocked, LANES, PackedConv};
+use crate::kernels::winograd::{WinogradConv, WinogradScratch};
 use rayon::prelude::*;
 
 /// Geometry of one convolution call.
@@ -93,16 +96,49 @@ fn from_blocked(map: &Blocked, out: &mut [f32]) {
     }
 }
 
-/// Runs `packed` on every image of `x [batch, c_in, h, w]` into `out [batch, c_out, h, w]`.
-fn convolve_images(x: &[f32], s: ConvShape, packed: &PackedConv, out: &mut [f32]) {
+/// A convolution's weights prepared for the kernel that runs it.
+enum Prepared {
+    /// The direct kernels.
+    Direct(PackedConv),
+    /// Winograd's F(2x2, 3x3).
+    Winograd(Box<WinogradConv>),
+}
+
+impl Prepared {
+    /// `w [c_out, c_in, k, k]` for the kernel inference would run it on.
+    fn new(s: ConvShape, weight: &[f32]) -> Self {
+        let zero = vec![0.0; s.c_out];
+        if s.kernel == 3 && s.c_in >= crate::kernels::winograd::min_c_in() {
+            Prepared::Winograd(Box::new(WinogradConv::new(
+                s.c_in, s.c_out, weight, &zero, false,
+            )))
+        } else {
+            Prepared::Direct(PackedConv::new(
+                s.c_in, s.c_out, s.kernel, weight, &zero, false,
+            ))
+        }
+    }
+}
+
+/// Runs `conv` on every image of `x [batch, c_in, h, w]` into `out [batch, c_out, h, w]`.
+fn convolve_images(x: &[f32], s: ConvShape, conv: &Prepared, out: &mut [f32]) {
     let (in_len, out_len) = (s.c_in * s.h * s.w, s.c_out * s.h * s.w);
     out.par_chunks_mut(out_len)
         .zip(x.par_chunks(in_len))
         .for_each_init(
-            || (Blocked::default(), Blocked::default()),
-            |(input, output), (dst, src)| {
+            || {
+                (
+                    Blocked::default(),
+                    Blocked::default(),
+                    WinogradScratch::default(),
+                )
+            },
+            |(input, output, scratch), (dst, src)| {
                 to_blocked(src, s.c_in, s.h, s.w, input);
-                direct::conv(input, packed, output);
+                match conv {
+                    Prepared::Direct(packed) => direct::conv(input, packed, output),
+                    Prepared::Winograd(wino) => wino.forward(input, output, scratch, 1),
+                }
                 from_blocked(output, dst);
             },
         );
@@ -120,16 +156,8 @@ pub fn forward(x: &[f32], weight: &[f32], s: ConvShape) -> Vec<f32> {
         s.c_out * s.c_in * s.taps(),
         "conv forward: weight size"
     );
-    let packed = PackedConv::new(
-        s.c_in,
-        s.c_out,
-        s.kernel,
-        weight,
-        &vec![0.0; s.c_out],
-        false,
-    );
     let mut y = vec![0.0f32; s.batch * s.c_out * s.h * s.w];
-    convolve_images(x, s, &packed, &mut y);
+    convolve_images(x, s, &Prepared::new(s, weight), &mut y);
     y
 }
 
@@ -150,21 +178,13 @@ pub fn data_gradient(dy: &[f32], weight: &[f32], s: ConvShape) -> Vec<f32> {
             }
         }
     }
-    let packed = PackedConv::new(
-        s.c_out,
-        s.c_in,
-        s.kernel,
-        &flipped,
-        &vec![0.0; s.c_in],
-        false,
-    );
     let back = ConvShape {
         c_in: s.c_out,
         c_out: s.c_in,
         ..s
     };
     let mut dx = vec![0.0f32; s.batch * s.c_in * s.h * s.w];
-    convolve_images(dy, back, &packed, &mut dx);
+    convolve_images(dy, back, &Prepared::new(back, &flipped), &mut dx);
     dx
 }
 
@@ -280,7 +300,25 @@ mod tests {
             .fold(0.0, f32::max)
     }
 
-    const SHAPES: [ConvShape; 5] = [
+    const SHAPES: [ConvShape; 7] = [
+        // Winograd forward (64 input channels), direct data gradient.
+        ConvShape {
+            batch: 2,
+            c_in: 64,
+            c_out: 24,
+            h: 5,
+            w: 9,
+            kernel: 3,
+        },
+        // Winograd forward and data gradient (odd sizes: partial tiles and channel blocks).
+        ConvShape {
+            batch: 1,
+            c_in: 130,
+            c_out: 135,
+            h: 3,
+            w: 7,
+            kernel: 3,
+        },
         ConvShape {
             batch: 2,
             c_in: 1,
