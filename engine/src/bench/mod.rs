@@ -216,6 +216,7 @@ pub fn bench_models(
                             ink: l.clone(),
                             labels: vec![],
                             text: String::new(),
+                            personal: false,
                         }],
                         cfg,
                         &device,

@@ -15,6 +15,9 @@ pub struct PreparedLine {
     pub labels: Vec<u32>,
     /// The transcription.
     pub text: String,
+    /// One of the writer's own lines in writer adaptation ([`crate::data::personal::is_personal`]),
+    /// not replayed base data.
+    pub personal: bool,
 }
 
 /// Frames CTC needs for a label sequence: one per label plus one blank between repeats.
@@ -39,6 +42,8 @@ pub struct Batch {
     pub frames: Vec<usize>,
     /// The transcriptions.
     pub texts: Vec<String>,
+    /// Which lines are the writer's own ([`PreparedLine::personal`]).
+    pub personal: Vec<bool>,
 }
 
 /// Splits lines into those CTC can align with the model and the number dropped.
@@ -121,6 +126,7 @@ pub fn make_batch(lines: &[PreparedLine], cfg: &CrnnConfig, device: &Device) -> 
         ),
         frames,
         texts: lines.iter().map(|l| l.text.clone()).collect(),
+        personal: lines.iter().map(|l| l.personal).collect(),
     }
 }
 
@@ -152,6 +158,7 @@ mod tests {
             },
             labels,
             text: String::new(),
+            personal: false,
         }
     }
 

@@ -664,6 +664,7 @@ mod tests {
                         ink: ink.clone(),
                         labels: vec![],
                         text: String::new(),
+                        personal: false,
                     }],
                     &cfg,
                     &Device::flex(),

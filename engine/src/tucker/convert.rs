@@ -410,6 +410,7 @@ mod tests {
                 ink: ink.clone(),
                 labels: vec![],
                 text: String::new(),
+                personal: false,
             }],
             &header.config,
             &Device::flex(),

@@ -15,7 +15,7 @@ use crate::data::image::normalize::{Gray, crop_to_ink, ink_map, resize};
 use crate::data::ink::augment::{InkAugment, augment as augment_ink};
 use crate::data::ink::bank::{UnipenBank, UnipenConfig};
 use crate::data::ink::raster::{Pen, rasterize};
-use crate::data::personal::{PersonalConfig, PersonalLine, PersonalSet};
+use crate::data::personal::{PERSONAL_ID_PREFIX, PersonalConfig, PersonalLine, PersonalSet};
 use crate::data::random::mix;
 use crate::data::text::{TextSource, digit_text};
 use crate::error::{Error, Result};
@@ -305,9 +305,14 @@ impl Synth {
         let mut rng = StdRng::seed_from_u64(mix(self.seed, index));
         // A few attempts in case a font draws nothing for the chosen text.
         for _ in 0..8 {
-            if let Some((gray, text)) = self.try_sample(index, &mut rng) {
+            if let Some((gray, text, personal)) = self.try_sample(index, &mut rng) {
+                let prefix = if personal {
+                    PERSONAL_ID_PREFIX
+                } else {
+                    "synth-"
+                };
                 return LineSample {
-                    id: format!("synth-{}-{index}", self.seed),
+                    id: format!("{prefix}{}-{index}", self.seed),
                     image: LineImage::Pixels(gray),
                     text,
                 };
@@ -344,7 +349,8 @@ impl Synth {
         self.unipen.as_ref().map(|(_, b)| b.summary.as_str())
     }
 
-    fn try_sample(&self, index: u64, rng: &mut StdRng) -> Option<(Gray, String)> {
+    /// A line, its text, and whether it is one of the writer's own lines.
+    fn try_sample(&self, index: u64, rng: &mut StdRng) -> Option<(Gray, String, bool)> {
         if let Some((share, lines)) = &self.personal
             && rng.random_bool(*share)
         {
@@ -381,7 +387,7 @@ impl Synth {
                     }
                 }
             };
-            return Some((self.finish(&cov, size, rng)?, line.text.clone()));
+            return Some((self.finish(&cov, size, rng)?, line.text.clone(), true));
         }
         if let Some((cfg, bank)) = &self.unipen
             && rng.random_bool(cfg.share)
@@ -397,7 +403,7 @@ impl Synth {
                 margin: 0.0,
             };
             let cov = rasterize(&ink, &pen)?;
-            return Some((self.finish(&cov, size, rng)?, text));
+            return Some((self.finish(&cov, size, rng)?, text, false));
         }
         if let Some((share, bank)) = &self.digits
             && rng.random_bool(*share)
@@ -405,7 +411,7 @@ impl Synth {
             let text = digit_text(rng);
             let size = rng.random_range(28.0f32..44.0);
             let cov = render_digits(&text, bank, size, rng)?;
-            return Some((self.finish(&cov, size, rng)?, text));
+            return Some((self.finish(&cov, size, rng)?, text, false));
         }
         if let Some((share, fonts)) = &self.strokes
             && rng.random_bool(*share)
@@ -414,7 +420,7 @@ impl Synth {
             let text = drawable(&self.text.sample(rng), |c| font.covers(c))?;
             let size = rng.random_range(32.0f32..52.0);
             let cov = render_strokes(&text, font, size, HWR_JITTER, rng)?;
-            return Some((self.finish(&cov, size, rng)?, text));
+            return Some((self.finish(&cov, size, rng)?, text, false));
         }
         let font = &self.fonts[rng.random_range(0..self.fonts.len())];
         let text = drawable(&self.text.sample(rng), |c| font.covers(c))?;
@@ -440,7 +446,7 @@ impl Synth {
             .collect();
         let size = rng.random_range(32.0f32..52.0);
         let cov = render_line(&text, &others, size, jitter, mix_p, rng)?;
-        Some((self.finish(&cov, size, rng)?, text))
+        Some((self.finish(&cov, size, rng)?, text, false))
     }
 
     /// Crops rendered ink, varies its stroke width, distorts and "photographs" it.
