@@ -1,5 +1,6 @@
 //! `engine bench` end to end on the tiny presets: both tables' fields in the JSON, and the ONNX
-//! Runtime peer running the exported network with the same outputs as the fast path.
+//! Runtime peer running the exported network with the same outputs as the fast path, timed
+//! against it line by line.
 //!
 //! The ONNX check needs Python with `onnxruntime` (`INKLING_PYTHON`, else `python3`); without
 //! it the check is skipped with a message, unless `INKLING_REQUIRE_ONNX=1` (set by `.ci/run`,
@@ -54,5 +55,13 @@ fn bench_reports_costs_latency_peak_and_the_onnx_peer() {
         );
         assert!(ort["median_ms"].as_f64().unwrap() > 0.0);
         assert!(ort["lstm_ms"].as_f64().unwrap() > 0.0);
+        // The interleaved ratio: a median inside its interval.
+        let i = &ort["interleaved"];
+        let (low, median, high) = (
+            i["low"].as_f64().unwrap(),
+            i["median"].as_f64().unwrap(),
+            i["high"].as_f64().unwrap(),
+        );
+        assert!(0.0 < low && low <= median && median <= high, "{i}");
     }
 }

@@ -4,9 +4,13 @@ one thread, one line at a time, and reports latency (median, p90) and the time O
 spends in its LSTM nodes (from its own profiler). Needs `pip install onnxruntime numpy`.
 
 usage: onnx_peer.py MODEL.onnx LINES_DIR RUNS [--outputs DIR]
+       onnx_peer.py MODEL.onnx LINES_DIR 0 --serve
 
 LINES_DIR holds line_000.npy, line_001.npy, ... ([1, 1, height, width] float32). Prints one
 JSON object on stdout. With --outputs, also writes each line's log-probs as out_NNN.npy.
+With --serve (the interleaved timing of `engine bench`), it prints {"ready": ...} once the
+session is warm, then for each line index read from stdin runs that line once and prints the
+milliseconds it took, until stdin closes.
 """
 import glob
 import json
@@ -23,6 +27,7 @@ def main():
         return 2
     model, lines_dir, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
     outputs = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--outputs" else None
+    serve = "--serve" in sys.argv[4:]
     try:
         import numpy as np
         import onnxruntime as ort
@@ -39,6 +44,16 @@ def main():
     if not lines:
         print(json.dumps({"error": f"no line_*.npy in {lines_dir}"}))
         return 1
+    if serve:
+        for x in lines:
+            sess.run(None, {"image": x})
+        print(json.dumps({"ready": ort.__version__, "lines": len(lines)}), flush=True)
+        for request in sys.stdin:
+            x = lines[int(request)]
+            start = time.perf_counter()
+            sess.run(None, {"image": x})
+            print(f"{(time.perf_counter() - start) * 1e3:.6f}", flush=True)
+        return 0
     if outputs:
         os.makedirs(outputs, exist_ok=True)
         for i, x in enumerate(lines):

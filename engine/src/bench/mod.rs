@@ -423,12 +423,17 @@ pub fn markdown(report: &BenchReport, models: &[(String, Crnn, CrnnConfig)]) -> 
             row.ort
                 .as_ref()
                 .map_or("skipped".into(), |o| format!("{:.2}", o.median_ms)),
-            row.ort
-                .as_ref()
-                .map_or("-".into(), |o| format!("{:.2}x", o.median_ms / row.fast_ms)),
+            row.ort.as_ref().map_or("-".into(), |o| match o.interleaved {
+                Some(i) => format!("{i}"),
+                None => format!("{:.2}x", o.median_ms / row.fast_ms),
+            }),
         ));
     }
-    s.push_str("(GFLOPs = 10^9 multiply-adds per line, as the paper counts them.)\n\n");
+    s.push_str(
+        "(GFLOPs = 10^9 multiply-adds per line, as the paper counts them. ORT / fast: ONNX \
+         Runtime and the fast path take turns line by line; the median of the per-line ratios \
+         with its bootstrap 95% interval.)\n\n",
+    );
     if r.winograd {
         s.push_str(&format!(
             "conv3x3 GFLOP/s = the direct convolution's multiply-adds x 2 / time. The layers with \

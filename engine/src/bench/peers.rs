@@ -2,13 +2,16 @@
 //! `training/tools/onnx_peer.py` with one intra-op thread on the same lines. Skipped, with the
 //! reason, when Python or the `onnxruntime` package is not available.
 
+use super::stats::{Interval, bootstrap_median};
 use crate::data::batcher::padded_width;
 use crate::data::image::normalize::InkLine;
 use crate::export::{npy, onnx};
 use crate::infer::FastRecognizer;
 use serde::Serialize;
-use std::path::PathBuf;
-use std::process::Command;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 /// What ONNX Runtime measured for one model.
 #[derive(Debug, Clone, Serialize)]
@@ -23,6 +26,10 @@ pub struct OrtResult {
     pub lstm_ms: f64,
     /// Largest |log-prob difference| against the fast path over the bench lines.
     pub max_abs_diff: f32,
+    /// ONNX Runtime's time over the fast path's, line by line with the two taking turns (fast,
+    /// ORT, fast, ORT, ...): the median of the per-line ratios and its bootstrap 95% interval
+    /// (`None` when the interleaved session failed; the reason goes to stderr).
+    pub interleaved: Option<Interval>,
 }
 
 /// The Python interpreter: `INKLING_PYTHON`, else `python3`.
@@ -131,7 +138,15 @@ fn run_in(
         }
         max_abs_diff = max_abs_diff.max(crate::kernels::max_abs_diff(&ours, &theirs));
     }
+    let interleaved = match interleaved(script, &model_path, &lines_dir, fast, lines, runs) {
+        Ok(i) => Some(i),
+        Err(e) => {
+            eprintln!("ONNX Runtime, interleaved timing skipped: {e}");
+            None
+        }
+    };
     Ok(OrtResult {
+        interleaved,
         version: json
             .get("onnxruntime")
             .and_then(|v| v.as_str())
@@ -142,4 +157,70 @@ fn run_in(
         lstm_ms: num("lstm_ms"),
         max_abs_diff,
     })
+}
+
+/// ONNX Runtime against the fast path taking turns line by line, `runs` passes: the median
+/// ratio ORT / fast of the same line's two times, with its bootstrap 95% interval. The peer runs
+/// as a server (`onnx_peer.py --serve`) that times each line it is sent itself, so the pipe's
+/// cost is in neither time.
+fn interleaved(
+    script: &Path,
+    model: &Path,
+    lines_dir: &Path,
+    fast: &FastRecognizer,
+    lines: &[InkLine],
+    runs: usize,
+) -> Result<Interval, String> {
+    let mut child = Command::new(python())
+        .arg(script)
+        .arg(model)
+        .arg(lines_dir)
+        .arg("0")
+        .arg("--serve")
+        .env("OMP_NUM_THREADS", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", python()))?;
+    let result = (|| {
+        let mut to_peer = child.stdin.take().ok_or("no pipe to the peer")?;
+        let mut from_peer = BufReader::new(child.stdout.take().ok_or("no pipe from the peer")?);
+        let mut reply = String::new();
+        let mut read = |reply: &mut String| -> Result<(), String> {
+            reply.clear();
+            match from_peer.read_line(reply) {
+                Ok(0) => Err("the peer stopped".to_string()),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        read(&mut reply)?;
+        if !reply.contains("ready") {
+            return Err(format!("the peer said {}", reply.trim()));
+        }
+        for line in lines {
+            std::hint::black_box(fast.log_probs(line));
+        }
+        let mut ratios = Vec::with_capacity(runs * lines.len());
+        for _ in 0..runs.max(1) {
+            for (i, line) in lines.iter().enumerate() {
+                let start = Instant::now();
+                std::hint::black_box(fast.log_probs(line));
+                let ours = start.elapsed().as_secs_f64() * 1e3;
+                writeln!(to_peer, "{i}").map_err(|e| e.to_string())?;
+                to_peer.flush().map_err(|e| e.to_string())?;
+                read(&mut reply)?;
+                let theirs: f64 = reply
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("the peer said {}", reply.trim()))?;
+                ratios.push(theirs / ours.max(1e-9));
+            }
+        }
+        Ok(bootstrap_median(&ratios))
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
 }
