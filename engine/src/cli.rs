@@ -372,11 +372,11 @@ pub enum Command {
         /// layer; the rest of the CNN and the DBLSTM keep their weights).
         #[arg(long, value_parser = one_of::<engine::train::finetune::Trainable>(), default_value = "all")]
         trainable: engine::train::finetune::Trainable,
-        /// Also learn a reference model's soft targets on every line: a model file (e.g. the
-        /// shipped teacher), or `base` (the model being adapted, as it was: it anchors what the
-        /// model reads for other writers).
-        #[arg(long)]
-        soft_targets: Option<PathBuf>,
+        /// A reference model's soft targets next to CTC on the replayed lines: `base` (the model
+        /// being adapted, as it was: it anchors what the model reads for other writers), `none`,
+        /// or a model file (e.g. the shipped teacher). Nothing to anchor with `--replay none`.
+        #[arg(long, default_value = "base")]
+        soft_targets: String,
         /// Weight of the soft targets' KL term next to CTC.
         #[arg(long, default_value_t = 1.0)]
         soft_weight: f64,

@@ -203,9 +203,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 cfg.lr = lr;
                 cfg.seed = seed;
                 cfg.trainable = trainable;
-                cfg.soft_targets = soft_targets.map(|m| engine::train::soft_targets::SoftTargets {
+                use engine::train::soft_targets::{BASE, SoftTargets};
+                cfg.soft_targets = match soft_targets.as_str() {
+                    "none" => None,
+                    BASE => cfg.soft_targets.take(),
+                    model => Some(SoftTargets::new(model)),
+                }
+                .map(|s| SoftTargets {
                     weight: soft_weight,
-                    ..engine::train::soft_targets::SoftTargets::new(m)
+                    ..s
                 });
                 cfg
             };

@@ -876,6 +876,8 @@ fn adapt_fine_tunes_on_personal_lines_and_resumes() {
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("adapt.json")).unwrap()).unwrap();
     assert_eq!(config["steps"], 4);
+    // Personal lines alone: no replayed lines for the base's soft targets to anchor.
+    assert!(config.get("soft_targets").is_none(), "{config}");
     // Nothing usable: a message, no panic.
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();

@@ -5,7 +5,8 @@
 //! Method (chosen on the measurements in `engine/README.md`, "Writer adaptation"): every layer
 //! trains; a quarter of each batch is personal lines (their ink changed in writer style and drawn
 //! with a new pen each time, as UNIPEN ink is in training), the rest replays the training source of
-//! the model's last recipe; a short cosine schedule. Validation runs once, at the end, on the
+//! the model's last recipe, on which the base model's soft targets hold the model to what it
+//! read before ([`super::soft_targets`]); a short cosine schedule. Validation runs once, at the end, on the
 //! held-back lines: the last model is the result, never one picked on the lines it is scored on.
 
 use super::config::{DataConfig, DataSource, OptimizerConfig, ScheduleConfig};
@@ -13,7 +14,7 @@ use super::finetune::{FinetuneRecipe, Trainable, finetune};
 use super::phase::PhaseResult;
 use super::progress::{Observer, ProgressEvent};
 use super::run::Run;
-use super::soft_targets::SoftTargets;
+use super::soft_targets::{BASE, SoftTargets};
 use crate::assets::assets_dir;
 use crate::data::ink::bank::data_cache;
 use crate::data::personal::{PersonalConfig, PersonalSet};
@@ -61,13 +62,14 @@ impl AdaptConfig {
 
     /// The defaults of `engine adapt` for the personal folder `dir` with `lines` usable lines:
     /// a fifth held back (none below 5 lines), 300 steps of 16, a quarter personal (all of
-    /// it without replay), lr 3e-4.
+    /// it without replay), lr 3e-4, the base model's soft targets on the replayed lines.
     pub fn new(dir: &Path, lines: usize, replay: Option<SynthConfig>) -> Self {
+        let replays = replay.is_some();
         Self {
             personal: PersonalConfig {
                 dir: dir.to_path_buf(),
                 holdout: if lines >= 5 { lines / 5 } else { 0 },
-                share: if replay.is_some() { 0.25 } else { 1.0 },
+                share: if replays { 0.25 } else { 1.0 },
             },
             replay,
             steps: 300,
@@ -75,7 +77,7 @@ impl AdaptConfig {
             lr: 3e-4,
             seed: 1,
             trainable: Trainable::All,
-            soft_targets: None,
+            soft_targets: replays.then(|| SoftTargets::new(BASE)),
         }
     }
 
