@@ -8,8 +8,9 @@
 # 0.88 -> 3.10 GFLOPs), then fine-tuned for 10000 steps on the v7 mix with fresh data (seed 81)
 # and a restarted learning rate (2e-4 down to 2e-5; finetune-hwr-v8-teacher.json). Its feature
 # sequence and DBLSTM keep their sizes, so the student is distilled from it as before (cnn-l2,
-# 2000 steps + 2000 of CTC; distill-hwr-student-v8.json) and fine-tuned for 8000 steps
-# (finetune-hwr-student-v8.json).
+# 2000 steps + 2000 of CTC; distill-hwr-student-v8.json), fine-tuned for 8000 steps
+# (finetune-hwr-student-v8.json), then 2000 more at a low rate (1e-4;
+# finetune-hwr-student-v8-low.json), which helped the v7 student on real writers.
 #
 # Each step's best model is staged in assets/models/staging/; run the script again after an
 # interruption (a staged step is skipped, an interrupted one resumes from its checkpoint).
@@ -40,4 +41,11 @@ if [ ! -f "$student" ]; then
         --out "$out" $(resume "$out")
     stage "$out" "$(basename "$student")"
 fi
-echo "the v8 pair is staged: $teacher, $student"
+low=$staging/hwr-student-cpu-v8-low.inkm
+if [ ! -f "$low" ]; then
+    out=runs/hwr-v8-finetune-student-low
+    "$engine" finetune --model "$student" --config "$recipes/finetune-hwr-student-v8-low.json" \
+        --out "$out" $(resume "$out")
+    stage "$out" "$(basename "$low")"
+fi
+echo "the v8 pair is staged: $teacher, $student (and $low)"
