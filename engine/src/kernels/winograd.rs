@@ -522,6 +522,164 @@ fn input_transform(input: &Blocked, chunk: Chunk, v: &mut [f32]) {
     }
 }
 
+/// The weight gradient of a 3x3 "same" convolution by F(2x2, 3x3), for training: with
+/// `Y = A^T [sum_c (G g G^T) (.) (B^T d B)] A` per tile, the gradient of the transformed kernel
+/// is `dU[p] (c_out x c_in) = sum over tiles of (A dY A^T)[p]^T (B^T d B)[p]`, 16 GEMMs whose
+/// reduction runs over the tiles, and `dg = G^T dU G`. Accumulate images with
+/// [`WeightGradient::add`], then read `[c_out, c_in, 3, 3]` with [`WeightGradient::finish`].
+#[derive(Debug, Clone)]
+pub struct WeightGradient {
+    c_in: usize,
+    c_out: usize,
+    /// `dU [16, pad(c_out), pad(c_in)]`.
+    du: Vec<f32>,
+    /// Transformed input tiles `[16, chunk, pad(c_in)]`.
+    v: Vec<f32>,
+    /// Transformed output gradients `[16, chunk, pad(c_out)]`.
+    g: Vec<f32>,
+}
+
+impl WeightGradient {
+    /// A zero gradient for `c_out x c_in` 3x3 kernels.
+    pub fn new(c_in: usize, c_out: usize) -> Self {
+        Self {
+            c_in,
+            c_out,
+            du: vec![0.0; POS * pad(c_out) * pad(c_in)],
+            v: Vec::new(),
+            g: Vec::new(),
+        }
+    }
+
+    /// Adds one image: `input` (16-lane blocked, `c_in` channels) and the gradient of the
+    /// convolution's output `dy` (16-lane blocked, `c_out` channels, same size).
+    pub fn add(&mut self, input: &Blocked, dy: &Blocked) {
+        assert!(
+            input.c == self.c_in && dy.c == self.c_out && input.lanes == LANES && dy.lanes == LANES,
+            "winograd weight gradient: layouts"
+        );
+        assert!(
+            input.h == dy.h && input.w == dy.w,
+            "winograd weight gradient: sizes"
+        );
+        let (ci, co) = (pad(self.c_in), pad(self.c_out));
+        let tw = input.w.div_ceil(2);
+        let tiles = input.h.div_ceil(2) * tw;
+        let chunk = (CHUNK_BYTES / (POS * (ci + co) * 4)).clamp(16, tiles.max(16));
+        self.v.resize(POS * (chunk * ci + SKEW), 0.0);
+        self.g.resize(POS * (chunk * co + SKEW), 0.0);
+        let mut t0 = 0;
+        while t0 < tiles {
+            let n = chunk.min(tiles - t0);
+            let (vs, gs) = (n * ci + SKEW, n * co + SKEW);
+            transform_in(input, Chunk::new(tw, t0, n, ci, vs), &mut self.v);
+            gradient_transform(dy, Chunk::new(tw, t0, n, co, gs), &mut self.g);
+            for p in 0..POS {
+                // dU[p] [co, ci] += G[p]^T [co, n] x V[p] [n, ci]
+                super::conv::matmul_accumulate(
+                    &mut self.du[p * co * ci..(p + 1) * co * ci],
+                    ci,
+                    &self.g[p * gs..p * gs + n * co],
+                    (1, co),
+                    &self.v[p * vs..p * vs + n * ci],
+                    (ci, 1),
+                    co,
+                    n,
+                    ci,
+                );
+            }
+            t0 += n;
+        }
+    }
+
+    /// Adds another accumulated gradient of the same shape (images summed on other threads).
+    pub fn merge(&mut self, other: &WeightGradient) {
+        self.du.iter_mut().zip(&other.du).for_each(|(a, b)| *a += b);
+    }
+
+    /// `dg [c_out, c_in, 3, 3] = G^T dU G`.
+    pub fn finish(&self) -> Vec<f32> {
+        let (ci, co) = (pad(self.c_in), pad(self.c_out));
+        // G^T = [[1, 1/2, 1/2, 0], [0, 1/2, -1/2, 0], [0, 1/2, 1/2, 1]]
+        const GT: [[f32; 4]; 3] = [
+            [1.0, 0.5, 0.5, 0.0],
+            [0.0, 0.5, -0.5, 0.0],
+            [0.0, 0.5, 0.5, 1.0],
+        ];
+        let mut dg = vec![0.0f32; self.c_out * self.c_in * 9];
+        for o in 0..self.c_out {
+            for c in 0..self.c_in {
+                let u = |r: usize, s: usize| self.du[(r * 4 + s) * co * ci + o * ci + c];
+                let mut t = [[0.0f32; 4]; 3];
+                for (a, ta) in t.iter_mut().enumerate() {
+                    for (s, tas) in ta.iter_mut().enumerate() {
+                        *tas = (0..4).map(|r| GT[a][r] * u(r, s)).sum();
+                    }
+                }
+                let k = &mut dg[(o * self.c_in + c) * 9..(o * self.c_in + c + 1) * 9];
+                for a in 0..3 {
+                    for b in 0..3 {
+                        k[a * 3 + b] = (0..4).map(|s| t[a][s] * GT[b][s]).sum();
+                    }
+                }
+            }
+        }
+        dg
+    }
+}
+
+/// `G[p, t - t0, ch]` = `(A dY A^T)[p]` for the tiles `t0..t0 + n` of an output gradient `dy`
+/// (its 2x2 pixels per tile; pixels past the map count as zero), with `A^T = [[1, 1, 1, 0],
+/// [0, 1, -1, -1]]`.
+fn gradient_transform(dy: &Blocked, chunk: Chunk, g: &mut [f32]) {
+    let Chunk {
+        tw,
+        t0,
+        n,
+        c: co,
+        stride: gs,
+    } = chunk;
+    assert!(gs >= n * co && g.len() >= (POS - 1) * gs + n * co && co == dy.blocks() * LANES);
+    for t in t0..t0 + n {
+        let (ty, tx) = (t / tw, t % tw);
+        for cb in 0..co / LANES {
+            let mut e = [[[0.0f32; LANES]; 2]; 2];
+            for (i, ei) in e.iter_mut().enumerate() {
+                let y = 2 * ty + i;
+                if y >= dy.h {
+                    continue;
+                }
+                for (j, eij) in ei.iter_mut().enumerate() {
+                    let x = 2 * tx + j;
+                    if x < dy.w {
+                        let at = dy.index(cb * LANES, y + 1, x + 1);
+                        eij.copy_from_slice(&dy.data[at..at + LANES]);
+                    }
+                }
+            }
+            // A e: rows [e0, e0 + e1, e0 - e1, -e1], then the same along the columns.
+            let mut r = [[[0.0f32; LANES]; 2]; 4];
+            for j in 0..2 {
+                for l in 0..LANES {
+                    let (a, b) = (e[0][j][l], e[1][j][l]);
+                    r[0][j][l] = a;
+                    r[1][j][l] = a + b;
+                    r[2][j][l] = a - b;
+                    r[3][j][l] = -b;
+                }
+            }
+            for (i, ri) in r.iter().enumerate() {
+                for l in 0..LANES {
+                    let (a, b) = (ri[0][l], ri[1][l]);
+                    for (j, o) in [a, a + b, a - b, -b].into_iter().enumerate() {
+                        g[(i * 4 + j) * gs + (t - t0) * co + cb * LANES + l] = o;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Writes the 2x2 output pixels of the tiles `t0..t0 + n` from `M [16, n, co]` (position
 /// planes `ms` floats apart):
 /// `A^T m A` with `A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]`, plus bias, then ReLU.

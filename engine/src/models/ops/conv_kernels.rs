@@ -10,14 +10,15 @@
 //!   kernel flipped and its channel axes swapped), so it is the same forward kernel.
 //! - **Weight gradient**: `dw [co, ci * taps] = sum over images of dy [co, hw] x cols^T`, where
 //!   `cols [ci * taps, hw]` are the image's im2col columns, in bands of pixels that stay in
-//!   cache, by the `gemm` crate.
+//!   cache, by the `gemm` crate; 3x3 convolutions with many input channels by Winograd's
+//!   F(2x2, 3x3) instead ([`crate::kernels::winograd::WeightGradient`]).
 //!
 //! Images are spread over rayon's threads (`RAYON_NUM_THREADS`); each product stays on one
 //! thread, so two threads share one step without splitting a GEMM.
 
 use crate::kernels::conv::{im2col3x3_range, matmul_accumulate};
 use crate::kernels::direct::{self, Blocked, LANES, PackedConv};
-use crate::kernels::winograd::{WinogradConv, WinogradScratch};
+use crate::kernels::winograd::{WeightGradient, WinogradConv, WinogradScratch};
 use rayon::prelude::*;
 
 /// Geometry of one convolution call.
@@ -188,6 +189,33 @@ pub fn data_gradient(dy: &[f32], weight: &[f32], s: ConvShape) -> Vec<f32> {
     dx
 }
 
+/// The weight gradient of a 3x3 convolution by Winograd's F(2x2, 3x3), image by image on
+/// rayon's threads.
+fn winograd_weight_gradient(x: &[f32], dy: &[f32], s: ConvShape) -> Vec<f32> {
+    let (in_len, out_len) = (s.c_in * s.h * s.w, s.c_out * s.h * s.w);
+    let zero = || {
+        (
+            WeightGradient::new(s.c_in, s.c_out),
+            Blocked::default(),
+            Blocked::default(),
+        )
+    };
+    let (dw, _, _) = x
+        .par_chunks(in_len)
+        .zip(dy.par_chunks(out_len))
+        .fold(zero, |(mut dw, mut input, mut grad), (x, dy)| {
+            to_blocked(x, s.c_in, s.h, s.w, &mut input);
+            to_blocked(dy, s.c_out, s.h, s.w, &mut grad);
+            dw.add(&input, &grad);
+            (dw, input, grad)
+        })
+        .reduce(zero, |(mut a, i, g), (b, _, _)| {
+            a.merge(&b);
+            (a, i, g)
+        });
+    dw.finish()
+}
+
 /// `dw [c_out, c_in, k, k]` from `x [batch, c_in, h, w]` and `dy [batch, c_out, h, w]`.
 pub fn weight_gradient(x: &[f32], dy: &[f32], s: ConvShape) -> Vec<f32> {
     let hw = s.h * s.w;
@@ -198,6 +226,16 @@ pub fn weight_gradient(x: &[f32], dy: &[f32], s: ConvShape) -> Vec<f32> {
         "conv weight gradient: input size"
     );
     assert_eq!(dy.len(), s.batch * out_len, "conv weight gradient: dy size");
+    if s.kernel == 3 && s.c_in >= crate::kernels::winograd::min_c_in() {
+        return winograd_weight_gradient(x, dy, s);
+    }
+    im2col_weight_gradient(x, dy, s)
+}
+
+/// The weight gradient by im2col + GEMM, image by image on rayon's threads.
+fn im2col_weight_gradient(x: &[f32], dy: &[f32], s: ConvShape) -> Vec<f32> {
+    let hw = s.h * s.w;
+    let (in_len, out_len) = (s.c_in * hw, s.c_out * hw);
     let cols_n = s.c_in * s.taps();
     let zero = || (vec![0.0f32; s.c_out * cols_n], Vec::new());
     let (dw, _) = x
@@ -360,6 +398,21 @@ mod tests {
             kernel: 3,
         },
     ];
+
+    /// Winograd's weight gradient against im2col + GEMM's, every coordinate (odd sizes: partial
+    /// tiles; channels not a multiple of 16).
+    #[test]
+    fn the_winograd_weight_gradient_matches_im2col() {
+        for s in SHAPES.into_iter().filter(|s| s.kernel == 3 && s.c_in >= 16) {
+            let x = values(s.batch * s.c_in * s.h * s.w, 6);
+            let g = values(s.batch * s.c_out * s.h * s.w, 7);
+            let d = max_diff(
+                &winograd_weight_gradient(&x, &g, s),
+                &im2col_weight_gradient(&x, &g, s),
+            );
+            assert!(d < 1e-3, "{s:?}: {d}");
+        }
+    }
 
     #[test]
     fn the_forward_matches_the_textbook_sum() {
