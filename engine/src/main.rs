@@ -654,9 +654,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     && ops == [cli::TrainOps::Burn, cli::TrainOps::Ours]
                 {
                     println!(
-                        "{}: our operations train at {:.2}x the lines/s of Burn's\n",
+                        "{}: our operations train at {:.2}x the lines/s of Burn's",
                         preset.name(),
                         ours / burn
+                    );
+                    let turns =
+                        engine::bench::train::interleaved_speedup(preset, batch_size, steps, 5)?;
+                    println!(
+                        "{}: Burn's step time over ours, taking turns batch by batch: {turns} (median [95% interval] of {steps} batches)\n",
+                        preset.name()
                     );
                 }
             }

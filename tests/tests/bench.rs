@@ -65,3 +65,37 @@ fn bench_reports_costs_latency_peak_and_the_onnx_peer() {
         assert!(0.0 < low && low <= median && median <= high, "{i}");
     }
 }
+
+/// `engine bench-train` compares Burn's operations with ours, also taking turns batch by batch
+/// with an interval (its own process: the comparison switches the operations for the process).
+#[test]
+fn bench_train_compares_both_paths_taking_turns() {
+    let out = engine(&[
+        "bench-train",
+        "--presets",
+        "student-tiny",
+        "--batch-size",
+        "2",
+        "--steps",
+        "3",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("taking turns batch by batch"))
+        .unwrap_or_else(|| panic!("{text}"));
+    // "... batch: M [L, H] (median ...": a positive median inside its interval.
+    let numbers: Vec<f64> = line
+        .split(": ")
+        .nth(2)
+        .unwrap()
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|t| t.parse().ok())
+        .take(3)
+        .collect();
+    let [m, l, h] = numbers[..] else {
+        panic!("{line}")
+    };
+    assert!(0.0 < l && l <= m && m <= h, "{line}");
+}

@@ -116,6 +116,69 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
+/// Burn's operations against ours, batch by batch taking turns on the same model and batch
+/// (Burn's, then ours): the median of the per-batch ratio Burn's time / ours of one step's
+/// forward, CTC and backward, with its bootstrap 95% interval, over `steps` batches after one
+/// untimed batch. Load from elsewhere slows both sides of each ratio alike.
+pub fn interleaved_speedup(
+    preset: Preset,
+    batch_size: usize,
+    steps: usize,
+    seed: u64,
+) -> Result<crate::bench::stats::Interval> {
+    let alphabet = Alphabet::default();
+    let cfg = CrnnConfig::preset(preset, alphabet.num_classes());
+    let synth = Synth::new(&SynthConfig {
+        seed,
+        strokes: 0.2,
+        ..SynthConfig::new(Task::Hwr)
+    })?;
+    let device = Device::flex().autodiff();
+    let model = cfg.init(&device);
+    let source = LoadedSource::Synth(Box::new(synth));
+    let step_ms = |lines: &[crate::data::batcher::PreparedLine], ours: bool| {
+        crate::models::ops::set_enabled(ours);
+        let batch = make_batch(lines, &cfg, &device);
+        let clock = Instant::now();
+        let out = model.forward(batch.images.clone(), batch.mask.clone());
+        let loss = ctc_loss(
+            out.log_probs(),
+            batch.targets.clone(),
+            batch.input_lengths.clone(),
+            batch.target_lengths.clone(),
+        );
+        let grads = loss.backward();
+        std::hint::black_box(GradientsParams::from_grads(grads, &model));
+        ms(clock)
+    };
+    let mut ratios = Vec::with_capacity(steps);
+    let mut chunk = None;
+    for step in 0..=steps {
+        if step % CHUNK_BATCHES == 0 {
+            chunk = Some(make_chunk(
+                &source,
+                &alphabet,
+                &cfg,
+                batch_size,
+                seed,
+                step / CHUNK_BATCHES,
+            ));
+        }
+        let Some(lines) = chunk
+            .as_ref()
+            .and_then(|c| c.batches.get(step % CHUNK_BATCHES))
+        else {
+            continue;
+        };
+        let (burn, ours) = (step_ms(lines, false), step_ms(lines, true));
+        if step > 0 {
+            ratios.push(burn / ours.max(1e-9));
+        }
+    }
+    crate::models::ops::set_enabled(true);
+    Ok(crate::bench::stats::bootstrap_median(&ratios))
+}
+
 /// Profiles `steps` training steps of `options.preset`.
 pub fn profile(options: &TrainProfileOptions) -> Result<TrainProfile> {
     let alphabet = Alphabet::default();
