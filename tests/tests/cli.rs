@@ -461,16 +461,19 @@ fn teacher_distill_finetune_eval_pipeline() {
     });
     let ft_recipe = dir.join("finetune.json");
     std::fs::write(&ft_recipe, serde_json::to_string_pretty(&ft).unwrap()).unwrap();
-    let out = engine(&[
-        "finetune",
-        "--model",
-        student.to_str().unwrap(),
-        "--config",
-        ft_recipe.to_str().unwrap(),
-        "--out",
-        dir.join("ft").to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", describe(&out));
+    let finetune = |model: &Path, out: &str| {
+        let out = engine(&[
+            "finetune",
+            "--model",
+            model.to_str().unwrap(),
+            "--config",
+            ft_recipe.to_str().unwrap(),
+            "--out",
+            dir.join(out).to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", describe(&out));
+    };
+    finetune(&student, "ft");
 
     // Widen: the widened teacher reads the lines exactly as the teacher did and fine-tunes;
     // a Tucker model or a factor below 1 is a clear error.
@@ -502,16 +505,7 @@ fn teacher_distill_finetune_eval_pipeline() {
             .to_string()
     };
     assert_eq!(cer(&wide), cer(&teacher));
-    let out = engine(&[
-        "finetune",
-        "--model",
-        wide.to_str().unwrap(),
-        "--config",
-        ft_recipe.to_str().unwrap(),
-        "--out",
-        dir.join("wide-ft").to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", describe(&out));
+    finetune(&wide, "wide-ft");
 
     // Tucker: decompose the teacher, fine-tune the result with CTC, evaluate it. A student
     // given as the teacher and an energy outside (0, 1] are clear errors.
@@ -527,16 +521,7 @@ fn teacher_distill_finetune_eval_pipeline() {
     ]);
     assert!(out.status.success(), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("first layer"));
-    let out = engine(&[
-        "finetune",
-        "--model",
-        tucker.to_str().unwrap(),
-        "--config",
-        ft_recipe.to_str().unwrap(),
-        "--out",
-        dir.join("tk-ft").to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", describe(&out));
+    finetune(&tucker, "tk-ft");
     let out = engine(&[
         "eval",
         "--model",

@@ -21,7 +21,9 @@ use crate::losses::ctc::ctc_loss;
 use crate::models::config::{CrnnConfig, Preset};
 use crate::models::cost::{LayerKind, layer_costs};
 use crate::task::Task;
+use crate::train::phase::PhaseLoss;
 use crate::train::stream::{CHUNK_BATCHES, LoadedSource, make_chunk};
+use crate::train::supervised::CtcLoss;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -140,13 +142,7 @@ pub fn interleaved_speedup(
         crate::models::ops::set_enabled(ours);
         let batch = make_batch(lines, &cfg, &device);
         let clock = Instant::now();
-        let out = model.forward(batch.images.clone(), batch.mask.clone());
-        let loss = ctc_loss(
-            out.log_probs(),
-            batch.targets.clone(),
-            batch.input_lengths.clone(),
-            batch.target_lengths.clone(),
-        );
+        let (loss, _) = CtcLoss.loss(&model, &batch);
         let grads = loss.backward();
         std::hint::black_box(GradientsParams::from_grads(grads, &model));
         ms(clock)
