@@ -3,7 +3,7 @@
 one thread, one line at a time, and reports latency (median, p90) and the time ONNX Runtime
 spends in its LSTM nodes (from its own profiler). Needs `pip install onnxruntime numpy`.
 
-usage: onnx_peer.py MODEL.onnx LINES_DIR RUNS [--outputs DIR]
+usage: onnx_peer.py MODEL.onnx LINES_DIR RUNS [--outputs DIR]     (RUNS 0: no timing)
        onnx_peer.py MODEL.onnx LINES_DIR 0 --serve
 
 LINES_DIR holds line_000.npy, line_001.npy, ... ([1, 1, height, width] float32). Prints one
@@ -96,8 +96,8 @@ def main():
         json.dumps(
             {
                 "onnxruntime": ort.__version__,
-                "median_ms": statistics.median(times),
-                "p90_ms": times[min(len(times) - 1, len(times) * 9 // 10)],
+                "median_ms": statistics.median(times) if times else None,
+                "p90_ms": times[min(len(times) - 1, len(times) * 9 // 10)] if times else None,
                 "lstm_ms": lstm_us / 1e3 / min(2, len(lines)),
                 "nodes_ms": node_us / 1e3 / min(2, len(lines)),
                 "lines": len(lines),

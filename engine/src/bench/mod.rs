@@ -423,10 +423,9 @@ pub fn markdown(report: &BenchReport, models: &[(String, Crnn, CrnnConfig)]) -> 
             row.ort
                 .as_ref()
                 .map_or("skipped".into(), |o| format!("{:.2}", o.median_ms)),
-            row.ort.as_ref().map_or("-".into(), |o| match o.interleaved {
-                Some(i) => format!("{i}"),
-                None => format!("{:.2}x", o.median_ms / row.fast_ms),
-            }),
+            row.ort
+                .as_ref()
+                .map_or("-".into(), |o| o.interleaved.to_string()),
         ));
     }
     s.push_str(

@@ -15,8 +15,8 @@ pub struct PreparedLine {
     pub labels: Vec<u32>,
     /// The transcription.
     pub text: String,
-    /// One of the writer's own lines in writer adaptation ([`crate::data::personal::is_personal`]),
-    /// not replayed base data.
+    /// One of the writer's own lines in writer adaptation
+    /// ([`crate::data::dataset::LineSample::personal`]), not replayed base data.
     pub personal: bool,
 }
 
@@ -141,26 +141,28 @@ pub fn bucket_by_width(mut lines: Vec<PreparedLine>, batch_size: usize) -> Vec<V
     out
 }
 
+/// A 40 px line of gray `width` pixels with `labels`, for tests.
+#[cfg(test)]
+pub(crate) fn test_line(width: usize, labels: Vec<u32>) -> PreparedLine {
+    PreparedLine {
+        ink: InkLine {
+            pixels: vec![0.5; 40 * width],
+            width,
+            height: 40,
+            scale: 1.0,
+            crop_x: 0.0,
+        },
+        labels,
+        text: String::new(),
+        personal: false,
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::models::config::Preset;
-
-    fn line(width: usize, labels: Vec<u32>) -> PreparedLine {
-        PreparedLine {
-            ink: InkLine {
-                pixels: vec![0.5; 40 * width],
-                width,
-                height: 40,
-                scale: 1.0,
-                crop_x: 0.0,
-            },
-            labels,
-            text: String::new(),
-            personal: false,
-        }
-    }
 
     #[test]
     fn frames_needed_counts_repeats() {
@@ -173,7 +175,10 @@ mod tests {
         let cfg = CrnnConfig::preset(Preset::TeacherTiny, 10);
         // 16 px -> 4 frames: 4 labels fit, [1,1,1] needs 5.
         let (kept, dropped) = keep_alignable(
-            vec![line(16, vec![1, 2, 3, 4]), line(16, vec![1, 1, 1])],
+            vec![
+                test_line(16, vec![1, 2, 3, 4]),
+                test_line(16, vec![1, 1, 1]),
+            ],
             &cfg,
         );
         assert_eq!((kept.len(), dropped), (1, 1));
@@ -183,7 +188,7 @@ mod tests {
     fn batch_pads_and_masks() {
         let cfg = CrnnConfig::preset(Preset::TeacherTiny, 10);
         let b = make_batch(
-            &[line(10, vec![1]), line(30, vec![2, 3])],
+            &[test_line(10, vec![1]), test_line(30, vec![2, 3])],
             &cfg,
             &Device::flex(),
         );

@@ -34,6 +34,9 @@ pub struct LineSample {
     pub image: LineImage,
     /// The transcription.
     pub text: String,
+    /// One of a writer's own lines in writer adaptation ([`crate::data::personal`]), not
+    /// replayed base data (the soft targets of adaptation leave those lines to CTC alone).
+    pub personal: bool,
 }
 
 /// An entry a reader could not use, with the reason.

@@ -20,15 +20,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The id prefix of generated samples drawn from a writer's own lines (see [`is_personal`]).
-pub const PERSONAL_ID_PREFIX: &str = "personal-";
-
-/// Whether a generated sample's id marks one of the writer's own lines, not replayed base data
-/// (the soft targets of adaptation leave those lines to CTC alone).
-pub fn is_personal(id: &str) -> bool {
-    id.starts_with(PERSONAL_ID_PREFIX)
-}
-
 /// The personal part of a source (part of a recipe): which folder, how many lines are held
 /// back, and the share of training lines drawn from it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,6 +210,7 @@ impl PersonalSet {
                     id: l.name.clone(),
                     image: LineImage::Pixels(l.image.clone()),
                     text: l.text.clone(),
+                    personal: true,
                 })
                 .collect(),
             skipped: self.skipped.clone(),

@@ -17,11 +17,7 @@ use burn::prelude::*;
 use std::path::Path;
 use std::sync::Mutex;
 
-/// A tensor's values as `f32`, row-major, converted element by element from whatever float
-/// type the tensor holds.
-pub(crate) fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().iter::<f32>().collect()
-}
+use crate::models::values;
 
 /// `values` of a per-channel vector, checked to hold `n` of them.
 fn channel_values<const D: usize>(t: Tensor<D>, n: usize, what: &str) -> Result<Vec<f32>> {

@@ -9,3 +9,11 @@ pub mod crnn;
 pub mod dblstm;
 pub mod ops;
 pub mod widen;
+
+use burn::prelude::*;
+
+/// A tensor's values as `f32`, row-major, converted element by element from whatever float
+/// type the tensor holds.
+pub(crate) fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().iter::<f32>().collect()
+}

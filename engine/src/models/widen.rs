@@ -16,6 +16,7 @@
 use super::backbone::Layer;
 use super::config::{CrnnConfig, LayerSpec};
 use super::crnn::Crnn;
+use super::values;
 use crate::error::{Error, Result};
 use burn::module::{Param, RunningState};
 use burn::nn::BatchNorm;
@@ -114,11 +115,6 @@ impl InputSplit {
         }
         out
     }
-}
-
-/// A tensor's values as `f32`, row-major.
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().iter::<f32>().collect()
 }
 
 fn param<const D: usize>(v: Vec<f32>, shape: [usize; D], device: &Device) -> Param<Tensor<D>> {

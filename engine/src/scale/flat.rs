@@ -22,7 +22,7 @@ pub fn flatten<M: Module>(module: &M) -> Flat {
         fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
             let t = p.val();
             let trainable = t.is_require_grad();
-            let v = crate::infer::model::values(t);
+            let v = crate::models::values(t);
             self.0
                 .trainable
                 .extend(std::iter::repeat_n(trainable, v.len()));
@@ -143,7 +143,7 @@ impl GradLayout {
 
 fn take_any(grads: &mut GradientsParams, id: ParamId, rank: usize) -> Option<Vec<f32>> {
     fn get<const D: usize>(g: &mut GradientsParams, id: ParamId) -> Option<Vec<f32>> {
-        g.remove::<D>(id).map(crate::infer::model::values)
+        g.remove::<D>(id).map(crate::models::values)
     }
     match rank {
         1 => get::<1>(grads, id),

@@ -45,7 +45,8 @@ pub struct AdaptConfig {
     /// Which layers learn (default: all).
     #[serde(default, skip_serializing_if = "Trainable::is_all")]
     pub trainable: Trainable,
-    /// A reference model's soft targets next to CTC on every line (default: CTC alone).
+    /// A reference model's soft targets next to CTC on the replayed lines (default with replay:
+    /// the base model's; `None`: CTC alone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soft_targets: Option<SoftTargets>,
 }

@@ -6,7 +6,7 @@ use super::phase::{Phase, PhaseLoss, PhaseResult};
 use super::progress::Observer;
 use super::run::Run;
 use super::runner::run_phase;
-use super::soft_targets::{SoftTargetLoss, SoftTargets};
+use super::soft_targets::SoftTargets;
 use super::stream::load_data;
 use super::supervised::{CtcLoss, source_task};
 use crate::error::Result;
@@ -160,11 +160,7 @@ pub fn finetune(
     };
     let trainable = cfg.trainable;
     let soft = match &cfg.soft_targets {
-        Some(s) => Some(SoftTargetLoss {
-            reference: s.load(model, &loaded.header, &device.clone().inner())?,
-            weight: s.weight,
-            temperature: s.temperature,
-        }),
+        Some(s) => Some(s.loss(model, &loaded.header, &device.clone().inner())?),
         None => None,
     };
     let loss: &dyn PhaseLoss = match &soft {

@@ -20,7 +20,7 @@ use crate::losses::distill::masked_mean_of_sums;
 use crate::model_file::{self, ModelHeader};
 use crate::models::crnn::Crnn;
 use burn::prelude::*;
-use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -59,9 +59,14 @@ impl SoftTargets {
         }
     }
 
-    /// The reference model for fine-tuning the model of `base` (file `base_path`): loaded
-    /// without autodiff, checked to read the same alphabet with the same frames.
-    pub fn load(&self, base_path: &Path, base: &ModelHeader, device: &Device) -> Result<Crnn> {
+    /// The loss for fine-tuning the model of `base` (file `base_path`): the reference model
+    /// loaded without autodiff, checked to read the same alphabet with the same frames.
+    pub fn loss(
+        &self,
+        base_path: &Path,
+        base: &ModelHeader,
+        device: &Device,
+    ) -> Result<SoftTargetLoss> {
         if !(self.weight.is_finite() && self.weight >= 0.0) {
             return Err(Error::Config(format!(
                 "the soft targets' weight must be 0 or more, got {}",
@@ -99,7 +104,11 @@ impl SoftTargets {
                 ),
             ));
         }
-        Ok(reference.model)
+        Ok(SoftTargetLoss {
+            reference: reference.model,
+            weight: self.weight,
+            temperature: self.temperature,
+        })
     }
 }
 
@@ -120,8 +129,8 @@ impl SoftTargetLoss {
     /// `reference, student: [batch, frames, classes]` (logits), `mask: [batch, frames]` -> `[1]`
     pub fn kl(&self, reference: Tensor<3>, student: Tensor<3>, mask: Tensor<2>) -> Tensor<1> {
         let t = 1.0 / self.temperature;
-        let log_p_r = log_softmax(reference.clone().mul_scalar(t), 2);
-        let p_r = softmax(reference.mul_scalar(t), 2);
+        let log_p_r = log_softmax(reference.mul_scalar(t), 2);
+        let p_r = log_p_r.clone().exp();
         let log_p_s = log_softmax(student.mul_scalar(t), 2);
         let per_frame = (p_r * (log_p_r - log_p_s)).sum_dim(2).squeeze_dim(2);
         masked_mean_of_sums(per_frame, mask)
@@ -199,23 +208,14 @@ mod tests {
 
     #[test]
     fn the_writers_own_lines_are_masked_out() {
-        use crate::data::batcher::{PreparedLine, make_batch};
-        use crate::data::image::normalize::InkLine;
+        use crate::data::batcher::{PreparedLine, make_batch, test_line};
         let cfg = crate::models::config::CrnnConfig::preset(
             crate::models::config::Preset::StudentTiny,
             3,
         );
         let line = |width: usize, personal: bool| PreparedLine {
-            ink: InkLine {
-                pixels: vec![0.5; 40 * width],
-                width,
-                height: 40,
-                scale: 1.0,
-                crop_x: 0.0,
-            },
-            labels: vec![1],
-            text: "a".into(),
             personal,
+            ..test_line(width, vec![1])
         };
         let device = Device::flex();
         let batch = make_batch(

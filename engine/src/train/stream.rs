@@ -170,7 +170,7 @@ pub fn prepare(
                     ink,
                     labels: enc.labels,
                     text: s.text.clone(),
-                    personal: crate::data::personal::is_personal(&s.id),
+                    personal: s.personal,
                 });
             }
             Err(e) => {

@@ -7,12 +7,12 @@
 use super::hosvd::{Tucker2, decompose, mode_spectra};
 use super::ranks::{RankSpec, per_pixel_cost, rank_of_energy, rank_of_ratio};
 use crate::error::{Error, Result};
-use crate::infer::model::values;
 use crate::model_file::{LoadedModel, ModelHeader, Role};
 use crate::models::backbone::Layer;
 use crate::models::config::{CrnnConfig, Family, LayerSpec};
 use crate::models::cost::summary;
 use crate::models::crnn::Crnn;
+use crate::models::values;
 use burn::module::Param;
 use burn::prelude::*;
 use serde::Serialize;

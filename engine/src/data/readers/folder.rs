@@ -50,6 +50,7 @@ pub fn read_folder(dir: &Path) -> Result<Dataset> {
                     id: stem,
                     image: LineImage::File(image),
                     text,
+                    personal: false,
                 }),
                 Err(reason) => data.skipped.push(Skipped {
                     path: gt,

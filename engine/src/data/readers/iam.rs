@@ -54,6 +54,7 @@ pub fn read_iam(path: &Path) -> Result<Dataset> {
             id: id.to_owned(),
             image: LineImage::File(image),
             text,
+            personal: false,
         });
     }
     Ok(data)

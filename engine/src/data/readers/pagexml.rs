@@ -106,6 +106,7 @@ fn read_page_file(path: &Path, data: &mut Dataset) {
                 ),
                 image: LineImage::Pixels(crop),
                 text: text.to_owned(),
+                personal: false,
             }),
             None => data.skipped.push(skip(
                 at,

@@ -44,6 +44,7 @@ pub fn read_tsv(path: &Path) -> Result<Dataset> {
             id: image.trim().to_owned(),
             image: LineImage::File(image_path),
             text: text.to_owned(),
+            personal: false,
         });
     }
     Ok(data)

@@ -15,7 +15,7 @@ use crate::data::image::normalize::{Gray, crop_to_ink, ink_map, resize};
 use crate::data::ink::augment::{InkAugment, augment as augment_ink};
 use crate::data::ink::bank::{UnipenBank, UnipenConfig};
 use crate::data::ink::raster::{Pen, rasterize};
-use crate::data::personal::{PERSONAL_ID_PREFIX, PersonalConfig, PersonalLine, PersonalSet};
+use crate::data::personal::{PersonalConfig, PersonalLine, PersonalSet};
 use crate::data::random::mix;
 use crate::data::text::{TextSource, digit_text};
 use crate::error::{Error, Result};
@@ -306,15 +306,11 @@ impl Synth {
         // A few attempts in case a font draws nothing for the chosen text.
         for _ in 0..8 {
             if let Some((gray, text, personal)) = self.try_sample(index, &mut rng) {
-                let prefix = if personal {
-                    PERSONAL_ID_PREFIX
-                } else {
-                    "synth-"
-                };
                 return LineSample {
-                    id: format!("{prefix}{}-{index}", self.seed),
+                    id: format!("synth-{}-{index}", self.seed),
                     image: LineImage::Pixels(gray),
                     text,
+                    personal,
                 };
             }
         }
@@ -341,6 +337,7 @@ impl Synth {
             id: format!("synth-{}-{index}", self.seed),
             image: LineImage::Pixels(gray),
             text,
+            personal: false,
         }
     }
 
