@@ -23,19 +23,25 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ScaleArgs {
     /// Workers on this machine (threads, one model replica each). With more than one, or with
-    /// --strategy, workers train together; the steps of the recipe are steps of each worker,
-    /// so N workers process N times the lines.
+    /// --strategy, workers train together: each takes 1/N of every batch of the recipe, so N
+    /// workers make the recipe's updates on its lines in less time.
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
-    /// How workers combine: bmuf (model averaging with block momentum every --sync-every
-    /// steps) or ddp (gradients averaged at every step). Default: bmuf when there are several
-    /// workers.
+    /// Every worker takes the recipe's whole batch, so N workers see N times the lines per
+    /// step (BMUF as Chen and Huo ran it).
+    #[arg(long)]
+    pub batch_per_worker: bool,
+    /// How workers combine: ddp (gradients averaged at every step) or bmuf (models averaged
+    /// every --sync-every steps, with block momentum). Default: ddp when there are several
+    /// workers (with a split batch it makes exactly one worker's updates), bmuf with
+    /// --batch-per-worker.
     #[arg(long, value_enum)]
     pub strategy: Option<StrategyArg>,
-    /// BMUF: local steps per block (tau).
-    #[arg(long, default_value_t = 8)]
-    pub sync_every: usize,
-    /// BMUF: block momentum eta (default 1 - 1/N for N workers in all).
+    /// BMUF: local steps per block (tau; default 2, or 8 with --batch-per-worker).
+    #[arg(long)]
+    pub sync_every: Option<usize>,
+    /// BMUF: block momentum eta (default 0; 1 - 1/N for N workers in all with
+    /// --batch-per-worker).
     #[arg(long)]
     pub block_momentum: Option<f64>,
     /// BMUF: block learning rate zeta.
@@ -75,8 +81,11 @@ impl ScaleArgs {
     /// The scale-out configuration these options describe.
     pub fn config(&self) -> engine::scale::ScaleConfig {
         use engine::scale::{BmufConfig, ScaleConfig, Strategy};
+        // Measured on the scale-out comparison (training/README.md): with a split batch,
+        // blocks of 2 steps keep up with one worker, blocks of 8 fall behind.
+        let default_tau = if self.batch_per_worker { 8 } else { 2 };
         let bmuf = Strategy::Bmuf(BmufConfig {
-            sync_every: self.sync_every,
+            sync_every: self.sync_every.unwrap_or(default_tau),
             block_momentum: self.block_momentum,
             block_lr: self.block_lr,
             nesterov: self.nesterov,
@@ -84,7 +93,8 @@ impl ScaleArgs {
         let strategy = match self.strategy {
             Some(StrategyArg::Ddp) => Some(Strategy::Ddp),
             Some(StrategyArg::Bmuf) => Some(bmuf),
-            None if self.workers > 1 || self.nodes > 1 => Some(bmuf),
+            None if (self.workers > 1 || self.nodes > 1) && self.batch_per_worker => Some(bmuf),
+            None if self.workers > 1 || self.nodes > 1 => Some(Strategy::Ddp),
             None => None,
         };
         ScaleConfig {
@@ -95,6 +105,7 @@ impl ScaleArgs {
             coordinator: self.coordinator.clone(),
             connect_timeout_s: self.connect_timeout,
             device: self.device,
+            batch_per_worker: self.batch_per_worker,
         }
     }
 }
@@ -756,6 +767,20 @@ pub enum ExperimentCommand {
         /// Experiment folder (one sub-folder per variant, tucker.md/csv).
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Scale-out compared on curves: finished training runs (the first one the single-worker
+    /// reference), their time to the reference's final validation CER (validation excluded)
+    /// and the speed-up over it, as JSON, a Markdown table and a PNG plot.
+    Scale {
+        /// An arm as NAME=RUN_FOLDER (repeat; the first is the reference).
+        #[arg(long = "run", value_name = "NAME=DIR", required = true)]
+        runs: Vec<String>,
+        /// The comparison as JSON (the table goes beside it as .md).
+        #[arg(long)]
+        json: PathBuf,
+        /// The plot (PNG).
+        #[arg(long)]
+        plot: Option<PathBuf>,
     },
 }
 

@@ -300,6 +300,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("({} models; table in {})", rows.len(), out.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Experiment {
+            which: ExperimentCommand::Scale { runs, json, plot },
+        } => {
+            let arms = runs
+                .iter()
+                .map(|r| match r.split_once('=') {
+                    Some((name, dir)) if !name.is_empty() && !dir.is_empty() => {
+                        Ok((name.to_owned(), std::path::PathBuf::from(dir)))
+                    }
+                    _ => anyhow::bail!("--run {r}: expected NAME=RUN_FOLDER"),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let report = experiment::scale::compare(&arms)?;
+            report.write(&json)?;
+            if let Some(plot) = &plot {
+                experiment::scale_plot::draw(&report, plot)?;
+            }
+            print!("{}", report.table());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench {
             presets,
             models,

@@ -33,7 +33,14 @@ fn node(recipe: &Path, out: &Path, rank: usize, coordinator: &str, extra: &[&str
         out.to_str().unwrap(),
     ])
     .args(["--nodes", "2", "--node-rank", &rank.to_string()])
-    .args(["--coordinator", coordinator, "--sync-every", "2"])
+    .args([
+        "--coordinator",
+        coordinator,
+        "--strategy",
+        "bmuf",
+        "--sync-every",
+        "2",
+    ])
     .args(if extra.is_empty() {
         &["--connect-timeout", "30"][..]
     } else {
@@ -131,4 +138,69 @@ fn a_node_without_coordinator_gives_up_with_a_clear_error() {
         "{}",
         describe(&out)
     );
+}
+
+#[test]
+fn one_and_two_workers_compare_on_curves() {
+    let dir = scratch("scale-compare");
+    let recipe = lines_and_recipe(&dir, 8);
+    let train = |name: &str, extra: &[&str]| {
+        let out_dir = dir.join(name);
+        let mut args = vec![
+            "train",
+            "--config",
+            recipe.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = engine(&args);
+        assert!(out.status.success(), "{name}: {}", describe(&out));
+        out_dir
+    };
+    let one = train("one", &[]);
+    let two = train("two", &["--workers", "2"]);
+    let json = dir.join("scale-toy.json");
+    let png = dir.join("scale-toy.png");
+    let out = engine(&[
+        "experiment",
+        "scale",
+        "--run",
+        &format!("one worker={}", one.display()),
+        "--run",
+        &format!("DDP, 2 threads={}", two.display()),
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        png.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("| DDP, 2 threads | 2 | 32 |"), "{table}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["reference"], "one worker");
+    // The same recipe with the batch split: both runs see 8 x 4 lines.
+    assert_eq!(v["arms"][0]["lines"], 32);
+    assert_eq!(v["arms"][1]["lines"], 32);
+    assert_eq!(v["arms"][1]["workers"], 2);
+    assert!(v["arms"][0]["time_to_target_s"].is_number());
+    assert!(dir.join("scale-toy.md").is_file());
+    assert!(image::open(&png).unwrap().width() > 0);
+    // A bad arm is refused with the expected form.
+    let out = engine(&[
+        "experiment",
+        "scale",
+        "--run",
+        "nofolder",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("NAME=RUN_FOLDER"),
+        "{}",
+        describe(&out)
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

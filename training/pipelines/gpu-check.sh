@@ -21,7 +21,7 @@ mkdir -p "$out"
 # The scale-out recipe, shortened; validation only at the end.
 python3 - "$steps" > "$out/recipe.json" <<'PY'
 import json, sys
-r = json.load(open("training/experiments/scale-ocr-1w.json"))
+r = json.load(open("training/experiments/scale/ocr.json"))
 steps = int(sys.argv[1])
 r["schedule"].update(steps=steps, eval_every=steps, checkpoint_every=steps)
 r["optimizer"]["warmup_steps"] = steps // 10

@@ -95,7 +95,8 @@ impl DeviceChoice {
 pub struct ScaleConfig {
     /// Workers on this machine (threads, one model replica each).
     pub workers: usize,
-    /// How workers combine; `None` with one worker on one machine is plain training.
+    /// How workers combine; `None` with one worker on one machine is plain training, with
+    /// several it is [`ScaleConfig::strategy`]'s default.
     pub strategy: Option<Strategy>,
     /// Machines in the run (1: this one only).
     pub nodes: usize,
@@ -107,6 +108,11 @@ pub struct ScaleConfig {
     pub connect_timeout_s: u64,
     /// The training device.
     pub device: DeviceChoice,
+    /// Every worker takes the recipe's whole batch, so N workers see N times the lines per
+    /// step (Chen and Huo's BMUF setting). Off (the default), the recipe's batch is the run's,
+    /// split evenly among the workers: N workers make the same updates on the same lines as
+    /// one, each update in about 1/N of the time.
+    pub batch_per_worker: bool,
 }
 
 impl ScaleConfig {
@@ -125,17 +131,54 @@ impl ScaleConfig {
         self.local_workers() * self.nodes.max(1)
     }
 
-    /// The strategy in force (BMUF with defaults when several workers name none).
+    /// The batch each worker takes for a recipe batch of `batch` lines.
+    pub fn worker_batch(&self, batch: usize) -> usize {
+        if !self.batch_per_worker && !self.is_single() {
+            (batch / self.world()).max(1)
+        } else {
+            batch
+        }
+    }
+
+    /// The strategy in force: when several workers name none, DDP (with a split batch it
+    /// makes exactly one worker's updates), or BMUF with `--batch-per-worker`. BMUF's default
+    /// block momentum is resolved here: `1 - 1/N` when every worker takes a whole batch (the
+    /// average of N workers' blocks moves about as far as one worker's, for N times the
+    /// lines, and the momentum makes up the difference), 0 when the batch is split (the
+    /// halves of each batch already move as far as the whole batch would).
     pub fn strategy(&self) -> Strategy {
-        self.strategy
-            .unwrap_or_else(|| Strategy::Bmuf(BmufConfig::default()))
+        let default = if self.batch_per_worker {
+            Strategy::Bmuf(BmufConfig::default())
+        } else {
+            Strategy::Ddp
+        };
+        match self.strategy.unwrap_or(default) {
+            Strategy::Bmuf(mut b) => {
+                if b.block_momentum.is_none() {
+                    b.block_momentum = Some(if self.batch_per_worker {
+                        1.0 - 1.0 / self.world() as f64
+                    } else {
+                        0.0
+                    });
+                }
+                Strategy::Bmuf(b)
+            }
+            s => s,
+        }
     }
 
     /// Checks the options against a schedule: validations and checkpoints happen on
-    /// synchronized models, so their rhythm must be a multiple of the block length.
-    pub fn validate(&self, eval_every: usize, checkpoint_every: usize) -> Result<()> {
+    /// synchronized models, so their rhythm must be a multiple of the block length; a split
+    /// batch must split evenly.
+    pub fn validate(&self, batch: usize, eval_every: usize, checkpoint_every: usize) -> Result<()> {
         if self.is_single() {
             return Ok(());
+        }
+        if !self.batch_per_worker && !batch.is_multiple_of(self.world()) {
+            return Err(Error::Config(format!(
+                "schedule.batch_size ({batch}) must be a multiple of the {} workers to split it among them (or pass --batch-per-worker)",
+                self.world()
+            )));
         }
         if let Strategy::Bmuf(b) = self.strategy() {
             if b.sync_every == 0 {
@@ -195,5 +238,56 @@ impl std::str::FromStr for DeviceChoice {
 impl std::fmt::Display for DeviceChoice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_split_batch_is_shared_evenly_and_must_divide() {
+        let two = ScaleConfig {
+            workers: 2,
+            ..Default::default()
+        };
+        assert_eq!(two.worker_batch(16), 8);
+        two.validate(16, 64, 64).unwrap();
+        let e = two.validate(15, 64, 64).unwrap_err().to_string();
+        assert!(e.contains("multiple of the 2 workers"), "{e}");
+        // Two nodes of two workers: four shares.
+        let four = ScaleConfig {
+            nodes: 2,
+            coordinator: Some("127.0.0.1:1".into()),
+            ..two.clone()
+        };
+        assert_eq!(four.worker_batch(16), 4);
+        // With --batch-per-worker, or alone, every worker takes the recipe's batch.
+        let whole = ScaleConfig {
+            batch_per_worker: true,
+            ..two.clone()
+        };
+        assert_eq!(whole.worker_batch(16), 16);
+        whole.validate(15, 64, 64).unwrap();
+        let alone = ScaleConfig::default();
+        assert_eq!(alone.worker_batch(16), 16);
+        alone.validate(15, 64, 64).unwrap();
+        // Several workers naming no strategy: DDP with a split batch, BMUF with a batch each.
+        assert_eq!(two.strategy(), Strategy::Ddp);
+        assert!(matches!(whole.strategy(), Strategy::Bmuf(_)));
+        // BMUF's default block momentum: 0 with a split batch, 1 - 1/N without.
+        let eta = |c: &ScaleConfig| {
+            let bmuf = ScaleConfig {
+                strategy: Some(Strategy::Bmuf(BmufConfig::default())),
+                ..c.clone()
+            };
+            match bmuf.strategy() {
+                Strategy::Bmuf(b) => b.block_momentum,
+                Strategy::Ddp => None,
+            }
+        };
+        assert_eq!(eta(&two), Some(0.0));
+        assert_eq!(eta(&whole), Some(0.5));
     }
 }

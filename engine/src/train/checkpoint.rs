@@ -19,8 +19,15 @@ pub struct LoopState {
     pub best_cer: Option<f64>,
     /// Validations since the best one.
     pub evals_since_best: usize,
-    /// Training seconds so far (over all sessions).
+    /// Training seconds so far (over all sessions), validations included.
     pub elapsed_s: f64,
+    /// Lines seen so far by all workers together (0 in checkpoints written before it was kept).
+    #[serde(default)]
+    pub lines: usize,
+    /// Seconds of `elapsed_s` spent validating (and saving the best model): the rest is the
+    /// training time that scale-out comparisons count.
+    #[serde(default)]
+    pub valid_s: f64,
 }
 
 /// A checkpoint read back.

@@ -269,11 +269,17 @@ fn freeze_head(mut m: Crnn) -> Crnn {
 /// Runs distillation, then fine-tuning if the recipe has it.
 pub fn distill(cfg: &DistillConfig, run: Run, observer: Observer) -> Result<DistillResult> {
     check_criterion(&cfg.criterion)?;
-    run.scale
-        .validate(cfg.schedule.eval_every, cfg.schedule.checkpoint_every)?;
+    run.scale.validate(
+        cfg.schedule.batch_size,
+        cfg.schedule.eval_every,
+        cfg.schedule.checkpoint_every,
+    )?;
     if let Some(ft) = &cfg.finetune {
-        run.scale
-            .validate(ft.schedule.eval_every, ft.schedule.checkpoint_every)?;
+        run.scale.validate(
+            ft.schedule.batch_size,
+            ft.schedule.eval_every,
+            ft.schedule.checkpoint_every,
+        )?;
     }
     let plain = run.scale.device.device(0)?;
     let device = plain.clone().autodiff();

@@ -127,8 +127,11 @@ pub fn finetune(
     run: Run,
     observer: Observer,
 ) -> Result<PhaseResult> {
-    run.scale
-        .validate(cfg.schedule.eval_every, cfg.schedule.checkpoint_every)?;
+    run.scale.validate(
+        cfg.schedule.batch_size,
+        cfg.schedule.eval_every,
+        cfg.schedule.checkpoint_every,
+    )?;
     let device = run.scale.device.device(0)?.autodiff();
     let loaded = model_file::load(model, &device)?;
     let recipe_name = run.record_recipe(cfg)?;

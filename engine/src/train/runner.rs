@@ -10,7 +10,7 @@
 //! when a run (re)starts, so every replica begins from the same global model.
 
 use super::phase::{Phase, PhaseLoss, PhaseResult};
-use super::progress::Observer;
+use super::progress::{Observer, ProgressEvent};
 use super::worker_loop::run_worker;
 use crate::error::{Error, Result};
 use crate::models::crnn::Crnn;
@@ -47,7 +47,11 @@ pub fn run(
     observer: Observer,
 ) -> Result<PhaseResult> {
     let scale = phase.run.scale;
-    scale.validate(phase.schedule.eval_every, phase.schedule.checkpoint_every)?;
+    scale.validate(
+        phase.schedule.batch_size,
+        phase.schedule.eval_every,
+        phase.schedule.checkpoint_every,
+    )?;
     let link: Option<Box<dyn NodeLink>> = if scale.nodes > 1 {
         let coordinator = scale.coordinator.as_deref().unwrap_or_default();
         let timeout = Duration::from_secs(if scale.connect_timeout_s == 0 {
@@ -68,15 +72,27 @@ pub fn run(
     } else {
         None
     };
+    if scale.node_rank == 0 {
+        record_scale(phase.run.dir, scale)?;
+    }
     let local = scale.local_workers();
     let group = LocalGroup::new(local, link);
     let strategy = scale.strategy();
     let world = scale.world();
     let first_rank = scale.node_rank * local;
+    let pools = worker_pools(local)?;
+    // Every worker runs on a thread of its own inside its own pool. The leader's progress
+    // events come back here, to the caller's observer, and the leader waits until each is
+    // handled (as if it called the observer itself: a cancel requested by an event takes
+    // effect at the next step).
+    let (events, received) = std::sync::mpsc::channel::<ProgressEvent>();
+    let (handled, acks) = std::sync::mpsc::channel::<()>();
+    let mut acks = Some(acks);
     let result = std::thread::scope(|s| {
-        let handles: Vec<_> = (1..local)
+        let handles: Vec<_> = (0..local)
             .map(|i| {
-                let (group, model) = (&group, model.clone());
+                let (group, model, pool) = (&group, model.clone(), &pools[i]);
+                let events = (i == 0).then(|| (events.clone(), acks.take()));
                 s.spawn(move || {
                     let guard = FailGuard::new(group, first_rank + i);
                     let sync = WorkerSync {
@@ -85,28 +101,35 @@ pub fn run(
                         group,
                         strategy,
                     };
-                    let r = run_worker(phase, model, prepare, loss, &mut |_| {}, Some(&sync), i);
+                    let r = pool.install(move || {
+                        let mut forward = |e: &ProgressEvent| {
+                            if let Some((events, Some(acks))) = &events {
+                                // The receiver lives until every worker has finished.
+                                if events.send(e.clone()).is_ok() {
+                                    let _ = acks.recv();
+                                }
+                            }
+                        };
+                        run_worker(phase, model, prepare, loss, &mut forward, Some(&sync), i)
+                    });
                     guard.settle(&r);
                     r
                 })
             })
             .collect();
-        let guard = FailGuard::new(&group, first_rank);
-        let sync = WorkerSync {
-            rank: first_rank,
-            world,
-            group: &group,
-            strategy,
-        };
-        let mine = run_worker(phase, model, prepare, loss, observer, Some(&sync), 0);
-        guard.settle(&mine);
-        let others: Vec<Result<PhaseResult>> = handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Peer("a worker thread panicked".into())))
-            })
-            .collect();
+        drop(events);
+        for event in received {
+            observer(&event);
+            let _ = handled.send(());
+        }
+        let mut results = handles.into_iter().map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::Peer("a worker thread panicked".into())))
+        });
+        let mine = results
+            .next()
+            .unwrap_or_else(|| Err(Error::Invalid("no workers".into())));
+        let others: Vec<Result<PhaseResult>> = results.collect();
         // The first real failure explains the others (which only saw a peer stop).
         match mine {
             Err(Error::Peer(why)) => Err(others
@@ -120,6 +143,41 @@ pub fn run(
         group.finish();
     }
     result
+}
+
+/// Writes how the run is scaled out into its folder (`scale.json`: workers in all, machines,
+/// strategy, whether each worker took a whole batch), for `engine experiment scale` and for
+/// whoever reads the run later.
+fn record_scale(dir: &std::path::Path, scale: &crate::scale::ScaleConfig) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let json = serde_json::json!({
+        "workers": scale.world(),
+        "nodes": scale.nodes.max(1),
+        "strategy": scale.strategy(),
+        "batch_per_worker": scale.batch_per_worker,
+    });
+    let text = serde_json::to_string_pretty(&json).map_err(|e| Error::Invalid(e.to_string()))?;
+    crate::model_file::write_atomic(&dir.join(SCALE_FILE), text.as_bytes())
+}
+
+/// The file in a run folder that says how the run was scaled out (absent: one worker).
+pub const SCALE_FILE: &str = "scale.json";
+
+/// One compute pool per local worker, each with an equal share of rayon's threads
+/// (`RAYON_NUM_THREADS` or the cores, at least one each): a worker's operations then run on
+/// its own cores instead of queueing in one shared pool behind the other workers' (with one
+/// shared thread, two workers would compute one at a time).
+fn worker_pools(local: usize) -> Result<Vec<rayon::ThreadPool>> {
+    let threads = (rayon::current_num_threads() / local.max(1)).max(1);
+    (0..local)
+        .map(|i| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(move |t| format!("worker-{i}-{t}"))
+                .build()
+                .map_err(|e| Error::Invalid(format!("cannot start worker {i}'s threads: {e}")))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -153,6 +211,53 @@ mod tests {
             sync_every,
             ..Default::default()
         })
+    }
+
+    /// The toy check of scale-out paying off: two BMUF workers reach the one worker's
+    /// target CER on a toy task no slower in wall time, with a generous bound (the machines
+    /// running the tests are shared and noisy, and the tests run side by side).
+    #[test]
+    fn two_bmuf_workers_reach_a_toy_target_no_slower_than_one() {
+        let dir = scratch("scale-toy");
+        let data = dir.join("lines");
+        std::fs::create_dir_all(&data).unwrap();
+        tiny_lines(&data);
+        let mut cfg = folder_recipe(&data, Preset::TeacherTiny, 600, "abcdef ");
+        cfg.schedule.batch_size = 8;
+        cfg.schedule.eval_every = 8;
+        cfg.schedule.checkpoint_every = 400;
+        cfg.schedule.target_cer = Some(25.0);
+        let time_to_target = |name: &str, scale: ScaleConfig| {
+            let start = std::time::Instant::now();
+            let r = train_quietly(&cfg, &dir.join(name), false, &scale).unwrap();
+            let s = start.elapsed().as_secs_f64();
+            let best = r.best_cer.unwrap();
+            assert!(
+                best <= 25.0,
+                "{name}: best CER {best}% after {} steps",
+                r.steps
+            );
+            (s, r.steps)
+        };
+        let (one_s, one_steps) = time_to_target("one", ScaleConfig::default());
+        // Each worker takes half of every batch; the models are averaged every 2 steps, by
+        // default without block momentum (the halves of one batch make one batch's progress).
+        let (two_s, two_steps) = time_to_target(
+            "two",
+            ScaleConfig {
+                workers: 2,
+                strategy: Some(bmuf(2)),
+                ..Default::default()
+            },
+        );
+        eprintln!(
+            "toy target: one worker {one_s:.1} s ({one_steps} steps), two BMUF workers {two_s:.1} s ({two_steps} steps each)"
+        );
+        assert!(
+            two_s <= 1.5 * one_s + 1.0,
+            "two workers {two_s:.1} s against one {one_s:.1} s"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
@@ -235,6 +340,39 @@ mod tests {
             let want = if *t { 6.5 } else { 3.25 };
             assert!((v - want).abs() < 1e-5, "{v} vs {want}");
         }
+    }
+
+    #[test]
+    fn a_split_batch_gives_two_workers_the_lines_of_one_and_a_batch_per_worker_twice() {
+        let dir = scratch("scale-split");
+        let data = dir.join("lines");
+        std::fs::create_dir_all(&data).unwrap();
+        tiny_lines(&data);
+        let mut cfg = folder_recipe(&data, Preset::TeacherTiny, 4, "abcdef ");
+        cfg.schedule.batch_size = 8;
+        cfg.schedule.eval_every = 4;
+        let lines_seen = |name: &str, batch_per_worker: bool| {
+            let scale = ScaleConfig {
+                workers: 2,
+                strategy: Some(Strategy::Ddp),
+                batch_per_worker,
+                ..Default::default()
+            };
+            train_quietly(&cfg, &dir.join(name), false, &scale).unwrap();
+            let csv = std::fs::read_to_string(dir.join(name).join("metrics.csv")).unwrap();
+            let last = csv
+                .lines()
+                .last()
+                .unwrap()
+                .split(',')
+                .nth(8)
+                .unwrap()
+                .to_owned();
+            last.parse::<usize>().unwrap()
+        };
+        assert_eq!(lines_seen("split", false), 4 * 8);
+        assert_eq!(lines_seen("whole", true), 4 * 8 * 2);
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -62,8 +62,11 @@ impl TrainConfig {
 /// Trains a model from scratch with CTC. Returns where the best and last models are.
 pub fn train(cfg: &TrainConfig, run: Run, observer: Observer) -> Result<PhaseResult> {
     cfg.validate()?;
-    run.scale
-        .validate(cfg.schedule.eval_every, cfg.schedule.checkpoint_every)?;
+    run.scale.validate(
+        cfg.schedule.batch_size,
+        cfg.schedule.eval_every,
+        cfg.schedule.checkpoint_every,
+    )?;
     let alphabet = cfg.alphabet()?;
     let model_cfg = cfg.model_config()?;
     let recipe_name = run.record_recipe(cfg)?;

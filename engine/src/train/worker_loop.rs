@@ -115,7 +115,7 @@ pub fn run_worker(
         name: phase.name.to_owned(),
         total_steps: total,
     });
-    let batch_size = phase.schedule.batch_size;
+    let batch_size = phase.run.scale.worker_batch(phase.schedule.batch_size);
     let chunk_steps = super::stream::CHUNK_BATCHES;
     let prefetch = Prefetcher::start(
         phase.train.clone(),
@@ -192,6 +192,8 @@ pub fn run_worker(
             }
         }
         state.step += 1;
+        // Every worker's batch has this worker's size: the run's lines are about `world` times it.
+        state.lines += lines.len() * world;
         let synced = sync.is_none() || state.step % sync_every == 0 || state.step == total;
         if let (Some(sync), Some(f)) = (sync, filter.as_mut())
             && synced
@@ -203,7 +205,6 @@ pub fn run_worker(
         }
         state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
         let now = Instant::now();
-        // Every worker's batch has this worker's size: the run's rate is about `world` times it.
         recent.push_back((now, lines.len() * world));
         while recent.len() > 20 {
             recent.pop_front();
@@ -237,8 +238,8 @@ pub fn run_worker(
         });
         let loss_value = logged.first().map(|(_, v)| *v).unwrap_or(f64::NAN);
         let mut row = format!(
-            "{},{},{loss_value:.5},{lr:.6e},,,{:.1},{lines_per_s:.2}",
-            state.step, phase.name, state.elapsed_s
+            "{},{},{loss_value:.5},{lr:.6e},,,{:.1},{lines_per_s:.2},{},{:.1}",
+            state.step, phase.name, state.elapsed_s, state.lines, state.valid_s
         );
         let eval_now = phase.schedule.eval_every > 0 && state.step % phase.schedule.eval_every == 0
             || state.step == total;
@@ -254,6 +255,7 @@ pub fn run_worker(
             .as_ref()
             .filter(|_| eval_now && !phase.valid.is_empty())
         {
+            let valid_start = Instant::now();
             let (rates, _) = evaluate(
                 &saved.valid(),
                 &cfg,
@@ -271,12 +273,17 @@ pub fn run_worker(
                 state.evals_since_best += 1;
             }
             row = format!(
-                "{},{},{loss_value:.5},{lr:.6e},{cer:.3},{:.3},{:.1},{lines_per_s:.2}",
+                "{},{},{loss_value:.5},{lr:.6e},{cer:.3},{:.3},{:.1},{lines_per_s:.2},{},{:.1}",
                 state.step,
                 phase.name,
                 rates.wer(),
-                state.elapsed_s
+                state.elapsed_s,
+                state.lines,
+                state.valid_s
             );
+            // This validation's time is in the elapsed time of the next steps (the row above
+            // holds the time the validated model had trained).
+            state.valid_s += valid_start.elapsed().as_secs_f64();
             observer(&ProgressEvent::Eval {
                 step: state.step,
                 cer,
@@ -383,7 +390,7 @@ fn save_model(phase: &Phase, which: &str, model: &Crnn, state: &LoopState) -> Re
 /// Opens `metrics.csv` for appending, dropping rows of this phase past `keep_until` (a resumed
 /// run rewrites the steps after its checkpoint).
 fn open_metrics(path: &Path, phase: &str, keep_until: usize) -> Result<std::fs::File> {
-    const HEADER: &str = "step,phase,loss,lr,val_cer,val_wer,elapsed_s,lines_per_s";
+    const HEADER: &str = "step,phase,loss,lr,val_cer,val_wer,elapsed_s,lines_per_s,lines,valid_s";
     let old = std::fs::read_to_string(path).unwrap_or_default();
     let mut kept: Vec<&str> = vec![HEADER];
     for line in old.lines().skip(1) {
