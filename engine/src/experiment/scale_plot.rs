@@ -49,20 +49,15 @@ pub fn draw(report: &ScaleReport, path: &Path) -> Result<()> {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
         let (left, right) = root.split_horizontally(w / 2);
-        let cer_max = report
+        let (lo, hi) = report
             .arms
             .iter()
             .flat_map(|a| a.curve.iter().map(|p| p.cer))
-            .fold(report.target_cer, f64::max)
-            .min(100.0)
-            * 1.1;
-        let cer_min = report
-            .arms
-            .iter()
-            .flat_map(|a| a.curve.iter().map(|p| p.cer))
-            .fold(report.target_cer, f64::min)
-            .max(0.1)
-            * 0.8;
+            .fold((report.target_cer, report.target_cer), |(lo, hi), c| {
+                (lo.min(c), hi.max(c))
+            });
+        let cer_max = hi.min(100.0) * 1.1;
+        let cer_min = lo.max(0.1) * 0.8;
         // Down to a power of ten, so that the log axis has a labeled decade even when every
         // CER lies within one (the fine-tuning's 50-80%).
         let cer_min = 10f64.powf(cer_min.log10().floor());

@@ -87,12 +87,12 @@ pub fn run(
     // effect at the next step).
     let (events, received) = std::sync::mpsc::channel::<ProgressEvent>();
     let (handled, acks) = std::sync::mpsc::channel::<()>();
-    let mut acks = Some(acks);
+    let mut leader_link = Some((events, acks));
     let result = std::thread::scope(|s| {
         let handles: Vec<_> = (0..local)
             .map(|i| {
                 let (group, model, pool) = (&group, model.clone(), &pools[i]);
-                let events = (i == 0).then(|| (events.clone(), acks.take()));
+                let link = if i == 0 { leader_link.take() } else { None };
                 s.spawn(move || {
                     let guard = FailGuard::new(group, first_rank + i);
                     let sync = WorkerSync {
@@ -103,7 +103,7 @@ pub fn run(
                     };
                     let r = pool.install(move || {
                         let mut forward = |e: &ProgressEvent| {
-                            if let Some((events, Some(acks))) = &events {
+                            if let Some((events, acks)) = &link {
                                 // The receiver lives until every worker has finished.
                                 if events.send(e.clone()).is_ok() {
                                     let _ = acks.recv();
@@ -117,7 +117,7 @@ pub fn run(
                 })
             })
             .collect();
-        drop(events);
+        // Ends when the leader's sender is dropped, with its thread.
         for event in received {
             observer(&event);
             let _ = handled.send(());
