@@ -5,8 +5,10 @@
 # a larger teacher from scratch would take many sessions on 2 cores, so the v7 teacher is made
 # twice as wide by Net2Net (`engine widen`: every conv layer gets twice the channels, copies of
 # the trained ones, and the model reads exactly as before; 1.13M -> 2.57M parameters,
-# 0.88 -> 3.10 GFLOPs), then fine-tuned for 10000 steps on the v7 mix with fresh data (seed 81)
-# and a restarted learning rate (2e-4 down to 2e-5; finetune-hwr-v8-teacher.json). Its feature
+# 0.88 -> 3.10 GFLOPs), then fine-tuned for 10000 steps on the v7 mix with fresh data and a
+# restarted learning rate, 2e-4 down to 2e-5 in one cosine cut into four stages of 2500 steps
+# (finetune-hwr-v8-teacher-stage1..4.json; each stage starts from the last one's best model with
+# fresh optimizer moments and fresh data, and one stage fits in a working session). Its feature
 # sequence and DBLSTM keep their sizes, so the student is distilled from it as before (cnn-l2,
 # 2000 steps + 2000 of CTC; distill-hwr-student-v8.json), fine-tuned for 8000 steps
 # (finetune-hwr-student-v8.json), then 2000 more at a low rate (1e-4;
@@ -18,16 +20,22 @@
 #   nohup training/pipelines/hwr-v8.sh >> runs/hwr-v8.log 2>&1 &
 source "$(dirname "$0")/hwr-setup.sh"
 recipes=training/recipes/hwr/v8
-teacher=$staging/hwr-teacher-wide-v8.inkm
-if [ ! -f "$teacher" ]; then
-    wide=runs/hwr-v8-teacher-widened.inkm
-    [ -f "$wide" ] || "$engine" widen --model "$staging/hwr-teacher-cpu-v7.inkm" --factor 2 \
-        --seed 1 --out "$wide"
-    out=runs/hwr-v8-teacher
-    "$engine" finetune --model "$wide" --config "$recipes/finetune-hwr-v8-teacher.json" \
-        --out "$out" $(resume "$out")
-    stage "$out" "$(basename "$teacher")"
-fi
+teacher=$staging/hwr-teacher-wide-v8-stage4.inkm
+previous=runs/hwr-v8-teacher-widened.inkm
+for k in 1 2 3 4; do
+    stage_model=$staging/hwr-teacher-wide-v8-stage$k.inkm
+    if [ ! -f "$stage_model" ]; then
+        if [ "$k" = 1 ] && [ ! -f "$previous" ]; then
+            "$engine" widen --model "$staging/hwr-teacher-cpu-v7.inkm" --factor 2 --seed 1 \
+                --out "$previous"
+        fi
+        out=runs/hwr-v8-teacher-stage$k
+        "$engine" finetune --model "$previous" \
+            --config "$recipes/finetune-hwr-v8-teacher-stage$k.json" --out "$out" $(resume "$out")
+        stage "$out" "$(basename "$stage_model")"
+    fi
+    previous=$stage_model
+done
 distilled=$staging/hwr-student-cpu-v8-distilled.inkm
 if [ ! -f "$distilled" ]; then
     out=runs/hwr-v8-distill-student
