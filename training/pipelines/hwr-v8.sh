@@ -5,10 +5,13 @@
 # a larger teacher from scratch would take many sessions on 2 cores, so the v7 teacher is made
 # twice as wide by Net2Net (`engine widen`: every conv layer gets twice the channels, copies of
 # the trained ones, and the model reads exactly as before; 1.13M -> 2.57M parameters,
-# 0.88 -> 3.10 GFLOPs), then fine-tuned for 10000 steps on the v7 mix with fresh data and a
-# restarted learning rate, 2e-4 down to 2e-5 in one cosine cut into four stages of 2500 steps
-# (finetune-hwr-v8-teacher-stage1..4.json; each stage starts from the last one's best model with
-# fresh optimizer moments and fresh data, and one stage fits in a working session). Its feature
+# 0.88 -> 3.10 GFLOPs), then fine-tuned for 5000 steps on the v7 mix with fresh data and a
+# restarted learning rate, 2e-4 down to 2e-5, in two staged stages of 2500 steps
+# (finetune-hwr-v8-teacher-stage1.json keeps the rate near 2e-4, stage2 brings it down by a
+# cosine; each stage starts from the last one's best model with fresh optimizer moments and fresh
+# data). A stage takes about 90 minutes on 2 cores of an AVX2 machine, so one fits a working
+# session, whose run folder does not outlive it; a first, uncut run had passed the v7 teacher's
+# validation CER by its step 2000. Its feature
 # sequence and DBLSTM keep their sizes, so the student is distilled from it as before (cnn-l2,
 # 2000 steps + 2000 of CTC; distill-hwr-student-v8.json), fine-tuned for 8000 steps
 # (finetune-hwr-student-v8.json), then 2000 more at a low rate (1e-4;
@@ -20,9 +23,9 @@
 #   nohup training/pipelines/hwr-v8.sh >> runs/hwr-v8.log 2>&1 &
 source "$(dirname "$0")/hwr-setup.sh"
 recipes=training/recipes/hwr/v8
-teacher=$staging/hwr-teacher-wide-v8-stage4.inkm
+teacher=$staging/hwr-teacher-wide-v8-stage2.inkm
 previous=runs/hwr-v8-teacher-widened.inkm
-for k in 1 2 3 4; do
+for k in 1 2; do
     stage_model=$staging/hwr-teacher-wide-v8-stage$k.inkm
     if [ ! -f "$stage_model" ]; then
         if [ "$k" = 1 ] && [ ! -f "$previous" ]; then
