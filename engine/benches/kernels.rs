@@ -8,7 +8,7 @@ use engine::kernels::conv::{conv3x3, im2col3x3, matmul};
 use engine::kernels::direct::{self, Blocked, PackedConv};
 use engine::kernels::lstm::FastBlstm;
 use engine::kernels::panel_gemm;
-use engine::kernels::winograd::{WinogradConv, WinogradScratch};
+use engine::kernels::winograd::{WeightGradient, WinogradConv, WinogradScratch};
 use std::hint::black_box;
 
 fn filled(n: usize, seed: usize) -> Vec<f32> {
@@ -144,7 +144,37 @@ fn dblstm(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, conv, dblstm);
+/// The training's Winograd weight gradient on the widened hwr teacher's layers (mean line
+/// width 340 px: 85 columns after the poolings), four images.
+fn weight_gradient(c: &mut Criterion) {
+    for (c_in, c_out, h, w) in [(128, 128, 10, 85), (128, 256, 5, 85), (256, 256, 5, 85)] {
+        let images: Vec<(Blocked, Blocked)> = (0..4)
+            .map(|i| {
+                let (mut x, mut dy) = (Blocked::default(), Blocked::default());
+                x.reset(c_in, h, w, direct::LANES);
+                dy.reset(c_out, h, w, direct::LANES);
+                let (xs, ys) = (x.data.len(), dy.data.len());
+                x.data.copy_from_slice(&filled(xs, 2 * i));
+                dy.data.copy_from_slice(&filled(ys, 2 * i + 1));
+                (x, dy)
+            })
+            .collect();
+        c.bench_function(
+            &format!("weight gradient {c_in}->{c_out} {h}x{w} x4"),
+            |b| {
+                b.iter(|| {
+                    let mut dw = WeightGradient::new(c_in, c_out);
+                    for (x, dy) in &images {
+                        dw.add(x, dy);
+                    }
+                    black_box(dw.finish())
+                })
+            },
+        );
+    }
+}
+
+criterion_group!(benches, conv, dblstm, weight_gradient);
 criterion_main!(benches, gemms);
 
 /// The `gemm` crate alone on the shapes of Winograd's products (tiles x c_in x c_out) and of
