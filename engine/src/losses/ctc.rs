@@ -1,4 +1,5 @@
-//! CTC loss on top of burn-nn's `CTCLoss` (blank = 0), with the layouts Inkling uses.
+//! CTC loss (blank = 0) with the layouts Inkling uses: our operation on the CPU, burn-nn's
+//! `CTCLoss` elsewhere.
 
 use burn::nn::loss::{CTCLoss, CTCLossConfig};
 use burn::prelude::*;
@@ -20,12 +21,19 @@ pub fn ctc_loss(
 }
 
 /// CTC negative log-likelihood per line, `[batch]`; infinite (unalignable) lines are zeroed.
+/// Training on the CPU runs it on our operation ([`crate::models::ops::ctc`]), elsewhere (and
+/// with `INKLING_TRAIN_OPS=burn`) on burn-nn's.
 pub fn per_line(
     log_probs: Tensor<3>,
     targets: Tensor<2, Int>,
     input_lengths: Tensor<1, Int>,
     target_lengths: Tensor<1, Int>,
 ) -> Tensor<1> {
+    if let Some(ours) =
+        crate::models::ops::ctc::per_line(&log_probs, &targets, &input_lengths, &target_lengths)
+    {
+        return ours;
+    }
     let loss: CTCLoss = CTCLossConfig::new()
         .with_blank(0)
         .with_zero_infinity(true)

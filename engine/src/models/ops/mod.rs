@@ -1,8 +1,8 @@
 //! The layers' own operations, which training runs on: the convolution ([`conv`]), BatchNorm +
-//! ReLU ([`batch_norm`]), max pooling ([`max_pool`]) and the BLSTM recurrence ([`lstm`]), each
-//! with its forward and backward on the CPU kernels (the `*_kernels` files and
-//! [`crate::kernels`]) instead of Burn's generic CPU ones, registered as nodes of Burn's
-//! autodiff graph. Burn stays the reference: every operation is checked against Burn's own,
+//! ReLU ([`batch_norm`]), max pooling ([`max_pool`]), the BLSTM recurrence ([`lstm`]) and the
+//! CTC loss ([`ctc`]), each with its forward and backward on the CPU kernels (the `*_kernels`
+//! files and [`crate::kernels`]) instead of Burn's generic CPU ones, registered as nodes of
+//! Burn's autodiff graph. Burn stays the reference: every operation is checked against Burn's own,
 //! and `INKLING_TRAIN_OPS=burn` selects Burn's operations for a whole process. Off the Flex
 //! CPU backend (wgpu, CUDA) the layers run Burn's operations.
 
@@ -10,6 +10,8 @@ pub mod batch_norm;
 pub mod batch_norm_kernels;
 pub mod conv;
 pub mod conv_kernels;
+pub mod ctc;
+pub mod ctc_kernels;
 pub mod lstm;
 pub mod lstm_kernels;
 pub mod max_pool;
