@@ -58,7 +58,13 @@ fn line(
     grad: Option<&mut [f32]>,
 ) -> Option<f64> {
     let s_len = 2 * target.len() + 1;
-    let label = |s: usize| if s % 2 == 0 { blank } else { target[s / 2] };
+    let label = |s: usize| {
+        if s.is_multiple_of(2) {
+            blank
+        } else {
+            target[s / 2]
+        }
+    };
     // The skip from s - 2 to s (s a label that differs from the one before it).
     let skip = |s: usize| s >= 2 && label(s) != blank && label(s) != label(s - 2);
     let at = |t: usize, s: usize| lp[t * classes + label(s) as usize] as f64;
@@ -161,11 +167,7 @@ pub fn forward_backward(
         input_lengths.len() == s.batch && target_lengths.len() == s.batch,
         "ctc: lengths"
     );
-    let max_len = if s.batch == 0 {
-        0
-    } else {
-        targets.len() / s.batch
-    };
+    let max_len = targets.len().checked_div(s.batch).unwrap_or(0);
     let mut grad = if with_grad {
         vec![0.0f32; s.batch * line_len]
     } else {
