@@ -19,6 +19,7 @@ use super::lm_cache::{LmCache, Scorer};
 pub use super::pruning::Pruning;
 use super::pruning::select_candidates;
 use crate::alphabet::Alphabet;
+use crate::kernels::log_add as lse;
 use crate::lm::CharLm;
 use rustc_hash::FxHashMap;
 use std::collections::HashSet;
@@ -212,17 +213,6 @@ const EMPTY: Beam = Beam {
     p_b: f64::NEG_INFINITY,
     p_nb: f64::NEG_INFINITY,
 };
-
-fn lse(a: f64, b: f64) -> f64 {
-    if a == f64::NEG_INFINITY {
-        return b;
-    }
-    if b == f64::NEG_INFINITY {
-        return a;
-    }
-    let m = a.max(b);
-    m + (-(a - b).abs()).exp().ln_1p()
-}
 
 impl Beam {
     fn total(&self) -> f64 {

@@ -23,6 +23,18 @@ pub fn has_avx2_fma() -> bool {
     tier::avx2_fma()
 }
 
+/// `ln(exp(a) + exp(b))` of two log-probabilities, exact where either is `-inf` (CTC's
+/// recursions in training and the beam search's prefix scores).
+pub fn log_add(a: f64, b: f64) -> f64 {
+    if a == f64::NEG_INFINITY {
+        return b;
+    }
+    if b == f64::NEG_INFINITY {
+        return a;
+    }
+    a.max(b) + (-(a - b).abs()).exp().ln_1p()
+}
+
 /// Largest absolute difference between two equally long slices (0 for empty ones).
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter()

@@ -21,6 +21,7 @@
 //! length get no gradient; a line no alignment fits (too few frames) gets loss 0 and no
 //! gradient, as Burn's CTC with `zero_infinity`. Sums run in f64.
 
+use crate::kernels::log_add as lse;
 use rayon::prelude::*;
 
 /// Geometry of a batch.
@@ -32,18 +33,6 @@ pub struct CtcShape {
     pub frames: usize,
     /// Classes, blank included.
     pub classes: usize,
-}
-
-/// `log(exp(a) + exp(b))`, exact for `-inf`.
-fn lse(a: f64, b: f64) -> f64 {
-    if a == f64::NEG_INFINITY {
-        return b;
-    }
-    if b == f64::NEG_INFINITY {
-        return a;
-    }
-    let m = a.max(b);
-    m + ((a - m).exp() + (b - m).exp()).ln()
 }
 
 /// One line: `lp [frames, classes]` (its first `t_len` frames are real), the target labels;
