@@ -36,8 +36,9 @@ pub struct CtcShape {
 }
 
 /// One line: `lp [frames, classes]` (its first `t_len` frames are real), the target labels;
-/// returns the negative log-likelihood and, when `grad` is given, writes `d nll / d lp` into
-/// it (`[frames, classes]`, zero where no alignment passes). `None` when no alignment fits.
+/// returns the negative log-likelihood and, when `grad` is given (zeroed by the caller), writes
+/// `d nll / d lp` into it (`[frames, classes]`; left zero where no alignment passes, and
+/// whole when none fits). `None` when no alignment fits.
 fn line(
     lp: &[f32],
     classes: usize,
@@ -119,7 +120,6 @@ fn line(
             };
         }
     }
-    grad.fill(0.0);
     let mut post = vec![f64::NEG_INFINITY; classes];
     for t in 0..t_len {
         post.fill(f64::NEG_INFINITY);
@@ -168,13 +168,7 @@ pub fn forward_backward(
         let target = &targets[b * max_len..b * max_len + n];
         let lp = &lp[b * line_len..(b + 1) * line_len];
         match g {
-            Some(g) => {
-                let nll = line(lp, s.classes, t_len, target, blank, Some(&mut *g));
-                if nll.is_none() {
-                    g.fill(0.0);
-                }
-                nll.unwrap_or(0.0) as f32
-            }
+            Some(g) => line(lp, s.classes, t_len, target, blank, Some(g)).unwrap_or(0.0) as f32,
             None => line(lp, s.classes, t_len, target, blank, None).unwrap_or(0.0) as f32,
         }
     };
