@@ -25,6 +25,8 @@ impl<T: Send + 'static> Job<T> {
         wake: Arc<dyn Fn() + Send + Sync>,
         work: impl FnOnce(&CancelToken, Observer) -> Result<T, String> + Send + 'static,
     ) -> Result<Self, String> {
+        // Training reuses its large buffers step after step (see the function's docs).
+        engine::kernels::allocator::keep_freed_memory();
         let (tx, rx) = channel();
         let cancel = CancelToken::new();
         let token = cancel.clone();

@@ -26,6 +26,8 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    // Each engine process is one job: keep the kernels' freed buffers for the next step.
+    engine::kernels::allocator::keep_freed_memory();
     if matches!(
         cli.command,
         Command::Bench { .. } | Command::BenchDecode { .. } | Command::BenchE2e { .. }

@@ -5,9 +5,11 @@
 //! packed once ([`panel_gemm`]); the DBLSTM's recurrence ([`lstm`], [`lstm_int8`]); and this
 //! core's measured fp32 peak ([`peak`]). Each kernel picks its instruction set at run time,
 //! within the tier [`tier`] allows (`INKLING_KERNELS=avx512|avx2|portable` forces a narrower one).
-//! The fast inference path ([`crate::infer`]) and the training path's own operations
-//! ([`crate::models::ops`]) are built on them.
+//! [`allocator`] keeps the large buffers they free for the next step. The fast inference path
+//! ([`crate::infer`]) and the training path's own operations ([`crate::models::ops`]) are built
+//! on them.
 
+pub mod allocator;
 pub mod conv;
 pub mod direct;
 pub mod lstm;
