@@ -133,9 +133,13 @@ pub fn distort(cov: &Gray, text_height: f32, cfg: &AugmentConfig, rng: &mut StdR
     } else {
         0.0
     };
+    // The wobble depends on the column only: one sine per column, not per pixel.
+    let wobble: Vec<f32> = (0..w)
+        .map(|x| wob_amp * (x as f32 / wob_len * std::f32::consts::TAU + wob_phase).sin())
+        .collect();
     let mut out = vec![0.0f32; w * h];
     for y in 0..h {
-        for x in 0..w {
+        for (x, &wob) in wobble.iter().enumerate() {
             let (fx, fy) = (x as f32, y as f32);
             // Inverse map: output -> source.
             let (gx, gy) = (fx / cell, fy / cell);
@@ -150,7 +154,6 @@ pub fn distort(cov: &Gray, text_height: f32, cfg: &AugmentConfig, rng: &mut StdR
                 lerp(at(ix, iy + 1), at(ix + 1, iy + 1), tx),
                 ty,
             );
-            let wob = wob_amp * (fx / wob_len * std::f32::consts::TAU + wob_phase).sin();
             let (dx, dy) = (fx - cx, fy - cy - wob);
             let rx = cos * dx + sin * dy;
             let ry = -sin * dx + cos * dy;

@@ -20,6 +20,7 @@ use crate::kernels::conv::{im2col3x3_range, matmul_accumulate};
 use crate::kernels::direct::{self, Blocked, LANES, PackedConv};
 use crate::kernels::winograd::{WeightGradient, WinogradConv, WinogradScratch};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Geometry of one convolution call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +79,14 @@ fn to_blocked(x: &[f32], c: usize, h: usize, w: usize, out: &mut Blocked) {
     }
 }
 
-/// Copies a blocked map back into `[c, h, w]`.
-fn from_blocked(map: &Blocked, out: &mut [f32]) {
+/// Copies a blocked map back into `[c, h, w]`, writing every element of `out` (which may be
+/// uninitialized: the outputs are not zeroed first).
+fn from_blocked(map: &Blocked, out: &mut [MaybeUninit<f32>]) {
+    assert_eq!(
+        out.len(),
+        map.c * map.h * map.w,
+        "from_blocked: output size"
+    );
     let (c, h, w) = (map.c, map.h, map.w);
     for b in 0..map.blocks() {
         let lanes = (c - b * LANES).min(LANES);
@@ -90,7 +97,7 @@ fn from_blocked(map: &Blocked, out: &mut [f32]) {
                 let dst =
                     &mut out[((b * LANES + l) * h + y) * w..((b * LANES + l) * h + y + 1) * w];
                 for (px, d) in dst.iter_mut().enumerate() {
-                    *d = src[px * LANES + l];
+                    d.write(src[px * LANES + l]);
                 }
             }
         }
@@ -121,10 +128,15 @@ impl Prepared {
     }
 }
 
-/// Runs `conv` on every image of `x [batch, c_in, h, w]` into `out [batch, c_out, h, w]`.
-fn convolve_images(x: &[f32], s: ConvShape, conv: &Prepared, out: &mut [f32]) {
+/// `conv` on every image of `x [batch, c_in, h, w]`: `[batch, c_out, h, w]`.
+fn convolve_images(x: &[f32], s: ConvShape, conv: &Prepared) -> Vec<f32> {
     let (in_len, out_len) = (s.c_in * s.h * s.w, s.c_out * s.h * s.w);
-    out.par_chunks_mut(out_len)
+    assert_eq!(x.len(), s.batch * in_len, "convolve_images: input size");
+    // Every element is written by `from_blocked`, so the buffer is not zeroed first (for the
+    // first layers of a batch that is tens of MB per call, a few % of a training step).
+    let mut out = Vec::with_capacity(s.batch * out_len);
+    out.spare_capacity_mut()[..s.batch * out_len]
+        .par_chunks_mut(out_len)
         .zip(x.par_chunks(in_len))
         .for_each_init(
             || {
@@ -143,6 +155,12 @@ fn convolve_images(x: &[f32], s: ConvShape, conv: &Prepared, out: &mut [f32]) {
                 from_blocked(output, dst);
             },
         );
+    // SAFETY: the `batch` chunks of `out_len`, each zipped with one of the `batch` images,
+    // cover the first `batch * out_len` elements, and `from_blocked` wrote every element of
+    // each (it asserts its output's size is `c * h * w` and loops over every channel, row and
+    // column).
+    unsafe { out.set_len(s.batch * out_len) };
+    out
 }
 
 /// `y [batch, c_out, h, w] = conv(x [batch, c_in, h, w], w [c_out, c_in, k, k])`.
@@ -157,9 +175,7 @@ pub fn forward(x: &[f32], weight: &[f32], s: ConvShape) -> Vec<f32> {
         s.c_out * s.c_in * s.taps(),
         "conv forward: weight size"
     );
-    let mut y = vec![0.0f32; s.batch * s.c_out * s.h * s.w];
-    convolve_images(x, s, &Prepared::new(s, weight), &mut y);
-    y
+    convolve_images(x, s, &Prepared::new(s, weight))
 }
 
 /// `dx [batch, c_in, h, w]` from `dy [batch, c_out, h, w]` and `w [c_out, c_in, k, k]`.
@@ -184,9 +200,7 @@ pub fn data_gradient(dy: &[f32], weight: &[f32], s: ConvShape) -> Vec<f32> {
         c_out: s.c_in,
         ..s
     };
-    let mut dx = vec![0.0f32; s.batch * s.c_in * s.h * s.w];
-    convolve_images(dy, back, &Prepared::new(back, &flipped), &mut dx);
-    dx
+    convolve_images(dy, back, &Prepared::new(back, &flipped))
 }
 
 /// The weight gradient of a 3x3 convolution by Winograd's F(2x2, 3x3), image by image on
