@@ -167,10 +167,7 @@ pub fn forward_backward(
         let n = target_lengths[b].min(max_len);
         let target = &targets[b * max_len..b * max_len + n];
         let lp = &lp[b * line_len..(b + 1) * line_len];
-        match g {
-            Some(g) => line(lp, s.classes, t_len, target, blank, Some(g)).unwrap_or(0.0) as f32,
-            None => line(lp, s.classes, t_len, target, blank, None).unwrap_or(0.0) as f32,
-        }
+        line(lp, s.classes, t_len, target, blank, g).unwrap_or(0.0) as f32
     };
     let nll: Vec<f32> = if with_grad {
         grad.par_chunks_mut(line_len.max(1))
