@@ -720,9 +720,16 @@ fn parse_label(text: &str) -> std::result::Result<Option<String>, String> {
     ))
 }
 
-/// How many lines of writing the ink holds, by geometry: a new line starts with a stroke that
-/// begins left of the middle of the line so far, lies wholly below its middle and has its
-/// centre well below it (three quarters of a typical stroke's height).
+/// How many lines of writing the ink holds, by geometry. A new line starts with a stroke that
+/// lies below the middle of the line so far and either
+/// - begins left of that line's middle and has its centre well below it (three quarters of a
+///   typical stroke's height), or
+/// - has its centre below the line's whole box (descenders included) and ends a typical
+///   stroke's height or more left of the line's right end: a line that wraps under the last
+///   words of the one before ("Stock prices" / "steadily"), or a cursive line whose word strokes
+///   are as tall as the line. Strokes under half a typical stroke's height (commas, dots)
+///   do not count here, nor strokes after a line shorter than a typical stroke (the bar of
+///   a T above its stem).
 pub fn text_lines(ink: &Ink) -> usize {
     let boxes: Vec<_> = ink.strokes.iter().filter_map(InkStroke::bounds).collect();
     if boxes.is_empty() {
@@ -735,10 +742,15 @@ pub fn text_lines(ink: &Ink) -> usize {
     let mut line = boxes[0];
     for b in &boxes[1..] {
         let line_mid = (line.y0 + line.y1) / 2.0;
-        let back_left = b.x0 < line.x0 + 0.5 * line.width();
         let center = (b.y0 + b.y1) / 2.0;
-        let below = b.y0 > line_mid && center > line_mid + 0.75 * typical;
-        if back_left && below {
+        let below_mid = b.y0 > line_mid;
+        let back_left = b.x0 < line.x0 + 0.5 * line.width();
+        let starts_under = back_left && center > line_mid + 0.75 * typical;
+        let wraps_under = center > line.y1
+            && b.x1 < line.x1 - typical
+            && b.height() >= 0.5 * typical
+            && line.height() >= typical;
+        if below_mid && (starts_under || wraps_under) {
             lines += 1;
             line = *b;
         } else {
@@ -836,6 +848,32 @@ mod tests {
                 .collect(),
         };
         assert_eq!(text_lines(&list), 4);
+        // Cursive words as single tall strokes (with descenders), the second line starting a
+        // little right of the first's middle, under its last word (UNIPEN apd "Stock prices" /
+        // "steadily" and "Subject wants" / "address change").
+        let word = |x: f32, y: f32, w: f32| InkStroke::from_xy(&[(x, y), (x + w, y + 25.0)]);
+        let wrapped = Ink {
+            strokes: vec![
+                word(0.0, 0.0, 40.0),
+                word(50.0, 0.0, 40.0),
+                InkStroke::from_xy(&[(60.0, -8.0), (61.0, -7.0)]),
+                word(46.0, 28.0, 15.0),
+                word(66.0, 28.0, 40.0),
+            ],
+        };
+        assert_eq!(text_lines(&wrapped), 2);
+        // One line: a T's bar then its stem, a comma under the baseline.
+        let one_line = Ink {
+            strokes: vec![
+                InkStroke::from_xy(&[(0.0, 0.0), (20.0, 0.0)]),
+                InkStroke::from_xy(&[(10.0, 0.0), (10.0, 20.0)]),
+                word(25.0, 0.0, 40.0),
+                word(70.0, 0.0, 30.0),
+                word(105.0, 0.0, 30.0),
+                InkStroke::from_xy(&[(66.0, 22.0), (64.0, 30.0)]),
+            ],
+        };
+        assert_eq!(text_lines(&one_line), 1);
     }
 }
 
