@@ -6,4 +6,4 @@
 
 pub(crate) mod model;
 
-pub use model::{Decoder, FastModel, FastRecognizer, Profile};
+pub use model::{Decoder, FastModel, FastRecognizer, Profile, Scratch};

@@ -139,9 +139,10 @@ impl Profile {
     }
 }
 
-/// Reusable buffers (no allocation per line in the steady state).
+/// Reusable buffers of [`FastModel`] (no allocation per line in the steady state); one per
+/// thread.
 #[derive(Debug, Default)]
-struct Scratch {
+pub struct Scratch {
     a: Vec<f32>,
     b: Vec<f32>,
     cols: Vec<f32>,
@@ -305,25 +306,24 @@ impl FastModel {
         round(&mut self.ip_b);
     }
 
-    /// Log-probabilities `[frames, classes]` of one normalized line (`[height, width]` ink).
-    /// `pixels [height, line_width]`, zero-padded on the right to `width` (a multiple of the
-    /// stride) as it is copied into the first activation map.
-    fn run(
+    /// The CNN on one line (see [`Self::run`]): leaves the feature sequence `[frames, d]` in
+    /// `s.a` and returns `frames`.
+    fn cnn(
         &self,
         pixels: &[f32],
         line_width: usize,
         width: usize,
         s: &mut Scratch,
         mut profile: Option<&mut Profile>,
-    ) -> (Vec<f32>, usize) {
+    ) -> usize {
         let Scratch {
             a,
             b,
             cols,
-            gates,
             map_a,
             map_b,
             winograd,
+            ..
         } = s;
         let mut clock = std::time::Instant::now();
         let mut lap = |slot: fn(&mut Profile) -> &mut f64, profile: &mut Option<&mut Profile>| {
@@ -416,6 +416,39 @@ impl FastModel {
             }
         };
         std::mem::swap(a, b);
+        frames
+    }
+
+    /// The CNN's feature sequence of one image `pixels [height, width]` (ink = 1, padding = 0;
+    /// `width` a multiple of the stride): `[frames, d]` with `d = channels x rows` in the Burn
+    /// model's order, as the DBLSTM reads it. Distillation takes its CNN criteria's targets
+    /// from here: the teacher's weights prepared once, BatchNorm folded, no autodiff.
+    pub fn features(&self, pixels: &[f32], width: usize, s: &mut Scratch) -> Vec<f32> {
+        assert_eq!(pixels.len(), self.height * width, "features: image size");
+        self.cnn(pixels, width, width, s, None);
+        std::mem::take(&mut s.a)
+    }
+
+    /// Log-probabilities `[frames, classes]` of one normalized line (`[height, width]` ink).
+    /// `pixels [height, line_width]`, zero-padded on the right to `width` (a multiple of the
+    /// stride) as it is copied into the first activation map.
+    fn run(
+        &self,
+        pixels: &[f32],
+        line_width: usize,
+        width: usize,
+        s: &mut Scratch,
+        mut profile: Option<&mut Profile>,
+    ) -> (Vec<f32>, usize) {
+        let frames = self.cnn(pixels, line_width, width, s, profile.as_deref_mut());
+        let Scratch { a, b, gates, .. } = s;
+        let mut clock = std::time::Instant::now();
+        let mut lap = |slot: fn(&mut Profile) -> &mut f64, profile: &mut Option<&mut Profile>| {
+            if let Some(p) = profile.as_deref_mut() {
+                *slot(p) += clock.elapsed().as_secs_f64();
+                clock = std::time::Instant::now();
+            }
+        };
         for l in &self.lstm {
             l.forward(a, frames, b, gates, self.threads);
             std::mem::swap(a, b);

@@ -17,12 +17,14 @@ use super::stream::load_data;
 use super::supervised::{CtcLoss, describe_source};
 use crate::data::batcher::Batch;
 use crate::error::{Error, Result};
+use crate::infer::{FastModel, Scratch};
 use crate::losses::ctc::ctc_loss;
 use crate::losses::distill::{CnnL2, CnnMah, Criterion, IpL2, LstmL2, SoftmaxCe};
 use crate::model_file::{self, LoadedModel, ModelHeader, Provenance, Role};
 use crate::models::config::CrnnConfig;
 use crate::models::crnn::{Crnn, CrnnOutput};
 use burn::prelude::*;
+use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -153,9 +155,35 @@ pub struct DistillLoss {
     pub teacher: Crnn,
     /// The criterion.
     pub criterion: Criterion,
+    /// The teacher on the fast inference path, which gives the CNN criteria's targets when
+    /// training runs on the CPU ([`DistillLoss::fast_teacher`]); `None`: Burn's forward.
+    pub fast: Option<FastModel>,
 }
 
 impl DistillLoss {
+    /// A loss whose CNN targets (cnn-l2, cnn-mah) come from the teacher on the fast inference
+    /// path (weights prepared once, BatchNorm folded, no autodiff graph): for the v8 hwr
+    /// teacher that forward was three quarters of a distillation step. The other criteria,
+    /// other devices, and `INKLING_TRAIN_OPS=burn` keep Burn's forward.
+    pub fn fast_teacher(
+        teacher: Crnn,
+        criterion: Criterion,
+        height: usize,
+        cpu: bool,
+    ) -> Result<Self> {
+        let cnn = matches!(criterion, Criterion::CnnL2 | Criterion::CnnMah);
+        let fast = if cpu && cnn && crate::models::ops::enabled() {
+            Some(FastModel::from_burn(&teacher, height)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            teacher,
+            criterion,
+            fast,
+        })
+    }
+
     /// The teacher's sequences for a batch (constants for the student's graph). A student
     /// worker on another device (one GPU per CUDA worker) sends its batch to the teacher's
     /// device and gets the sequences back on its own.
@@ -171,6 +199,51 @@ impl DistillLoss {
             _ => self.teacher.forward(images, mask),
         }
     }
+
+    /// The teacher's sequence the criterion compares, `[batch, frames, d]`.
+    pub fn teacher_sequence(&self, batch: &Batch) -> Tensor<3> {
+        if let Some(fast) = &self.fast
+            && batch.images.dims()[2] == fast.height
+        {
+            return fast_features(fast, batch);
+        }
+        let t = self.teacher_outputs(batch);
+        match self.criterion {
+            Criterion::SoftmaxCe { .. } | Criterion::IpL2 => t.logits,
+            Criterion::LstmL2 => t.lstm,
+            Criterion::CnnL2 | Criterion::CnnMah => t.features,
+        }
+    }
+}
+
+/// The CNN features `[batch, frames, d]` of a batch's images by the fast path, the lines on
+/// rayon's threads (one thread per line), on the batch's device.
+fn fast_features(fast: &FastModel, batch: &Batch) -> Tensor<3> {
+    use rayon::prelude::*;
+    let [b, _, h, w] = batch.images.dims();
+    let frames = batch.mask.dims()[1];
+    let pixels: Vec<f32> = batch
+        .images
+        .clone()
+        .without_autodiff()
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap_or_default();
+    let lines: Vec<Vec<f32>> = pixels
+        .par_chunks(h * w)
+        .map_init(Scratch::default, |s, image| fast.features(image, w, s))
+        .collect();
+    let d = lines.first().map_or(0, |f| f.len() / frames.max(1));
+    assert!(
+        lines.iter().all(|f| f.len() == frames * d),
+        "fast teacher: {b} lines of {frames} frames expected"
+    );
+    let values: Vec<f32> = lines.concat();
+    Tensor::from_data(
+        TensorData::new(values, [b, frames, d]),
+        &batch.images.device(),
+    )
 }
 
 /// Value of `criterion` between two model outputs.
@@ -181,16 +254,33 @@ pub fn criterion_value(
     mask: Tensor<2>,
     student_model: &Crnn,
 ) -> Tensor<1> {
+    let sequence = match criterion {
+        Criterion::SoftmaxCe { .. } | Criterion::IpL2 => teacher.logits.clone(),
+        Criterion::LstmL2 => teacher.lstm.clone(),
+        Criterion::CnnL2 | Criterion::CnnMah => teacher.features.clone(),
+    };
+    criterion_on(criterion, sequence, student, mask, student_model)
+}
+
+/// Value of `criterion` between the teacher's compared sequence (logits, DBLSTM outputs or
+/// CNN features, as the criterion reads) and the student's outputs.
+fn criterion_on(
+    criterion: &Criterion,
+    teacher: Tensor<3>,
+    student: &CrnnOutput,
+    mask: Tensor<2>,
+    student_model: &Crnn,
+) -> Tensor<1> {
     match criterion {
         Criterion::SoftmaxCe { temperature } => SoftmaxCe {
             temperature: *temperature,
         }
-        .forward(teacher.logits.clone(), student.logits.clone(), mask),
-        Criterion::IpL2 => IpL2.forward(teacher.logits.clone(), student.logits.clone(), mask),
-        Criterion::LstmL2 => LstmL2.forward(teacher.lstm.clone(), student.lstm.clone(), mask),
-        Criterion::CnnL2 => CnnL2.forward(teacher.features.clone(), student.features.clone(), mask),
+        .forward(teacher, student.logits.clone(), mask),
+        Criterion::IpL2 => IpL2.forward(teacher, student.logits.clone(), mask),
+        Criterion::LstmL2 => LstmL2.forward(teacher, student.lstm.clone(), mask),
+        Criterion::CnnL2 => CnnL2.forward(teacher, student.features.clone(), mask),
         Criterion::CnnMah => CnnMah::new(student_model.rnn.layers[0].w_input.val()).forward(
-            teacher.features.clone(),
+            teacher,
             student.features.clone(),
             mask,
         ),
@@ -199,11 +289,11 @@ pub fn criterion_value(
 
 impl PhaseLoss for DistillLoss {
     fn loss(&self, model: &Crnn, batch: &Batch) -> (Tensor<1>, Vec<(String, f64)>) {
-        let teacher = self.teacher_outputs(batch);
+        let teacher = self.teacher_sequence(batch);
         let student = model.forward(batch.images.clone(), batch.mask.clone());
-        let loss = criterion_value(
+        let loss = criterion_on(
             &self.criterion,
-            &teacher,
+            teacher,
             &student,
             batch.mask.clone(),
             model,
@@ -309,10 +399,12 @@ pub fn distill(cfg: &DistillConfig, run: Run, observer: Observer) -> Result<Dist
             ..Default::default()
         },
     };
-    let loss = DistillLoss {
-        teacher: teacher.model.valid(),
-        criterion: cfg.criterion,
-    };
+    let loss = DistillLoss::fast_teacher(
+        teacher.model.valid(),
+        cfg.criterion,
+        teacher.header.config.height,
+        run.scale.device == crate::scale::DeviceChoice::Cpu,
+    )?;
     let phase = Phase {
         name: "distill",
         run,
@@ -406,6 +498,103 @@ mod tests {
     fn tiny_teacher(dir: &Path, data: &Path, steps: usize) -> PhaseResult {
         let cfg = folder_recipe(data, Preset::TeacherTiny, steps, "abcdef ");
         train_quietly(&cfg, &dir.join("teacher"), false, &ScaleConfig::default()).unwrap()
+    }
+
+    /// The fast path's CNN targets equal the Burn teacher's features on a padded batch of
+    /// lines of different widths (the padding's frames included, which the criteria mask).
+    #[test]
+    fn fast_teacher_targets_equal_burns_features() {
+        use crate::data::batcher::{make_batch, test_line};
+        let dir = scratch("distill-fast-teacher");
+        let data = dir.join("lines");
+        std::fs::create_dir_all(&data).unwrap();
+        tiny_lines(&data);
+        let teacher = tiny_teacher(&dir, &data, 6);
+        let loaded = model_file::load(&teacher.last_model, &Device::flex()).unwrap();
+        let height = loaded.header.config.height;
+        let lines: Vec<_> = [37, 64, 90]
+            .into_iter()
+            .enumerate()
+            .map(|(i, width)| {
+                let mut line = test_line(width, vec![1, 2]);
+                line.ink.height = height;
+                line.ink.pixels = crate::models::ops::test_values(height * width, i as u32, 0.5)
+                    .into_iter()
+                    .map(|v| v + 0.5)
+                    .collect();
+                line
+            })
+            .collect();
+        let batch = make_batch(&lines, &loaded.header.config, &Device::flex().autodiff());
+        let loss = DistillLoss::fast_teacher(loaded.model.clone(), Criterion::CnnL2, height, true)
+            .unwrap();
+        assert!(
+            loss.fast.is_some(),
+            "the fast path serves cnn-l2 on the CPU"
+        );
+        let fast = loss.teacher_sequence(&batch);
+        let burn = loss.teacher_outputs(&batch).features;
+        assert_eq!(fast.dims(), burn.dims());
+        let scale = burn.clone().abs().max().into_scalar::<f32>();
+        let diff = (fast - burn).abs().max().into_scalar::<f32>();
+        assert!(
+            scale > 0.1 && diff < 1e-4 * scale,
+            "max diff {diff}, scale {scale}"
+        );
+        for criterion in [Criterion::IpL2, Criterion::LstmL2] {
+            let loss = DistillLoss::fast_teacher(loaded.model.clone(), criterion, height, true);
+            assert!(
+                loss.unwrap().fast.is_none(),
+                "Burn's forward for the head's criteria"
+            );
+        }
+    }
+
+    /// Times the v8 hwr teacher's CNN targets for a batch of 16 lines, Burn's forward against
+    /// the fast path, taking turns (a measurement, not a test: `cargo test --release -p engine
+    /// --lib fast_teacher_timing -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn fast_teacher_timing() {
+        use crate::data::batcher::{make_batch, test_line};
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../assets/models/staging/hwr-teacher-wide-v8-stage2.inkm");
+        let loaded = model_file::load(&path, &Device::flex()).unwrap();
+        let height = loaded.header.config.height;
+        let lines: Vec<_> = (0..16)
+            .map(|i| {
+                let width = 260 + 10 * i;
+                let mut line = test_line(width, vec![1, 2]);
+                line.ink.height = height;
+                line.ink.pixels = crate::models::ops::test_values(height * width, i as u32, 0.5)
+                    .into_iter()
+                    .map(|v| v + 0.5)
+                    .collect();
+                line
+            })
+            .collect();
+        let batch = make_batch(&lines, &loaded.header.config, &Device::flex().autodiff());
+        let loss = DistillLoss::fast_teacher(loaded.model, Criterion::CnnL2, height, true).unwrap();
+        let (mut burn, mut fast) = (Vec::new(), Vec::new());
+        for round in 0..6 {
+            let t = std::time::Instant::now();
+            let _ = loss.teacher_outputs(&batch).features.into_data();
+            let b = t.elapsed().as_secs_f64();
+            let t = std::time::Instant::now();
+            let _ = loss.teacher_sequence(&batch).into_data();
+            let f = t.elapsed().as_secs_f64();
+            if round > 0 {
+                burn.push(b);
+                fast.push(f);
+            }
+        }
+        burn.sort_by(f64::total_cmp);
+        fast.sort_by(f64::total_cmp);
+        println!(
+            "batch of 16: Burn's forward {:.0} ms, fast path {:.0} ms (medians of 5)",
+            burn[2] * 1e3,
+            fast[2] * 1e3
+        );
     }
 
     #[test]
