@@ -139,6 +139,22 @@ impl Profile {
     }
 }
 
+/// Adds the time since the last lap to a slot of an optional [`Profile`].
+struct Stopwatch(std::time::Instant);
+
+impl Stopwatch {
+    fn new() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn lap(&mut self, slot: fn(&mut Profile) -> &mut f64, profile: &mut Option<&mut Profile>) {
+        if let Some(p) = profile.as_deref_mut() {
+            *slot(p) += self.0.elapsed().as_secs_f64();
+            self.0 = std::time::Instant::now();
+        }
+    }
+}
+
 /// Reusable buffers of [`FastModel`] (no allocation per line in the steady state); one per
 /// thread.
 #[derive(Debug, Default)]
@@ -325,13 +341,7 @@ impl FastModel {
             winograd,
             ..
         } = s;
-        let mut clock = std::time::Instant::now();
-        let mut lap = |slot: fn(&mut Profile) -> &mut f64, profile: &mut Option<&mut Profile>| {
-            if let Some(p) = profile.as_deref_mut() {
-                *slot(p) += clock.elapsed().as_secs_f64();
-                clock = std::time::Instant::now();
-            }
-        };
+        let mut watch = Stopwatch::new();
         // The layers run as direct convolutions in the channel-blocked layout; from the first
         // convolution with more than `direct_max` input channels on (without the assembly
         // tile: narrow maps, long reductions), im2col + GEMM is faster, so the map is
@@ -389,9 +399,11 @@ impl FastModel {
                 }
             }
             match layer {
-                FastLayer::Conv(conv) if conv.kernel == 3 => lap(|p| &mut p.conv3x3, &mut profile),
-                FastLayer::Conv(_) => lap(|p| &mut p.conv1x1, &mut profile),
-                FastLayer::Pool { .. } => lap(|p| &mut p.max_pooling, &mut profile),
+                FastLayer::Conv(conv) if conv.kernel == 3 => {
+                    watch.lap(|p| &mut p.conv3x3, &mut profile)
+                }
+                FastLayer::Conv(_) => watch.lap(|p| &mut p.conv1x1, &mut profile),
+                FastLayer::Pool { .. } => watch.lap(|p| &mut p.max_pooling, &mut profile),
             }
         }
         // [c, h, frames] -> [frames, c * h]
@@ -442,18 +454,12 @@ impl FastModel {
     ) -> (Vec<f32>, usize) {
         let frames = self.cnn(pixels, line_width, width, s, profile.as_deref_mut());
         let Scratch { a, b, gates, .. } = s;
-        let mut clock = std::time::Instant::now();
-        let mut lap = |slot: fn(&mut Profile) -> &mut f64, profile: &mut Option<&mut Profile>| {
-            if let Some(p) = profile.as_deref_mut() {
-                *slot(p) += clock.elapsed().as_secs_f64();
-                clock = std::time::Instant::now();
-            }
-        };
+        let mut watch = Stopwatch::new();
         for l in &self.lstm {
             l.forward(a, frames, b, gates, self.threads);
             std::mem::swap(a, b);
         }
-        lap(|p| &mut p.dblstm, &mut profile);
+        watch.lap(|p| &mut p.dblstm, &mut profile);
         let mut logits = vec![0.0f32; frames * self.classes];
         let d = a.len() / frames.max(1);
         if frames > 0 {
@@ -473,7 +479,7 @@ impl FastModel {
             let lse = max + row.iter().map(|v| (v - max).exp()).sum::<f32>().ln();
             row.iter_mut().for_each(|v| *v -= lse);
         }
-        lap(|p| &mut p.ip, &mut profile);
+        watch.lap(|p| &mut p.ip, &mut profile);
         (logits, frames)
     }
 }

@@ -500,11 +500,30 @@ mod tests {
         train_quietly(&cfg, &dir.join("teacher"), false, &ScaleConfig::default()).unwrap()
     }
 
+    /// A training batch (autodiff device) of lines of these widths with varied ink in [0, 1].
+    fn ink_batch(widths: &[usize], cfg: &CrnnConfig) -> Batch {
+        use crate::data::batcher::{make_batch, test_line};
+        let lines: Vec<_> = widths
+            .iter()
+            .enumerate()
+            .map(|(i, &width)| {
+                let mut line = test_line(width, vec![1, 2]);
+                line.ink.height = cfg.height;
+                line.ink.pixels =
+                    crate::models::ops::test_values(cfg.height * width, i as u32, 0.5)
+                        .into_iter()
+                        .map(|v| v + 0.5)
+                        .collect();
+                line
+            })
+            .collect();
+        make_batch(&lines, cfg, &Device::flex().autodiff())
+    }
+
     /// The fast path's CNN targets equal the Burn teacher's features on a padded batch of
     /// lines of different widths (the padding's frames included, which the criteria mask).
     #[test]
     fn fast_teacher_targets_equal_burns_features() {
-        use crate::data::batcher::{make_batch, test_line};
         let dir = scratch("distill-fast-teacher");
         let data = dir.join("lines");
         std::fs::create_dir_all(&data).unwrap();
@@ -512,20 +531,7 @@ mod tests {
         let teacher = tiny_teacher(&dir, &data, 6);
         let loaded = model_file::load(&teacher.last_model, &Device::flex()).unwrap();
         let height = loaded.header.config.height;
-        let lines: Vec<_> = [37, 64, 90]
-            .into_iter()
-            .enumerate()
-            .map(|(i, width)| {
-                let mut line = test_line(width, vec![1, 2]);
-                line.ink.height = height;
-                line.ink.pixels = crate::models::ops::test_values(height * width, i as u32, 0.5)
-                    .into_iter()
-                    .map(|v| v + 0.5)
-                    .collect();
-                line
-            })
-            .collect();
-        let batch = make_batch(&lines, &loaded.header.config, &Device::flex().autodiff());
+        let batch = ink_batch(&[37, 64, 90], &loaded.header.config);
         let loss = DistillLoss::fast_teacher(loaded.model.clone(), Criterion::CnnL2, height, true)
             .unwrap();
         assert!(
@@ -556,24 +562,12 @@ mod tests {
     #[test]
     #[ignore]
     fn fast_teacher_timing() {
-        use crate::data::batcher::{make_batch, test_line};
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../assets/models/staging/hwr-teacher-wide-v8-stage2.inkm");
         let loaded = model_file::load(&path, &Device::flex()).unwrap();
         let height = loaded.header.config.height;
-        let lines: Vec<_> = (0..16)
-            .map(|i| {
-                let width = 260 + 10 * i;
-                let mut line = test_line(width, vec![1, 2]);
-                line.ink.height = height;
-                line.ink.pixels = crate::models::ops::test_values(height * width, i as u32, 0.5)
-                    .into_iter()
-                    .map(|v| v + 0.5)
-                    .collect();
-                line
-            })
-            .collect();
-        let batch = make_batch(&lines, &loaded.header.config, &Device::flex().autodiff());
+        let widths: Vec<usize> = (0..16).map(|i| 260 + 10 * i).collect();
+        let batch = ink_batch(&widths, &loaded.header.config);
         let loss = DistillLoss::fast_teacher(loaded.model, Criterion::CnnL2, height, true).unwrap();
         let (mut burn, mut fast) = (Vec::new(), Vec::new());
         for round in 0..6 {
