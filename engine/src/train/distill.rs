@@ -207,12 +207,17 @@ impl DistillLoss {
         {
             return fast_features(fast, batch);
         }
-        let t = self.teacher_outputs(batch);
-        match self.criterion {
-            Criterion::SoftmaxCe { .. } | Criterion::IpL2 => t.logits,
-            Criterion::LstmL2 => t.lstm,
-            Criterion::CnnL2 | Criterion::CnnMah => t.features,
-        }
+        compared(&self.criterion, &self.teacher_outputs(batch)).clone()
+    }
+}
+
+/// The sequence of a model's outputs that `criterion` compares: the logits, the DBLSTM's
+/// outputs or the CNN's features.
+fn compared<'a>(criterion: &Criterion, outputs: &'a CrnnOutput) -> &'a Tensor<3> {
+    match criterion {
+        Criterion::SoftmaxCe { .. } | Criterion::IpL2 => &outputs.logits,
+        Criterion::LstmL2 => &outputs.lstm,
+        Criterion::CnnL2 | Criterion::CnnMah => &outputs.features,
     }
 }
 
@@ -254,16 +259,12 @@ pub fn criterion_value(
     mask: Tensor<2>,
     student_model: &Crnn,
 ) -> Tensor<1> {
-    let sequence = match criterion {
-        Criterion::SoftmaxCe { .. } | Criterion::IpL2 => teacher.logits.clone(),
-        Criterion::LstmL2 => teacher.lstm.clone(),
-        Criterion::CnnL2 | Criterion::CnnMah => teacher.features.clone(),
-    };
+    let sequence = compared(criterion, teacher).clone();
     criterion_on(criterion, sequence, student, mask, student_model)
 }
 
 /// Value of `criterion` between the teacher's compared sequence (logits, DBLSTM outputs or
-/// CNN features, as the criterion reads) and the student's outputs.
+/// CNN features, as the criterion reads) and the student's same sequence.
 fn criterion_on(
     criterion: &Criterion,
     teacher: Tensor<3>,
@@ -271,19 +272,18 @@ fn criterion_on(
     mask: Tensor<2>,
     student_model: &Crnn,
 ) -> Tensor<1> {
+    let student = compared(criterion, student).clone();
     match criterion {
         Criterion::SoftmaxCe { temperature } => SoftmaxCe {
             temperature: *temperature,
         }
-        .forward(teacher, student.logits.clone(), mask),
-        Criterion::IpL2 => IpL2.forward(teacher, student.logits.clone(), mask),
-        Criterion::LstmL2 => LstmL2.forward(teacher, student.lstm.clone(), mask),
-        Criterion::CnnL2 => CnnL2.forward(teacher, student.features.clone(), mask),
-        Criterion::CnnMah => CnnMah::new(student_model.rnn.layers[0].w_input.val()).forward(
-            teacher,
-            student.features.clone(),
-            mask,
-        ),
+        .forward(teacher, student, mask),
+        Criterion::IpL2 => IpL2.forward(teacher, student, mask),
+        Criterion::LstmL2 => LstmL2.forward(teacher, student, mask),
+        Criterion::CnnL2 => CnnL2.forward(teacher, student, mask),
+        Criterion::CnnMah => {
+            CnnMah::new(student_model.rnn.layers[0].w_input.val()).forward(teacher, student, mask)
+        }
     }
 }
 
