@@ -56,7 +56,7 @@ pub fn default_pair(found: &[PathBuf]) -> (Option<PathBuf>, Option<PathBuf>) {
     (student, teacher)
 }
 
-/// The shipped character language model (`assets/models/english-5gram.lm.gz`), or `None`
+/// The shipped character language model (`assets/models/english.lm.gz`), or `None`
 /// when the assets folder has none; a file that does not load is an error for the UI.
 pub fn load_shipped_lm() -> Result<Option<Arc<CharLm>>, String> {
     let path = engine::shipped::lm_path();

@@ -173,7 +173,7 @@ pub struct DecodeArgs {
     #[arg(long, default_value_t = 16)]
     pub beam: usize,
     /// Character language model (from `engine lm`), for --decoder beam; `shipped` names the
-    /// one in assets/models (english-5gram.lm.gz).
+    /// one in assets/models (english.lm.gz).
     #[arg(long)]
     pub lm: Option<PathBuf>,
     /// Weight of the LM's log-probability [default: 0.2 for handwriting models, 0.05 for
@@ -463,7 +463,7 @@ pub enum Command {
         /// Beam widths.
         #[arg(long, value_delimiter = ',', default_values_t = [1, 4, 8, 16, 32])]
         widths: Vec<usize>,
-        /// Character LM for the beam search (`shipped`: assets/models/english-5gram.lm.gz).
+        /// Character LM for the beam search (`shipped`: assets/models/english.lm.gz).
         #[arg(long)]
         lm: Option<PathBuf>,
         /// LM weight [default: by the model's task, as `recognize`].
@@ -658,6 +658,10 @@ pub enum Command {
         /// n of the n-gram.
         #[arg(long, default_value_t = 5)]
         order: usize,
+        /// Forget the histories seen fewer times than this (1 keeps all; 2-3 make a high
+        /// order's file several times smaller).
+        #[arg(long, default_value_t = 1)]
+        min_count: u64,
         /// A model file whose alphabet to use (default: Inkling's alphabet).
         #[arg(long)]
         model: Option<PathBuf>,

@@ -5,8 +5,6 @@
 
 use crate::error::{Error, Result};
 use rustc_hash::FxHashMap;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -37,30 +35,54 @@ pub const MAX_ORDER: usize = 16;
 /// The most a gzip-compressed LM file may unpack to (the shipped one unpacks to a few MB).
 const MAX_UNPACKED: u64 = 1 << 30;
 
-/// Start-of-line padding in histories.
+/// Start-of-line padding in histories (in files of the first, JSON format).
 const BOS: char = '\u{2}';
-/// End-of-line symbol.
+/// End-of-line symbol (in files of the first, JSON format).
 const EOS: char = '\u{3}';
 
-/// The model: counts of each (history, next) pair for every history length below `order`.
-#[derive(Debug, Clone, Deserialize)]
+/// The first bytes of an LM file in the binary format (after gzip, where compressed).
+const MAGIC: &[u8] = b"INKLING-LM 2\n";
+
+/// The model: for every history of `0..order` characters seen in training, how often each
+/// character (or the end of the line) followed it.
+///
+/// Storage: characters are symbols (the vocabulary's positions, then the end of the line, the
+/// start-of-line padding and "anything else"); a history is one `u128` key, its symbols from
+/// the most recent back, `bits` per symbol, so that the key of a history one character longer
+/// is the key of the shorter one with one more digit on top. Each key maps to a slice of two
+/// flat arrays (continuation symbols, ascending, and their counts). A 7-gram over the shipped
+/// LM's 13 MB of text takes about a tenth of the memory a map of strings to maps took, and its
+/// file loads without parsing text.
+#[derive(Debug, Clone)]
 pub struct CharLm {
     /// n of the n-gram (histories of up to `order - 1` characters).
     pub order: usize,
     /// The characters it predicts (besides the end of the line).
     pub vocab: Vec<char>,
-    /// history -> what followed it, for histories of every length `0..order`.
-    counts: FxHashMap<String, Continuations>,
-    /// Identifies this model's counts (fresh for each trained or loaded model, shared by
-    /// clones), so that caches of its probabilities know when they are stale.
-    #[serde(skip, default = "next_id")]
+    /// History key -> its continuations.
+    histories: FxHashMap<u128, History>,
+    /// Continuation symbols (`0..=vocab.len()`, the last the end of the line), history by
+    /// history, ascending within each.
+    next: Vec<u16>,
+    /// Their counts.
+    count: Vec<u32>,
+    /// Bits per symbol in a history key.
+    bits: u32,
+    /// Character -> its symbol (its first position in `vocab`).
+    symbols: FxHashMap<char, u16>,
+    /// Identifies this model's counts (fresh for each trained, pruned or loaded model, shared
+    /// by clones), so that caches of its probabilities know when they are stale.
     id: u64,
-    /// Character -> its position in `vocab` (built on first use).
-    #[serde(skip)]
-    index: std::sync::OnceLock<FxHashMap<char, usize>>,
     /// [`CharLm::distribution`] after the empty history (built on first use).
-    #[serde(skip)]
     unigram: std::sync::OnceLock<Vec<f64>>,
+}
+
+/// One history's continuations: `next[start..start + types]`, and the sum of their counts.
+#[derive(Debug, Clone, Copy)]
+struct History {
+    start: u32,
+    types: u32,
+    total: u64,
 }
 
 /// A fresh [`CharLm::id`].
@@ -69,57 +91,177 @@ fn next_id() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// What followed one history: next character -> count, and their sum (kept so that a query
-/// does not add up every count of a short, busy history).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(from = "FxHashMap<char, u32>")]
-struct Continuations {
-    total: u64,
-    counts: FxHashMap<char, u32>,
-}
-
-impl From<FxHashMap<char, u32>> for Continuations {
-    fn from(counts: FxHashMap<char, u32>) -> Self {
-        Self {
-            total: counts.values().map(|&c| u64::from(c)).sum(),
-            counts,
-        }
-    }
-}
+/// Counts by history key while training or converting: key -> symbol -> count.
+type Counts = FxHashMap<u128, FxHashMap<u16, u32>>;
 
 impl CharLm {
+    /// An empty model over `vocab` (checks the order and that its histories fit a key).
+    fn empty(vocab: &[char], order: usize) -> std::result::Result<Self, String> {
+        if order == 0 || order > MAX_ORDER {
+            return Err(format!(
+                "order {order}: an LM's order must be 1 to {MAX_ORDER}"
+            ));
+        }
+        // Symbols: the vocabulary, the end, the start padding, anything else; digits are
+        // symbol + 1, so that 0 means "no more characters".
+        let digits = vocab.len() + 4;
+        if digits > usize::from(u16::MAX) {
+            return Err(format!(
+                "an LM vocabulary of {} characters is too large",
+                vocab.len()
+            ));
+        }
+        let bits = usize::BITS - digits.leading_zeros();
+        if (order - 1) * bits as usize > 128 {
+            return Err(format!(
+                "an order-{order} LM over {} characters does not fit its history keys",
+                vocab.len()
+            ));
+        }
+        let mut symbols = FxHashMap::default();
+        for (i, &c) in vocab.iter().enumerate() {
+            symbols.entry(c).or_insert(i as u16);
+        }
+        Ok(Self {
+            order,
+            vocab: vocab.to_vec(),
+            histories: FxHashMap::default(),
+            next: Vec::new(),
+            count: Vec::new(),
+            bits,
+            symbols,
+            id: next_id(),
+            unigram: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The end-of-line symbol.
+    fn end(&self) -> u16 {
+        self.vocab.len() as u16
+    }
+
+    /// The start-of-line padding symbol.
+    fn start(&self) -> u16 {
+        self.vocab.len() as u16 + 1
+    }
+
+    /// A character's symbol; characters outside the vocabulary share one that no history or
+    /// continuation holds.
+    fn symbol(&self, c: char) -> u16 {
+        self.symbols
+            .get(&c)
+            .copied()
+            .unwrap_or(self.vocab.len() as u16 + 2)
+    }
+
+    /// Keys of the history's suffixes of length 0 to `order - 1` (the line so far, padded at
+    /// its start), in `keys[..order]`.
+    fn suffix_keys(&self, history: &[char], keys: &mut [u128; MAX_ORDER]) {
+        let mut key = 0u128;
+        keys[0] = 0;
+        for i in 0..self.order - 1 {
+            let symbol = match history.len().checked_sub(i + 1) {
+                Some(at) => self.symbol(history[at]),
+                None => self.start(),
+            };
+            key |= u128::from(symbol + 1) << (self.bits as usize * i);
+            keys[i + 1] = key;
+        }
+    }
+
     /// Counts the n-grams of `lines` (characters outside `vocab` are skipped).
     pub fn train<'a>(
         lines: impl IntoIterator<Item = &'a str>,
         vocab: &[char],
         order: usize,
     ) -> Result<Self> {
-        if order == 0 || order > MAX_ORDER {
-            return Err(Error::Invalid(format!(
-                "the LM order must be 1 to {MAX_ORDER}, not {order}"
-            )));
-        }
-        let known: std::collections::HashSet<char> = vocab.iter().copied().collect();
-        let mut counts: FxHashMap<String, FxHashMap<char, u32>> = FxHashMap::default();
+        let mut lm = Self::empty(vocab, order).map_err(Error::Invalid)?;
+        let mut counts = Counts::default();
+        let mut seq: Vec<u16> = Vec::new();
         for line in lines {
-            let mut seq: Vec<char> = vec![BOS; order - 1];
-            seq.extend(line.chars().filter(|c| known.contains(c)));
-            seq.push(EOS);
+            seq.clear();
+            seq.extend(std::iter::repeat_n(lm.start(), order - 1));
+            seq.extend(line.chars().filter_map(|c| lm.symbols.get(&c).copied()));
+            seq.push(lm.end());
             for i in order - 1..seq.len() {
+                let mut key = 0u128;
                 for n in 0..order {
-                    let hist: String = seq[i - n..i].iter().collect();
-                    *counts.entry(hist).or_default().entry(seq[i]).or_insert(0) += 1;
+                    if n > 0 {
+                        key |= u128::from(seq[i - n] + 1) << (lm.bits as usize * (n - 1));
+                    }
+                    *counts.entry(key).or_default().entry(seq[i]).or_insert(0) += 1;
                 }
             }
         }
-        Ok(Self {
-            order,
-            vocab: vocab.to_vec(),
-            counts: counts.into_iter().map(|(h, c)| (h, c.into())).collect(),
-            id: next_id(),
-            index: std::sync::OnceLock::new(),
-            unigram: std::sync::OnceLock::new(),
-        })
+        lm.fill(counts);
+        Ok(lm)
+    }
+
+    /// Lays `counts` out in the flat arrays (histories in key order, so the same counts give
+    /// the same arrays).
+    fn fill(&mut self, counts: Counts) {
+        let mut keys: Vec<u128> = counts.keys().copied().collect();
+        keys.sort_unstable();
+        self.histories = FxHashMap::with_capacity_and_hasher(keys.len(), Default::default());
+        self.next.clear();
+        self.count.clear();
+        for key in keys {
+            let mut seen: Vec<(u16, u32)> = counts[&key]
+                .iter()
+                .filter(|&(_, &c)| c > 0)
+                .map(|(&s, &c)| (s, c))
+                .collect();
+            if seen.is_empty() {
+                continue;
+            }
+            seen.sort_unstable();
+            self.histories.insert(
+                key,
+                History {
+                    start: self.next.len() as u32,
+                    types: seen.len() as u32,
+                    total: seen.iter().map(|&(_, c)| u64::from(c)).sum(),
+                },
+            );
+            for (s, c) in seen {
+                self.next.push(s);
+                self.count.push(c);
+            }
+        }
+        self.id = next_id();
+        self.unigram = std::sync::OnceLock::new();
+    }
+
+    /// A history's continuations: (symbols, counts).
+    fn continuations(&self, h: &History) -> (&[u16], &[u32]) {
+        let range = h.start as usize..(h.start + h.types) as usize;
+        (&self.next[range.clone()], &self.count[range])
+    }
+
+    /// Forgets every history seen fewer than `min_count` times (the empty history stays), so
+    /// that queries after it fall back to its longest kept suffix. A high order's rare
+    /// histories are most of its size and say little (engine/README.md, "A longer character
+    /// context"). What remains is a Witten-Bell model of the kept counts, so every distribution
+    /// still sums to one. Returns how many histories were dropped.
+    pub fn prune(&mut self, min_count: u64) -> usize {
+        let before = self.histories.len();
+        let mut counts = Counts::default();
+        for (&key, h) in &self.histories {
+            if key == 0 || h.total >= min_count {
+                let (next, count) = self.continuations(h);
+                counts.insert(
+                    key,
+                    next.iter().copied().zip(count.iter().copied()).collect(),
+                );
+            }
+        }
+        self.fill(counts);
+        before - self.histories.len()
+    }
+
+    /// How many histories the model holds.
+    pub fn histories(&self) -> usize {
+        self.histories.len()
     }
 
     /// Identifies this model's counts: equal for clones, different for any other model.
@@ -127,58 +269,36 @@ impl CharLm {
         self.id
     }
 
-    /// The last `order - 1` characters of `history`, padded with the start symbol: one string
-    /// whose suffixes are the histories of every length.
-    fn padded(&self, history: &[char]) -> String {
-        let n = self.order.saturating_sub(1);
-        let recent = &history[history.len().saturating_sub(n)..];
-        let mut hist = String::with_capacity(4 * n);
-        hist.extend(std::iter::repeat_n(BOS, n - recent.len()));
-        hist.extend(recent);
-        hist
-    }
-
     /// P(next | history), `next = None` for the end of the line. `history` is the line so far
     /// (only its last `order - 1` characters matter).
     pub fn prob(&self, history: &[char], next: Option<char>) -> f64 {
-        let next = next.unwrap_or(EOS);
-        let hist = self.padded(history);
-        let mut starts = hist.char_indices().rev().map(|(i, _)| i);
-        let mut start = hist.len();
+        let next = next.map_or(self.end(), |c| self.symbol(c));
+        let mut keys = [0u128; MAX_ORDER];
+        self.suffix_keys(history, &mut keys);
         // Base: uniform over the vocabulary and the end symbol; then each longer history.
         let mut p = 1.0 / (self.vocab.len() + 1) as f64;
-        for _ in 0..self.order {
-            if let Some(seen) = self.counts.get(&hist[start..]) {
-                let types = seen.counts.len() as f64;
-                let c = f64::from(seen.counts.get(&next).copied().unwrap_or(0));
-                p = (c + types * p) / (seen.total as f64 + types);
+        for key in &keys[..self.order] {
+            if let Some(h) = self.histories.get(key) {
+                let types = f64::from(h.types);
+                let (symbols, counts) = self.continuations(h);
+                let c = symbols
+                    .binary_search(&next)
+                    .map_or(0.0, |i| f64::from(counts[i]));
+                p = (c + types * p) / (h.total as f64 + types);
             }
-            start = starts.next().unwrap_or(0);
         }
         p
     }
 
-    /// Character (or the end symbol) -> its position in [`CharLm::distribution`] (built on
-    /// first use).
-    fn index(&self) -> &FxHashMap<char, usize> {
-        self.index.get_or_init(|| {
-            let mut index: FxHashMap<char, usize> = self
-                .vocab
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| (c, i))
-                .collect();
-            index.insert(EOS, self.vocab.len());
-            index
-        })
-    }
-
     /// Where `next` (`None`: the end of the line) lies in [`CharLm::distribution`]'s output.
     pub fn position(&self, next: Option<char>) -> usize {
-        self.index()
-            .get(&next.unwrap_or(EOS))
-            .copied()
-            .unwrap_or(self.vocab.len() + 1)
+        match next {
+            None => self.vocab.len(),
+            Some(c) => self
+                .symbols
+                .get(&c)
+                .map_or(self.vocab.len() + 1, |&s| usize::from(s)),
+        }
     }
 
     /// P(next | history) for every `next` at once: `vocab.len() + 2` probabilities, those of
@@ -187,69 +307,76 @@ impl CharLm {
     /// about the cost of one call, since each history's counts are looked up once.
     pub fn distribution(&self, history: &[char]) -> Vec<f64> {
         let v = self.vocab.len();
-        let hist = self.padded(history);
-        let mut starts = hist.char_indices().rev().map(|(i, _)| i);
+        let mut keys = [0u128; MAX_ORDER];
+        self.suffix_keys(history, &mut keys);
         let mut p = Vec::with_capacity(v + 2);
-        let index = self.index();
         // The uniform base and the empty history's counts are the same for every history.
         p.extend_from_slice(self.unigram.get_or_init(|| {
             let mut p = vec![1.0 / (v + 1) as f64; v + 2];
-            if self.order > 0 {
-                self.interpolate(&mut p, "", index);
-            }
+            self.interpolate(&mut p, 0);
             p
         }));
-        let mut start = starts.next().unwrap_or(0);
-        for _ in 1..self.order {
-            self.interpolate(&mut p, &hist[start..], index);
-            start = starts.next().unwrap_or(0);
+        for &key in &keys[1..self.order] {
+            self.interpolate(&mut p, key);
         }
         p
     }
 
     /// One step of the Witten-Bell recursion for every character: `p` holds the
-    /// distribution given the history's shorter suffixes, and becomes the one given `history`
-    /// (unchanged where it was never seen).
-    fn interpolate(&self, p: &mut [f64], history: &str, index: &FxHashMap<char, usize>) {
-        if let Some(seen) = self.counts.get(history) {
-            let types = seen.counts.len() as f64;
-            let denominator = seen.total as f64 + types;
+    /// distribution given the history's shorter suffixes, and becomes the one given the
+    /// history of `key` (unchanged where it was never seen).
+    fn interpolate(&self, p: &mut [f64], key: u128) {
+        if let Some(h) = self.histories.get(&key) {
+            let types = f64::from(h.types);
+            let denominator = h.total as f64 + types;
             for q in p.iter_mut() {
                 *q *= types / denominator;
             }
-            for (c, &count) in &seen.counts {
-                if let Some(&i) = index.get(c) {
-                    p[i] += f64::from(count) / denominator;
-                }
+            let (symbols, counts) = self.continuations(h);
+            for (&s, &c) in symbols.iter().zip(counts) {
+                p[usize::from(s)] += f64::from(c) / denominator;
             }
         }
     }
 
-    /// Writes the model as JSON, gzip-compressed when `path` ends in `.gz`. Histories and
-    /// characters are written in sorted order, so the same counts give the same bytes.
+    /// Writes the model, gzip-compressed when `path` ends in `.gz`: the binary format (a
+    /// magic line, then varints: order, vocabulary, and each history in key order with its
+    /// continuations), so the same counts give the same bytes.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let sorted: BTreeMap<&String, BTreeMap<char, u32>> = self
-            .counts
-            .iter()
-            .map(|(h, next)| (h, next.counts.iter().map(|(&c, &n)| (c, n)).collect()))
-            .collect();
-        let file = SortedLm {
-            order: self.order,
-            vocab: &self.vocab,
-            counts: sorted,
-        };
-        let text = serde_json::to_vec(&file).map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut out = MAGIC.to_vec();
+        put_varint(&mut out, self.order as u128);
+        put_varint(&mut out, self.vocab.len() as u128);
+        for &c in &self.vocab {
+            put_varint(&mut out, u128::from(u32::from(c)));
+        }
+        let mut keys: Vec<u128> = self.histories.keys().copied().collect();
+        keys.sort_unstable();
+        put_varint(&mut out, keys.len() as u128);
+        let mut previous = 0u128;
+        for key in keys {
+            put_varint(&mut out, key - previous);
+            previous = key;
+            let (symbols, counts) = self.continuations(&self.histories[&key]);
+            put_varint(&mut out, symbols.len() as u128);
+            let mut after = 0u16;
+            for (&s, &c) in symbols.iter().zip(counts) {
+                put_varint(&mut out, u128::from(s - after));
+                after = s + 1;
+                put_varint(&mut out, u128::from(c));
+            }
+        }
         let bytes = if path.extension().is_some_and(|e| e == "gz") {
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            gz.write_all(&text).map_err(|e| Error::io(path, e))?;
+            gz.write_all(&out).map_err(|e| Error::io(path, e))?;
             gz.finish().map_err(|e| Error::io(path, e))?
         } else {
-            text
+            out
         };
         crate::model_file::write_atomic(path, &bytes)
     }
 
-    /// Reads a model written by [`CharLm::save`] (plain or gzip-compressed JSON).
+    /// Reads a model written by [`CharLm::save`] (plain or gzip-compressed), or by the first
+    /// versions of Inkling (JSON of the counts).
     pub fn load(path: &Path) -> Result<Self> {
         let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_bytes(&raw, path)
@@ -257,7 +384,7 @@ impl CharLm {
 
     /// [`CharLm::load`] on a file's bytes (`path` names it in messages).
     pub fn from_bytes(raw: &[u8], path: &Path) -> Result<Self> {
-        let text = if raw.starts_with(&[0x1f, 0x8b]) {
+        let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(raw)
                 .take(MAX_UNPACKED + 1)
@@ -269,28 +396,187 @@ impl CharLm {
                     format!("not a character LM: unpacks to over {MAX_UNPACKED} bytes"),
                 ));
             }
-            out
+            std::borrow::Cow::Owned(out)
         } else {
-            raw.to_vec()
+            std::borrow::Cow::Borrowed(raw)
         };
-        let lm: Self = serde_json::from_slice(&text)
-            .map_err(|e| Error::model(path, format!("not a character LM: {e}")))?;
-        if lm.order == 0 || lm.order > MAX_ORDER {
-            return Err(Error::model(
-                path,
-                format!("not a character LM: order {} (1 to {MAX_ORDER})", lm.order),
+        let parsed = match bytes.strip_prefix(MAGIC) {
+            Some(body) => Self::from_binary(body),
+            None => Self::from_json(&bytes),
+        };
+        parsed.map_err(|e| Error::model(path, format!("not a character LM: {e}")))
+    }
+
+    /// The binary format's body (after [`MAGIC`]).
+    fn from_binary(body: &[u8]) -> std::result::Result<Self, String> {
+        let mut r = Reader(body);
+        let order = r.small("order", MAX_ORDER as u128)?;
+        let v = r.small("vocabulary size", u128::from(u16::MAX))?;
+        let mut vocab = Vec::with_capacity(v.min(r.0.len()));
+        for _ in 0..v {
+            let c = r.varint()?;
+            let c = u32::try_from(c)
+                .ok()
+                .and_then(char::from_u32)
+                .ok_or(format!("{c} is not a character"))?;
+            vocab.push(c);
+        }
+        let mut lm = Self::empty(&vocab, order)?;
+        let n = r.small("history count", u128::from(u32::MAX))?;
+        // At least two bytes per history and per continuation: no allocation beyond what the
+        // file can hold.
+        lm.histories =
+            FxHashMap::with_capacity_and_hasher(n.min(r.0.len() / 2), Default::default());
+        lm.next.reserve(r.0.len() / 2);
+        lm.count.reserve(r.0.len() / 2);
+        let mut key = 0u128;
+        for i in 0..n {
+            let delta = r.varint()?;
+            if i > 0 && delta == 0 {
+                return Err("histories out of order".into());
+            }
+            key = key.checked_add(delta).ok_or("history key overflows")?;
+            lm.check_key(key)?;
+            let types = r.small("continuation count", u128::from(lm.end()) + 1)?;
+            if types == 0 {
+                return Err(format!("history key {key:#x} has no continuations"));
+            }
+            let start = lm.next.len() as u32;
+            let mut total = 0u64;
+            let mut after = 0u128;
+            for _ in 0..types {
+                let s = after
+                    .checked_add(r.varint()?)
+                    .filter(|&s| s <= u128::from(lm.end()))
+                    .ok_or("a continuation symbol past the vocabulary")?;
+                after = s + 1;
+                let c = r.small("count", u128::from(u32::MAX))?;
+                if c == 0 {
+                    return Err("a count of zero".into());
+                }
+                total += c as u64;
+                lm.next.push(s as u16);
+                lm.count.push(c as u32);
+            }
+            lm.histories.insert(
+                key,
+                History {
+                    start,
+                    types: types as u32,
+                    total,
+                },
+            );
+        }
+        if !r.0.is_empty() {
+            return Err(format!("{} bytes after the last history", r.0.len()));
+        }
+        lm.next.shrink_to_fit();
+        lm.count.shrink_to_fit();
+        Ok(lm)
+    }
+
+    /// Checks that a key read from a file is a history this model can ask for: at most
+    /// `order - 1` symbols, each a character of the vocabulary or the start padding.
+    fn check_key(&self, key: u128) -> std::result::Result<(), String> {
+        let mask = (1u128 << self.bits) - 1;
+        let (mut rest, mut length) = (key, 0);
+        while rest != 0 {
+            let digit = rest & mask;
+            if digit == 0
+                || (digit != u128::from(self.start()) + 1 && digit > u128::from(self.end()))
+            {
+                return Err(format!(
+                    "history key {key:#x} holds a symbol outside the vocabulary"
+                ));
+            }
+            rest = rest.checked_shr(self.bits).unwrap_or(0);
+            length += 1;
+        }
+        if length >= self.order {
+            return Err(format!(
+                "history key {key:#x} is longer than the order allows"
             ));
         }
+        Ok(())
+    }
+
+    /// The first file format: JSON `{"order", "vocab", "counts": {history: {next: count}}}`
+    /// with [`BOS`] padding histories and [`EOS`] ending lines.
+    fn from_json(text: &[u8]) -> std::result::Result<Self, String> {
+        #[derive(serde::Deserialize)]
+        struct Json {
+            order: usize,
+            vocab: Vec<char>,
+            counts: FxHashMap<String, FxHashMap<char, u32>>,
+        }
+        let json: Json = serde_json::from_slice(text).map_err(|e| e.to_string())?;
+        let mut lm = Self::empty(&json.vocab, json.order)?;
+        let mut counts = Counts::default();
+        'histories: for (history, seen) in json.counts {
+            let chars: Vec<char> = history.chars().collect();
+            if chars.len() >= lm.order {
+                continue;
+            }
+            let mut key = 0u128;
+            for (i, &c) in chars.iter().rev().enumerate() {
+                let symbol = match lm.symbols.get(&c) {
+                    Some(&s) => s,
+                    None if c == BOS => lm.start(),
+                    // A history no query can reach.
+                    None => continue 'histories,
+                };
+                key |= u128::from(symbol + 1) << (lm.bits as usize * i);
+            }
+            let entry: &mut FxHashMap<u16, u32> = counts.entry(key).or_default();
+            for (c, n) in seen {
+                let symbol = match lm.symbols.get(&c) {
+                    Some(&s) => s,
+                    None if c == EOS => lm.end(),
+                    None => continue,
+                };
+                *entry.entry(symbol).or_insert(0) = n;
+            }
+        }
+        lm.fill(counts);
         Ok(lm)
     }
 }
 
-/// [`CharLm`]'s file layout with its maps in sorted order.
-#[derive(Serialize)]
-struct SortedLm<'a> {
-    order: usize,
-    vocab: &'a [char],
-    counts: BTreeMap<&'a String, BTreeMap<char, u32>>,
+/// Appends `v` as a LEB128 varint.
+fn put_varint(out: &mut Vec<u8>, mut v: u128) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads varints off the front of a byte slice.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    /// The next LEB128 varint (at most 128 bits).
+    fn varint(&mut self) -> std::result::Result<u128, String> {
+        let mut v = 0u128;
+        for shift in (0..128).step_by(7) {
+            let (&b, rest) = self.0.split_first().ok_or("the file ends early")?;
+            self.0 = rest;
+            v |= u128::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err("a number longer than 128 bits".into())
+    }
+
+    /// The next varint, which must be at most `max`.
+    fn small(&mut self, what: &str, max: u128) -> std::result::Result<usize, String> {
+        let v = self.varint()?;
+        if v > max {
+            return Err(format!("{what} {v} is over {max}"));
+        }
+        Ok(v as usize)
+    }
 }
 
 #[cfg(test)]
@@ -346,19 +632,83 @@ mod tests {
         assert!(err.contains("order 1000000000"), "{err}");
     }
 
+    #[test]
+    fn pruning_forgets_rare_histories_and_keeps_distributions_whole() {
+        let vocab: Vec<char> = "abc ".chars().collect();
+        let lines = ["abc abc abc", "ab ab", "cab a", "ca cb"];
+        let full = CharLm::train(lines, &vocab, 4).unwrap();
+        let mut pruned = full.clone();
+        let dropped = pruned.prune(2);
+        assert!(dropped > 0 && pruned.histories() + dropped == full.histories());
+        assert!(seen(&pruned, &[]).is_some());
+        assert!(
+            pruned
+                .histories
+                .iter()
+                .all(|(&k, h)| k == 0 || h.total >= 2)
+        );
+        assert_ne!(pruned.id(), full.id());
+        for hist in ["", "a", "ab", "abc ", "ca", "cb", "a c", "zz"] {
+            let h: Vec<char> = hist.chars().collect();
+            let total: f64 = vocab.iter().map(|&c| pruned.prob(&h, Some(c))).sum::<f64>()
+                + pruned.prob(&h, None);
+            assert!((total - 1.0).abs() < 1e-9, "{hist:?}: {total}");
+            let d = pruned.distribution(&h);
+            for (i, &c) in vocab.iter().enumerate() {
+                assert!((d[i] - pruned.prob(&h, Some(c))).abs() < 1e-12);
+            }
+        }
+        // "ca " was seen once: after it the pruned model reads "a " as the longest history,
+        // exactly as its shorter history "xa " (never seen at all) does.
+        let (ca, xa): (Vec<char>, Vec<char>) = ("ca ".chars().collect(), "xa ".chars().collect());
+        assert_eq!(seen(&full, &ca), Some(vec![(Some('c'), 1)]));
+        assert_eq!(seen(&pruned, &ca), None);
+        for &c in &vocab {
+            assert_eq!(pruned.prob(&ca, Some(c)), pruned.prob(&xa, Some(c)));
+        }
+        assert_ne!(full.prob(&ca, Some('c')), pruned.prob(&ca, Some('c')));
+        // A frequent history reads as before where none of its suffixes was dropped.
+        let ab: Vec<char> = "ab".chars().collect();
+        assert_eq!(full.prob(&ab, Some('c')), pruned.prob(&ab, Some('c')));
+    }
+
+    /// What followed `history` (characters, oldest first; [`BOS`] for the start padding):
+    /// (next character, `None` for the end of the line; count), or `None` if never seen.
+    fn seen(lm: &CharLm, history: &[char]) -> Option<Vec<(Option<char>, u32)>> {
+        let mut key = 0u128;
+        for (i, &c) in history.iter().rev().enumerate() {
+            let symbol = match lm.symbols.get(&c) {
+                Some(&s) => s,
+                None if c == BOS => lm.start(),
+                None => return None,
+            };
+            key |= u128::from(symbol + 1) << (lm.bits as usize * i);
+        }
+        let h = lm.histories.get(&key)?;
+        let (symbols, counts) = lm.continuations(h);
+        Some(
+            symbols
+                .iter()
+                .zip(counts)
+                .map(|(&s, &c)| (lm.vocab.get(usize::from(s)).copied(), c))
+                .collect(),
+        )
+    }
+
     /// P(next | history) as the formula reads, summing the counts at each query (the first
     /// implementation, kept as the reference for the indexed one).
     fn reference_prob(lm: &CharLm, history: &[char], next: Option<char>) -> f64 {
-        let next = next.unwrap_or(EOS);
         let mut padded: Vec<char> = vec![BOS; lm.order - 1];
         padded.extend_from_slice(history);
         let mut p = 1.0 / (lm.vocab.len() + 1) as f64;
         for n in 0..lm.order {
-            let hist: String = padded[padded.len() - n..].iter().collect();
-            if let Some(seen) = lm.counts.get(&hist) {
-                let total: u32 = seen.counts.values().sum();
-                let types = seen.counts.len() as f64;
-                let c = f64::from(seen.counts.get(&next).copied().unwrap_or(0));
+            if let Some(seen) = seen(lm, &padded[padded.len() - n..]) {
+                let total: u32 = seen.iter().map(|&(_, c)| c).sum();
+                let types = seen.len() as f64;
+                let c = seen
+                    .iter()
+                    .find(|&&(ch, _)| ch == next)
+                    .map_or(0.0, |&(_, c)| f64::from(c));
                 p = (c + types * p) / (f64::from(total) + types);
             }
         }
@@ -376,6 +726,54 @@ mod tests {
                 for next in vocab.iter().map(|&c| Some(c)).chain([None, Some('z')]) {
                     let (got, want) = (lm.prob(&h, next), reference_prob(&lm, &h, next));
                     assert!((got - want).abs() < 1e-12, "{order} {hist:?} {next:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn files_of_the_first_json_format_still_load() {
+        let vocab: Vec<char> = "ab".chars().collect();
+        let lm = CharLm::train(["ab"], &vocab, 2).unwrap();
+        let json = br#"{"order": 2, "vocab": ["a", "b"], "counts": {"": {"a": 1, "b": 1,
+            "\u0003": 1}, "\u0002": {"a": 1}, "a": {"b": 1}, "b": {"\u0003": 1}, "z": {"a": 5}}}"#;
+        let old = CharLm::from_bytes(json, Path::new("old.lm")).unwrap();
+        assert_eq!(old.histories(), lm.histories());
+        for hist in ["", "a", "b", "ab", "z"] {
+            let h: Vec<char> = hist.chars().collect();
+            for next in [Some('a'), Some('b'), None, Some('z')] {
+                assert_eq!(old.prob(&h, next), lm.prob(&h, next), "{hist:?} {next:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_files_are_refused_with_a_message() {
+        let vocab: Vec<char> = "abc ".chars().collect();
+        let lm = CharLm::train(["abc abc", "ab", "cab a", "ccc b"], &vocab, 4).unwrap();
+        let path = std::env::temp_dir().join(format!("inkling-lm-bad-{}.lm", std::process::id()));
+        lm.save(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(bytes.starts_with(MAGIC));
+        // Every truncation is an error; so is anything appended.
+        for end in 0..bytes.len() {
+            let err = CharLm::from_bytes(&bytes[..end], Path::new("cut.lm")).unwrap_err();
+            assert!(err.to_string().contains("cut.lm"), "{err}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(CharLm::from_bytes(&longer, Path::new("x.lm")).is_err());
+        // Changed bytes never panic, and what loads still has whole distributions.
+        for i in MAGIC.len()..bytes.len() {
+            for value in [0u8, 1, 0x7f, 0x80, 0xff] {
+                let mut bad = bytes.clone();
+                bad[i] = value;
+                if let Ok(lm) = CharLm::from_bytes(&bad, Path::new("bad.lm")) {
+                    let h: Vec<char> = "ab".chars().collect();
+                    let d = lm.distribution(&h);
+                    let total: f64 = d[..lm.vocab.len() + 1].iter().sum();
+                    assert!((total - 1.0).abs() < 1e-9, "{i} {value}: {total}");
                 }
             }
         }

@@ -441,6 +441,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lm {
             corpus,
             order,
+            min_count,
             model,
             out,
         } => {
@@ -457,10 +458,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 text.push('\n');
             }
             let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-            let lm = engine::lm::CharLm::train(lines.iter().copied(), alphabet.chars(), order)?;
+            let mut lm = engine::lm::CharLm::train(lines.iter().copied(), alphabet.chars(), order)?;
+            let dropped = lm.prune(min_count);
             lm.save(&out)?;
             println!(
-                "{}-gram character LM from {} lines: {}",
+                "{}-gram character LM from {} lines ({dropped} histories seen under {min_count} \
+                 times dropped): {}",
                 order,
                 lines.len(),
                 out.display()

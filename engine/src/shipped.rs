@@ -83,9 +83,9 @@ pub fn find(task: Task, role: Role) -> Result<PathBuf> {
 }
 
 /// File name of the shipped character language model (`training/pipelines/lm-independent.sh`): a
-/// 5-gram of English prose and written numbers, for beam search (`--lm shipped`, and the
-/// desktop program's "Language model" switch).
-pub const LM_FILE: &str = "english-5gram.lm.gz";
+/// 7-gram of English prose and written numbers (histories seen once dropped), for beam search
+/// (`--lm shipped`, and the desktop program's "Language model" switch).
+pub const LM_FILE: &str = "english.lm.gz";
 
 /// The shipped character language model's path (it may be missing in a custom assets folder).
 pub fn lm_path() -> PathBuf {

@@ -73,7 +73,7 @@ pub fn write_all() {
         "student-tiny.inkm",
         &engine::model_file::to_bytes(&model, &header).expect("model bytes"),
     );
-    // LMs: plain and gzip-compressed JSON.
+    // LMs: plain and gzip-compressed (the binary format).
     let lm = engine::lm::CharLm::train(["the cat", "a hat"], &['a', 'c', 'e', h(), 't', ' '], 3)
         .expect("lm");
     let dir = std::env::temp_dir().join(format!("inkling-seeds-{}", std::process::id()));

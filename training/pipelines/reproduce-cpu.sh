@@ -110,5 +110,5 @@ ship runs/finetune-ocr-student-v3/finetune-best.inkm assets/models/ocr-student-c
 training/pipelines/hwr-v4.sh >> runs/hwr-v4.log 2>&1
 # The shipped character LM (prose + written numbers), used by `--lm shipped` and the app.
 training/pipelines/lm-independent.sh runs/lm >> runs/lm.log 2>&1
-ship runs/lm/english-5gram.lm.gz assets/models/english-5gram.lm.gz
+ship runs/lm/english.lm.gz assets/models/english.lm.gz
 echo "all steps done"

@@ -557,8 +557,8 @@ impl RecognizeView {
                     egui::Checkbox::new(&mut on, "Language model"),
                 )
                 .on_hover_text(
-                    "Beam search with the shipped English character 5-gram \
-                     (english-5gram.lm.gz): fewer errors on words, a few ms more per line",
+                    "Beam search with the shipped English character 7-gram \
+                     (english.lm.gz): fewer errors on words, a few ms more per line",
                 )
                 .on_disabled_hover_text(format!(
                     "No language model in {}",
