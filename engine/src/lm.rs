@@ -275,19 +275,48 @@ impl CharLm {
         let next = next.map_or(self.end(), |c| self.symbol(c));
         let mut keys = [0u128; MAX_ORDER];
         self.suffix_keys(history, &mut keys);
-        // Base: uniform over the vocabulary and the end symbol; then each longer history.
+        // Base: uniform over the vocabulary and the end symbol; then each longer history, up
+        // to the first one never seen (no longer one is held: see `held`).
         let mut p = 1.0 / (self.vocab.len() + 1) as f64;
         for key in &keys[..self.order] {
-            if let Some(h) = self.histories.get(key) {
-                let types = f64::from(h.types);
-                let (symbols, counts) = self.continuations(h);
-                let c = symbols
-                    .binary_search(&next)
-                    .map_or(0.0, |i| f64::from(counts[i]));
-                p = (c + types * p) / (h.total as f64 + types);
-            }
+            let Some(h) = self.histories.get(key) else {
+                break;
+            };
+            let types = f64::from(h.types);
+            let (symbols, counts) = self.continuations(h);
+            let c = symbols
+                .binary_search(&next)
+                .map_or(0.0, |i| f64::from(counts[i]));
+            p = (c + types * p) / (h.total as f64 + types);
         }
         p
+    }
+
+    /// The held histories among the suffixes of `keys[1..order]` (lengths 1 and up), up to the
+    /// first one not held, into `out`; returns how many. A trained model's histories are
+    /// closed under suffixes (training counts every length, and a suffix occurs at least as
+    /// often as the history it ends, so pruning drops the longer first): after a miss no
+    /// longer history is held, and the walk saves its lookups, each a likely cache miss in a
+    /// large table.
+    fn held<'a>(
+        &'a self,
+        keys: &[u128; MAX_ORDER],
+        out: &mut [Option<&'a History>; MAX_ORDER],
+    ) -> usize {
+        if !self.histories.contains_key(&0) {
+            return 0;
+        }
+        let mut n = 0;
+        for key in &keys[1..self.order] {
+            match self.histories.get(key) {
+                Some(h) => {
+                    out[n] = Some(h);
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        n
     }
 
     /// Where `next` (`None`: the end of the line) lies in [`CharLm::distribution`]'s output.
@@ -309,22 +338,38 @@ impl CharLm {
         let v = self.vocab.len();
         let mut keys = [0u128; MAX_ORDER];
         self.suffix_keys(history, &mut keys);
-        let mut p = Vec::with_capacity(v + 2);
         // The uniform base and the empty history's counts are the same for every history.
-        p.extend_from_slice(self.unigram.get_or_init(|| {
+        let unigram = self.unigram.get_or_init(|| {
             let mut p = vec![1.0 / (v + 1) as f64; v + 2];
             self.interpolate(&mut p, 0);
             p
-        }));
-        for &key in &keys[1..self.order] {
-            self.interpolate(&mut p, key);
+        });
+        let mut chain = [None; MAX_ORDER];
+        let n = self.held(&keys, &mut chain);
+        // The recursion p_n = c_n / (N_n + T_n) + T_n / (N_n + T_n) p_(n-1), unrolled from the
+        // longest history down: each history adds its counts at the weight of the longer ones'
+        // back-off factors, and the unigram distribution comes in once, at their product
+        // (one pass over the vocabulary instead of one per history).
+        let mut p = vec![0.0; v + 2];
+        let mut weight = 1.0;
+        for h in chain[..n].iter().rev().flatten() {
+            let types = f64::from(h.types);
+            let denominator = h.total as f64 + types;
+            let (symbols, counts) = self.continuations(h);
+            for (&s, &c) in symbols.iter().zip(counts) {
+                p[usize::from(s)] += weight * f64::from(c) / denominator;
+            }
+            weight *= types / denominator;
+        }
+        for (q, &u) in p.iter_mut().zip(unigram) {
+            *q += weight * u;
         }
         p
     }
 
     /// One step of the Witten-Bell recursion for every character: `p` holds the
     /// distribution given the history's shorter suffixes, and becomes the one given the
-    /// history of `key` (unchanged where it was never seen).
+    /// history of `key` (unchanged where it was never seen). Used for the empty history.
     fn interpolate(&self, p: &mut [f64], key: u128) {
         if let Some(h) = self.histories.get(&key) {
             let types = f64::from(h.types);
