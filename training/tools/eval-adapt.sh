@@ -11,7 +11,8 @@
 #
 # WRITERS=N: only every k-th writer, N in all (a quick comparison); ONLY="w1 w2": only those
 # writers (by folder name, e.g. to finish an interrupted comparison); options for `engine adapt`
-# go in $ADAPT (e.g. ADAPT="--replay none"). One row per writer, then the medians. Work
+# go in $ADAPT (e.g. ADAPT="--replay none"); LM=FILE decodes with another LM than the shipped
+# one (e.g. to finish a table begun before the LM changed). One row per writer, then the medians. Work
 # folder: ${TMPDIR:-/tmp}/inkling-eval-adapt/ (rebuilt each run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,7 +54,7 @@ cer() { # model folder -> CER (greedy)
     "$engine" eval --model "$1" --data "$2" --worst 0 | sed -nE 's/.*CER ([0-9.]+)%.*/\1/p'
 }
 fonts_before=$(cer "$model" "$work/fonts")
-echo "model $shown; adapt options: ${ADAPT:-(defaults)}; ${#writers[@]} writers"
+echo "model $shown; adapt options: ${ADAPT:-(defaults)}; LM ${LM:-shipped}; ${#writers[@]} writers"
 echo
 echo "| writer | lines | CER before | CER after | relative | adapt s | others' lines, greedy | held-out fonts, greedy |"
 echo "|---|---|---|---|---|---|---|---|"
@@ -69,7 +70,7 @@ for dir in "${writers[@]}"; do
     start=$(date +%s)
     # shellcheck disable=SC2086 # $ADAPT is a list of options
     "$engine" adapt --model "$model" --data "$dir" --holdout $((n - 20)) --out "$work/$w.inkm" \
-        --run "$work/run-$w" --decoder beam --lm shipped --json ${ADAPT:-} \
+        --run "$work/run-$w" --decoder beam --lm "${LM:-shipped}" --json ${ADAPT:-} \
         > "$work/$w.json" 2> "$work/$w.log"
     seconds=$(( $(date +%s) - start ))
     read -r before after < <(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(r['before']['cer'], r['after']['cer'])" "$work/$w.json")
