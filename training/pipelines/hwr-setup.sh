@@ -17,3 +17,11 @@ stage() {
     cp "$1/finetune-best.inkm" "$staging/$2"
     echo "staged $staging/$2"
 }
+# Fine-tunes a model with a recipe in a run folder and stages the best model, unless that file
+# is staged already (an interrupted run resumes from its checkpoint):
+#   finetune_staged NAME MODEL RECIPE RUN_FOLDER
+finetune_staged() {
+    [ -f "$staging/$1" ] && return 0
+    "$engine" finetune --model "$2" --config "$3" --out "$4" $(resume "$4")
+    stage "$4" "$1"
+}

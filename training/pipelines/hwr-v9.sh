@@ -18,18 +18,8 @@
 #   nohup training/pipelines/hwr-v9.sh >> runs/hwr-v9.log 2>&1 &
 source "$(dirname "$0")/hwr-setup.sh"
 recipes=training/recipes/hwr/v9
-student=$staging/hwr-student-cpu-v9.inkm
-if [ ! -f "$student" ]; then
-    out=runs/hwr-v9-finetune-student
-    "$engine" finetune --model "$staging/hwr-student-cpu-v8-low.inkm" \
-        --config "$recipes/finetune-hwr-student-v9.json" --out "$out" $(resume "$out")
-    stage "$out" "$(basename "$student")"
-fi
-teacher=$staging/hwr-teacher-wide-v9.inkm
-if [ ! -f "$teacher" ]; then
-    out=runs/hwr-v9-finetune-teacher
-    "$engine" finetune --model "$staging/hwr-teacher-wide-v8-stage2.inkm" \
-        --config "$recipes/finetune-hwr-teacher-v9.json" --out "$out" $(resume "$out")
-    stage "$out" "$(basename "$teacher")"
-fi
-echo "the v9 pair is staged: $teacher, $student"
+finetune_staged hwr-student-cpu-v9.inkm "$staging/hwr-student-cpu-v8-low.inkm" \
+    "$recipes/finetune-hwr-student-v9.json" runs/hwr-v9-finetune-student
+finetune_staged hwr-teacher-wide-v9.inkm "$staging/hwr-teacher-wide-v8-stage2.inkm" \
+    "$recipes/finetune-hwr-teacher-v9.json" runs/hwr-v9-finetune-teacher
+echo "the v9 pair is staged: $staging/hwr-teacher-wide-v9.inkm, $staging/hwr-student-cpu-v9.inkm"
