@@ -468,12 +468,14 @@ impl CharLm {
         }
         let mut lm = Self::empty(&vocab, order)?;
         let n = r.small("history count", u128::from(u32::MAX))?;
-        // At least two bytes per history and per continuation: no allocation beyond what the
-        // file can hold.
-        lm.histories =
-            FxHashMap::with_capacity_and_hasher(n.min(r.0.len() / 2), Default::default());
-        lm.next.reserve(r.0.len() / 2);
-        lm.count.reserve(r.0.len() / 2);
+        // A history takes at least four bytes of the file, a continuation two: room for what
+        // the file can hold, up to a bound (a forged count must not allocate gigabytes; past
+        // it the tables grow as entries are read).
+        let room = n.min(r.0.len() / 4).min(1 << 22);
+        lm.histories = FxHashMap::with_capacity_and_hasher(room, Default::default());
+        let room = (r.0.len() / 2).min(1 << 23);
+        lm.next.reserve(room);
+        lm.count.reserve(room);
         let mut key = 0u128;
         for i in 0..n {
             let delta = r.varint()?;
