@@ -154,6 +154,11 @@ impl CharLm {
             .unwrap_or(self.vocab.len() as u16 + 2)
     }
 
+    /// A symbol's digit in a history key, `position` characters back from the most recent.
+    fn digit(&self, symbol: u16, position: usize) -> u128 {
+        u128::from(symbol + 1) << (self.bits as usize * position)
+    }
+
     /// Keys of the history's suffixes of length 0 to `order - 1` (the line so far, padded at
     /// its start), in `keys[..order]`.
     fn suffix_keys(&self, history: &[char], keys: &mut [u128; MAX_ORDER]) {
@@ -164,7 +169,7 @@ impl CharLm {
                 Some(at) => self.symbol(history[at]),
                 None => self.start(),
             };
-            key |= u128::from(symbol + 1) << (self.bits as usize * i);
+            key |= self.digit(symbol, i);
             keys[i + 1] = key;
         }
     }
@@ -187,7 +192,7 @@ impl CharLm {
                 let mut key = 0u128;
                 for n in 0..order {
                     if n > 0 {
-                        key |= u128::from(seq[i - n] + 1) << (lm.bits as usize * (n - 1));
+                        key |= lm.digit(seq[i - n], n - 1);
                     }
                     *counts.entry(key).or_default().entry(seq[i]).or_insert(0) += 1;
                 }
@@ -244,6 +249,10 @@ impl CharLm {
     /// context"). What remains is a Witten-Bell model of the kept counts, so every distribution
     /// still sums to one. Returns how many histories were dropped.
     pub fn prune(&mut self, min_count: u64) -> usize {
+        if min_count <= 1 {
+            // Every held history was seen at least once.
+            return 0;
+        }
         let before = self.histories.len();
         let mut counts = Counts::default();
         for (&key, h) in &self.histories {
@@ -273,15 +282,12 @@ impl CharLm {
     /// (only its last `order - 1` characters matter).
     pub fn prob(&self, history: &[char], next: Option<char>) -> f64 {
         let next = next.map_or(self.end(), |c| self.symbol(c));
-        let mut keys = [0u128; MAX_ORDER];
-        self.suffix_keys(history, &mut keys);
-        // Base: uniform over the vocabulary and the end symbol; then each longer history, up
-        // to the first one never seen (no longer one is held: see `held`).
+        let mut chain = [None; MAX_ORDER];
+        let n = self.held(history, &mut chain);
+        // Base: uniform over the vocabulary and the end symbol; then each held history, the
+        // empty one first.
         let mut p = 1.0 / (self.vocab.len() + 1) as f64;
-        for key in &keys[..self.order] {
-            let Some(h) = self.histories.get(key) else {
-                break;
-            };
+        for h in chain[..n].iter().flatten() {
             let types = f64::from(h.types);
             let (symbols, counts) = self.continuations(h);
             let c = symbols
@@ -292,22 +298,17 @@ impl CharLm {
         p
     }
 
-    /// The held histories among the suffixes of `keys[1..order]` (lengths 1 and up), up to the
-    /// first one not held, into `out`; returns how many. A trained model's histories are
-    /// closed under suffixes (training counts every length, and a suffix occurs at least as
-    /// often as the history it ends, so pruning drops the longer first): after a miss no
-    /// longer history is held, and the walk saves its lookups, each a likely cache miss in a
-    /// large table.
-    fn held<'a>(
-        &'a self,
-        keys: &[u128; MAX_ORDER],
-        out: &mut [Option<&'a History>; MAX_ORDER],
-    ) -> usize {
-        if !self.histories.contains_key(&0) {
-            return 0;
-        }
+    /// The held histories among the suffixes of `history` (the line so far, padded at its
+    /// start), shortest first from the empty one, up to the first one not held, into `out`;
+    /// returns how many. A trained model's histories are closed under suffixes (training
+    /// counts every length, and a suffix occurs at least as often as the history it ends, so
+    /// pruning drops the longer first): after a miss no longer history is held, and the walk
+    /// saves its lookups, each a likely cache miss in a large table.
+    fn held<'a>(&'a self, history: &[char], out: &mut [Option<&'a History>; MAX_ORDER]) -> usize {
+        let mut keys = [0u128; MAX_ORDER];
+        self.suffix_keys(history, &mut keys);
         let mut n = 0;
-        for key in &keys[1..self.order] {
+        for key in &keys[..self.order] {
             match self.histories.get(key) {
                 Some(h) => {
                     out[n] = Some(h);
@@ -336,8 +337,6 @@ impl CharLm {
     /// about the cost of one call, since each history's counts are looked up once.
     pub fn distribution(&self, history: &[char]) -> Vec<f64> {
         let v = self.vocab.len();
-        let mut keys = [0u128; MAX_ORDER];
-        self.suffix_keys(history, &mut keys);
         // The uniform base and the empty history's counts are the same for every history.
         let unigram = self.unigram.get_or_init(|| {
             let mut p = vec![1.0 / (v + 1) as f64; v + 2];
@@ -345,14 +344,15 @@ impl CharLm {
             p
         });
         let mut chain = [None; MAX_ORDER];
-        let n = self.held(&keys, &mut chain);
+        // The empty history (the first held) is in the unigram distribution.
+        let n = self.held(history, &mut chain).max(1);
         // The recursion p_n = c_n / (N_n + T_n) + T_n / (N_n + T_n) p_(n-1), unrolled from the
         // longest history down: each history adds its counts at the weight of the longer ones'
         // back-off factors, and the unigram distribution comes in once, at their product
         // (one pass over the vocabulary instead of one per history).
         let mut p = vec![0.0; v + 2];
         let mut weight = 1.0;
-        for h in chain[..n].iter().rev().flatten() {
+        for h in chain[1..n].iter().rev().flatten() {
             let types = f64::from(h.types);
             let denominator = h.total as f64 + types;
             let (symbols, counts) = self.continuations(h);
@@ -572,7 +572,7 @@ impl CharLm {
                     // A history no query can reach.
                     None => continue 'histories,
                 };
-                key |= u128::from(symbol + 1) << (lm.bits as usize * i);
+                key |= lm.digit(symbol, i);
             }
             let entry: &mut FxHashMap<u16, u32> = counts.entry(key).or_default();
             for (c, n) in seen {
@@ -729,7 +729,7 @@ mod tests {
                 None if c == BOS => lm.start(),
                 None => return None,
             };
-            key |= u128::from(symbol + 1) << (lm.bits as usize * i);
+            key |= lm.digit(symbol, i);
         }
         let h = lm.histories.get(&key)?;
         let (symbols, counts) = lm.continuations(h);
