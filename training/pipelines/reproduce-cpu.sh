@@ -78,17 +78,16 @@ ship runs/finetune-hwr-student-v3-3/finetune-best.inkm assets/models/staging/hwr
 # longer in hwr-v6.sh: the v6 student; this pair shipped before v7), then the v7 pair: the v5
 # teacher fine-tuned once more and a new student distilled from it (hwr-v7.sh; shipped before
 # v8), then the v8 pair: the v7 teacher widened twice and fine-tuned (shipped), its student
-# distilled, fine-tuned and fine-tuned again at a low rate (hwr-v8.sh), then fine-tuned on the
-# labels with joined punctuation (hwr-v9.sh; the shipped student).
+# distilled, fine-tuned and fine-tuned again at a low rate (hwr-v8.sh), then both fine-tuned on
+# the labels with joined punctuation (hwr-v9.sh: the shipped pair).
 training/pipelines/hwr-v4.sh >> runs/hwr-v4.log 2>&1
 training/pipelines/hwr-v5.sh >> runs/hwr-v5.log 2>&1
 training/pipelines/hwr-v6.sh >> runs/hwr-v6.log 2>&1
 training/pipelines/hwr-v7.sh >> runs/hwr-v7.log 2>&1
 training/pipelines/hwr-v8.sh >> runs/hwr-v8.log 2>&1
-ship assets/models/staging/hwr-teacher-wide-v8-stage2.inkm assets/models/hwr-teacher-cpu.inkm
-# The v9 student: the v8 student fine-tuned on the labels with joined punctuation (hwr-v9.sh;
-# its teacher step is staged but not shipped).
+# The v9 pair: the v8 pair fine-tuned on the labels with joined punctuation (hwr-v9.sh).
 training/pipelines/hwr-v9.sh >> runs/hwr-v9.log 2>&1
+ship assets/models/staging/hwr-teacher-wide-v9.inkm assets/models/hwr-teacher-cpu.inkm
 ship assets/models/staging/hwr-student-cpu-v9.inkm assets/models/hwr-student-cpu.inkm
 # The ocr table's teacher (v1, kept in assets/models/ocr-v1/, which the table's recipe reads)
 # and the v1 ocr student (the table's cnn-mah student fine-tuned twice more; it shipped
