@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# Our training operations against Burn's: the same 200-step run of the teacher-cpu recipe
-# (training/experiments/train-ops.json, from scratch, one thread each) on Burn's operations
-# (INKLING_TRAIN_OPS=burn) and on ours, then the two loss curves side by side (means of
-# 20-step windows), their largest relative gap, each run's lines/s and validation CER.
+# Our training operations against Burn's: the same run on Burn's operations
+# (INKLING_TRAIN_OPS=burn) and on ours, one thread each, then the two loss curves side by side
+# (means of 20-step windows), their largest relative gap, each run's lines/s and validation CER.
+#   train    the teacher-cpu recipe training/experiments/train-ops.json: 200 steps from scratch
+#   distill  training/experiments/train-ops-distill.json: a student-cpu distilled from the
+#            shipped ocr teacher (cnn-l2, 200 steps, the DBLSTM and IP layers frozen), then
+#            fine-tuned with CTC (100 steps); the two phases' losses in one curve
 #
-#   training/experiments/train-ops.sh [OUT_DIR]       # default runs/check-train-ops
+#   training/experiments/train-ops.sh [train|distill] [OUT_DIR]   # default runs/check-train-ops[-distill]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-out=${1:-runs/check-train-ops}
+what=${1:-train}
+case $what in
+    train) cmd=(train --config training/experiments/train-ops.json); out=${2:-runs/check-train-ops} ;;
+    distill) cmd=(distill --config training/experiments/train-ops-distill.json)
+        out=${2:-runs/check-train-ops-distill} ;;
+    *) echo "usage: train-ops.sh [train|distill] [OUT_DIR]" >&2; exit 2 ;;
+esac
 engine=target/release/engine
 [ -x "$engine" ] || cargo build --release -p engine
+mkdir -p "$out"
 for ops in burn ours; do
-    rm -rf "$out/$ops"
-    INKLING_TRAIN_OPS=$ops RAYON_NUM_THREADS=1 "$engine" train \
-        --config training/experiments/train-ops.json --out "$out/$ops" > "$out-$ops.log" 2>&1
+    rm -rf "${out:?}/$ops"
+    INKLING_TRAIN_OPS=$ops RAYON_NUM_THREADS=1 "$engine" "${cmd[@]}" --out "$out/$ops" \
+        > "$out-$ops.log" 2>&1
 done
 python3 - "$out" <<'PY'
 import csv, sys
