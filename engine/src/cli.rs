@@ -372,6 +372,10 @@ pub enum Command {
         /// Share of personal lines per batch [default: 0.25; 1 with --replay none].
         #[arg(long)]
         share: Option<f64>,
+        /// Share of those personal lines that are new lines composed of the writer's words
+        /// (cut from their kept ink lines where the gaps are clear).
+        #[arg(long)]
+        recompose: Option<f64>,
         /// The replayed base data: `auto` (the training source of the model's last recipe),
         /// `none` (personal lines only), or a recipe file whose `data.train.synth` to replay.
         #[arg(long, default_value = "auto")]

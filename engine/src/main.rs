@@ -165,6 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             batch_size,
             lr,
             share,
+            recompose,
             replay,
             seed,
             trainable,
@@ -199,6 +200,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 if let Some(s) = share {
                     cfg.personal.share = s;
+                }
+                if let Some(r) = recompose {
+                    cfg.personal.recompose = r;
                 }
                 cfg.steps = steps;
                 cfg.batch_size = batch_size;

@@ -34,6 +34,11 @@ pub struct PersonalConfig {
     /// base model's training mix).
     #[serde(default = "one")]
     pub share: f64,
+    /// Share of the personal lines that are new lines composed of the writer's words (cut
+    /// from the kept lines with ink where their gaps are clear,
+    /// [`crate::data::ink::words::split_words`]), in [0, 1]; the rest are the kept lines.
+    #[serde(default)]
+    pub recompose: f64,
 }
 
 fn one() -> f64 {

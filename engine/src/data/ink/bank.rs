@@ -96,6 +96,18 @@ pub struct Written {
     pub writer: String,
 }
 
+impl Written {
+    /// A word of the one user of writer adaptation (no contributor, no writer name).
+    pub fn personal(ink: &Ink, text: String) -> Self {
+        Self {
+            text,
+            ink: CompactInk::new(ink),
+            contributor: String::new(),
+            writer: String::new(),
+        }
+    }
+}
+
 /// The loaded writing of some contributors.
 #[derive(Debug, Clone, Default)]
 pub struct UnipenBank {

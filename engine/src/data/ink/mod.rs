@@ -11,6 +11,7 @@ pub mod export;
 pub mod inkml;
 pub mod raster;
 pub mod unipen;
+pub mod words;
 
 use serde::{Deserialize, Serialize};
 

@@ -13,8 +13,9 @@ use crate::assets::assets_dir;
 use crate::data::dataset::{LineImage, LineSample};
 use crate::data::image::normalize::{Gray, crop_to_ink, ink_map, resize};
 use crate::data::ink::augment::{InkAugment, augment as augment_ink};
-use crate::data::ink::bank::{UnipenBank, UnipenConfig};
+use crate::data::ink::bank::{UnipenBank, UnipenConfig, Written, compose_words};
 use crate::data::ink::raster::{Pen, rasterize};
+use crate::data::ink::words::split_words;
 use crate::data::personal::{PersonalConfig, PersonalLine, PersonalSet};
 use crate::data::random::mix;
 use crate::data::text::{TextSource, digit_text};
@@ -222,7 +223,23 @@ pub struct Synth {
     digits: Option<(f64, DigitBank)>,
     strokes: Option<(f64, Vec<StrokeFont>)>,
     unipen: Option<(UnipenConfig, Arc<UnipenBank>)>,
-    personal: Option<(f64, Arc<Vec<PersonalLine>>)>,
+    personal: Option<PersonalSource>,
+}
+
+/// Fewer words than this (of the writer's training lines) compose no lines: too few to vary.
+const MIN_PERSONAL_WORDS: usize = 8;
+
+/// The writer's own lines in writer adaptation, and their words where the lines cut cleanly.
+#[derive(Debug, Clone)]
+struct PersonalSource {
+    /// Share of the source's lines drawn from them.
+    share: f64,
+    /// Share of those that are new lines composed of the writer's words.
+    recompose: f64,
+    /// The training lines.
+    lines: Arc<Vec<PersonalLine>>,
+    /// The words of the lines with ink ([`split_words`]).
+    words: Arc<Vec<Written>>,
 }
 
 impl Synth {
@@ -278,7 +295,19 @@ impl Synth {
                         set.lines.len()
                     )));
                 }
-                Some((p.share, Arc::new(train.into_iter().cloned().collect())))
+                share("personal.recompose", p.recompose)?;
+                let words = train
+                    .iter()
+                    .filter_map(|l| split_words(l.ink.as_ref()?, &l.text))
+                    .flatten()
+                    .map(|(ink, text)| Written::personal(&ink, text))
+                    .collect();
+                Some(PersonalSource {
+                    share: p.share,
+                    recompose: p.recompose,
+                    lines: Arc::new(train.into_iter().cloned().collect()),
+                    words: Arc::new(words),
+                })
             }
             None => None,
         };
@@ -348,12 +377,21 @@ impl Synth {
 
     /// A line, its text, and whether it is one of the writer's own lines.
     fn try_sample(&self, index: u64, rng: &mut StdRng) -> Option<(Gray, String, bool)> {
-        if let Some((share, lines)) = &self.personal
-            && rng.random_bool(*share)
+        if let Some(p) = &self.personal
+            && rng.random_bool(p.share)
         {
-            let line = &lines[rng.random_range(0..lines.len())];
+            let line = &p.lines[rng.random_range(0..p.lines.len())];
             let size = rng.random_range(32.0f32..52.0);
-            let cov = match &line.ink {
+            let composed = (p.recompose > 0.0
+                && p.words.len() >= MIN_PERSONAL_WORDS
+                && rng.random_bool(p.recompose))
+            .then(|| compose_words(&p.words, self.text.max_chars, rng))
+            .flatten();
+            let (ink, text) = match composed {
+                Some((ink, text)) => (Some(ink), text),
+                None => (line.ink.clone(), line.text.clone()),
+            };
+            let cov = match &ink {
                 // The user's ink, changed as UNIPEN writers' is, with a new pen each time.
                 Some(ink) => {
                     let mut ink = augment_ink(ink, &InkAugment::default(), rng);
@@ -384,7 +422,7 @@ impl Synth {
                     }
                 }
             };
-            return Some((self.finish(&cov, size, rng)?, line.text.clone(), true));
+            return Some((self.finish(&cov, size, rng)?, text, true));
         }
         if let Some((cfg, bank)) = &self.unipen
             && rng.random_bool(cfg.share)
@@ -542,5 +580,74 @@ mod tests {
         cfg.holdout = vec!["NanumPen".into()];
         cfg.extra_fonts = vec![PathBuf::from("hwr-extra")];
         assert!(Synth::new(&cfg).is_ok());
+    }
+
+    /// With `recompose`, the writer's lines also come back as new lines of their own words:
+    /// every personal sample's words are words of the kept lines, some in an order no kept
+    /// line has; without it, only the kept lines.
+    #[test]
+    fn personal_words_compose_new_lines() {
+        use crate::data::ink::inkml::{InkDocument, write};
+        use crate::data::ink::{Ink, InkStroke};
+        let dir = std::env::temp_dir().join(format!("inkling-recompose-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // Four lines of three "words" each (zigzags 30 wide, 30 tall, 20 apart).
+        let texts = [
+            "one two three",
+            "four five six",
+            "seven eight nine",
+            "ten eleven twelve",
+        ];
+        for (i, text) in texts.iter().enumerate() {
+            let strokes = (0..3)
+                .map(|w| {
+                    let x = w as f32 * 50.0;
+                    InkStroke::from_xy(&[
+                        (x, 0.0),
+                        (x + 10.0, 30.0),
+                        (x + 20.0, 0.0),
+                        (x + 30.0, 30.0),
+                    ])
+                })
+                .collect();
+            let doc = InkDocument {
+                ink: Ink { strokes },
+                text: Some((*text).into()),
+            };
+            write(&dir.join(format!("{i}.inkml")), &doc).unwrap();
+        }
+        let words: Vec<&str> = texts.iter().flat_map(|t| t.split(' ')).collect();
+        let mut cfg = SynthConfig::new(Task::Hwr);
+        cfg.personal = Some(PersonalConfig {
+            dir: dir.clone(),
+            holdout: 0,
+            share: 1.0,
+            recompose: 0.0,
+        });
+        let kept = Synth::new(&cfg).unwrap();
+        for i in 0..20 {
+            let line = kept.sample(i);
+            assert!(
+                line.personal && texts.contains(&line.text.as_str()),
+                "{}",
+                line.text
+            );
+        }
+        cfg.personal.as_mut().unwrap().recompose = 1.0;
+        let composed = Synth::new(&cfg).unwrap();
+        let mut new_lines = 0;
+        for i in 0..20 {
+            let line = composed.sample(i);
+            assert!(line.personal);
+            assert!(
+                line.text.split(' ').all(|w| words.contains(&w)),
+                "{}",
+                line.text
+            );
+            new_lines += usize::from(!texts.contains(&line.text.as_str()));
+        }
+        assert!(new_lines >= 10, "{new_lines} of 20 lines new");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
