@@ -376,6 +376,10 @@ pub enum Command {
         /// (cut from their kept ink lines where the gaps are clear).
         #[arg(long)]
         recompose: Option<f64>,
+        /// How much the writer's ink is varied in slant, width, rotation, baseline and shape,
+        /// as a factor of the training data's variation [default: 1].
+        #[arg(long)]
+        style_jitter: Option<f64>,
         /// The replayed base data: `auto` (the training source of the model's last recipe),
         /// `none` (personal lines only), or a recipe file whose `data.train.synth` to replay.
         #[arg(long, default_value = "auto")]

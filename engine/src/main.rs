@@ -166,6 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             lr,
             share,
             recompose,
+            style_jitter,
             replay,
             seed,
             trainable,
@@ -203,6 +204,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 if let Some(r) = recompose {
                     cfg.personal.recompose = r;
+                }
+                if let Some(j) = style_jitter {
+                    cfg.personal.style_jitter = j;
                 }
                 cfg.steps = steps;
                 cfg.batch_size = batch_size;

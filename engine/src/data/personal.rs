@@ -39,6 +39,11 @@ pub struct PersonalConfig {
     /// [`crate::data::ink::words::split_words`]), in [0, 1]; the rest are the kept lines.
     #[serde(default)]
     pub recompose: f64,
+    /// How much the writer's ink is changed in slant, width, rotation, baseline and shape, as
+    /// a factor of [`crate::data::ink::augment::InkAugment::default`] (1: as much as the
+    /// training data's; 0: only a new pen).
+    #[serde(default = "one")]
+    pub style_jitter: f64,
 }
 
 fn one() -> f64 {

@@ -73,6 +73,7 @@ impl AdaptConfig {
                 holdout: if lines >= 5 { lines / 5 } else { 0 },
                 share: if replays { 0.25 } else { 1.0 },
                 recompose: 0.0,
+                style_jitter: 1.0,
             },
             replay,
             steps: 300,

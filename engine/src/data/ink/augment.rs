@@ -55,6 +55,19 @@ impl InkAugment {
             resample: 0.0,
         }
     }
+
+    /// The geometric changes (slant, aspect, rotation, drift, elastic) times `factor`;
+    /// pressure and resampling as they are.
+    pub fn scaled(&self, factor: f32) -> Self {
+        Self {
+            slant: self.slant * factor,
+            aspect: self.aspect * factor,
+            rotation: self.rotation * factor,
+            drift: self.drift * factor,
+            elastic: self.elastic * factor,
+            ..self.clone()
+        }
+    }
 }
 
 /// `ink` with a random writer-style change drawn from `cfg`.
@@ -259,6 +272,33 @@ mod tests {
         let out = augment(&dash, &cfg, &mut rng);
         assert!(
             out.strokes.iter().map(|s| s.points.len()).sum::<usize>() <= MAX_RESAMPLED_POINTS + 8
+        );
+    }
+
+    /// `scaled(0)` leaves only pressure and resampling: with those off, the ink comes back as
+    /// it was; `scaled(1)` is the configuration itself.
+    #[test]
+    fn scaled_to_zero_changes_no_point() {
+        let cfg = InkAugment {
+            pressure: 0.0,
+            resample: 0.0,
+            ..InkAugment::default()
+        };
+        assert_eq!(cfg.scaled(1.0), cfg);
+        let mut rng = StdRng::seed_from_u64(3);
+        let out = augment(&line(), &cfg.scaled(0.0), &mut rng);
+        for (a, b) in out.points().zip(line().points()) {
+            assert!(
+                (a.x - b.x).abs() < 1e-4 && (a.y - b.y).abs() < 1e-4,
+                "{a:?} {b:?}"
+            );
+        }
+        let moved = augment(&line(), &cfg, &mut rng);
+        assert!(
+            moved
+                .points()
+                .zip(line().points())
+                .any(|(a, b)| (a.x - b.x).abs() > 1e-3)
         );
     }
 }

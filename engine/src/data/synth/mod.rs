@@ -236,6 +236,8 @@ struct PersonalSource {
     share: f64,
     /// Share of those that are new lines composed of the writer's words.
     recompose: f64,
+    /// How their ink is varied.
+    augment: InkAugment,
     /// The training lines.
     lines: Arc<Vec<PersonalLine>>,
     /// The words of the lines with ink ([`split_words`]).
@@ -296,6 +298,12 @@ impl Synth {
                     )));
                 }
                 share("personal.recompose", p.recompose)?;
+                if !(p.style_jitter.is_finite() && p.style_jitter >= 0.0) {
+                    return Err(Error::Config(format!(
+                        "personal.style_jitter must be 0 or more, got {}",
+                        p.style_jitter
+                    )));
+                }
                 let words = train
                     .iter()
                     .filter_map(|l| split_words(l.ink.as_ref()?, &l.text))
@@ -305,6 +313,7 @@ impl Synth {
                 Some(PersonalSource {
                     share: p.share,
                     recompose: p.recompose,
+                    augment: InkAugment::default().scaled(p.style_jitter as f32),
                     lines: Arc::new(train.into_iter().cloned().collect()),
                     words: Arc::new(words),
                 })
@@ -394,7 +403,7 @@ impl Synth {
             let cov = match &ink {
                 // The user's ink, changed as UNIPEN writers' is, with a new pen each time.
                 Some(ink) => {
-                    let mut ink = augment_ink(ink, &InkAugment::default(), rng);
+                    let mut ink = augment_ink(ink, &p.augment, rng);
                     ink.fit_height(size * rng.random_range(0.8f32..1.1));
                     let pen = Pen {
                         width: size * rng.random_range(0.035f32..0.09),
@@ -624,6 +633,7 @@ mod tests {
             holdout: 0,
             share: 1.0,
             recompose: 0.0,
+            style_jitter: 1.0,
         });
         let kept = Synth::new(&cfg).unwrap();
         for i in 0..20 {
