@@ -17,7 +17,6 @@ use super::run::Run;
 use super::soft_targets::{BASE, SoftTargets};
 use crate::assets::assets_dir;
 use crate::data::ink::bank::data_cache;
-use crate::data::ink::words::split_words;
 use crate::data::personal::{PersonalConfig, PersonalSet};
 use crate::data::readers::DataFormat;
 use crate::data::synth::SynthConfig;
@@ -222,18 +221,6 @@ pub fn adapt(
     }
     let (train, held) = set.split(cfg.personal.holdout);
     let lines = (train.len(), held.len());
-    if cfg.personal.recompose > 0.0 {
-        let cut: Vec<usize> = train
-            .iter()
-            .filter_map(|l| Some(split_words(l.ink.as_ref()?, &l.text)?.len()))
-            .collect();
-        observer(&ProgressEvent::Message(format!(
-            "{} words cut from {} of the {} training lines compose new lines",
-            cut.iter().sum::<usize>(),
-            cut.len(),
-            train.len()
-        )));
-    }
     let scored = set.held_dataset(&cfg.personal.dir, cfg.scored_holdout());
     let header = model_file::read_header(model)?;
     let task = model_task(&header);

@@ -44,8 +44,11 @@ impl LoadedSource {
                     cfg.task,
                     synth.font_names().join(", ")
                 ));
-                if let Some(unipen) = synth.unipen_summary() {
-                    report(unipen.to_owned());
+                for summary in [synth.unipen_summary(), synth.personal_summary()]
+                    .into_iter()
+                    .flatten()
+                {
+                    report(summary.to_owned());
                 }
                 LoadedSource::Synth(Box::new(synth))
             }

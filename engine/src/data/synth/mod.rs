@@ -12,6 +12,7 @@ pub mod strokes;
 use crate::assets::assets_dir;
 use crate::data::dataset::{LineImage, LineSample};
 use crate::data::image::normalize::{Gray, crop_to_ink, ink_map, resize};
+use crate::data::ink::Ink;
 use crate::data::ink::augment::{InkAugment, augment as augment_ink};
 use crate::data::ink::bank::{UnipenBank, UnipenConfig, Written, compose_words};
 use crate::data::ink::raster::{Pen, rasterize};
@@ -240,8 +241,10 @@ struct PersonalSource {
     augment: InkAugment,
     /// The training lines.
     lines: Arc<Vec<PersonalLine>>,
-    /// The words of the lines with ink ([`split_words`]).
+    /// The words of the lines with ink ([`split_words`]), when `recompose` is on.
     words: Arc<Vec<Written>>,
+    /// How many words were cut from how many lines (for the run log), when `recompose` is on.
+    summary: Option<String>,
 }
 
 impl Synth {
@@ -304,9 +307,25 @@ impl Synth {
                         p.style_jitter
                     )));
                 }
-                let words = train
-                    .iter()
-                    .filter_map(|l| split_words(l.ink.as_ref()?, &l.text))
+                // Cut only when they are used: every adaptation reads this source.
+                let cut: Vec<Vec<(Ink, String)>> = if p.recompose > 0.0 {
+                    train
+                        .iter()
+                        .filter_map(|l| split_words(l.ink.as_ref()?, &l.text))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let summary = (p.recompose > 0.0).then(|| {
+                    format!(
+                        "{} words cut from {} of the {} training lines compose new lines",
+                        cut.iter().map(Vec::len).sum::<usize>(),
+                        cut.len(),
+                        train.len()
+                    )
+                });
+                let words = cut
+                    .into_iter()
                     .flatten()
                     .map(|(ink, text)| Written::personal(&ink, text))
                     .collect();
@@ -316,6 +335,7 @@ impl Synth {
                     augment: InkAugment::default().scaled(p.style_jitter as f32),
                     lines: Arc::new(train.into_iter().cloned().collect()),
                     words: Arc::new(words),
+                    summary,
                 })
             }
             None => None,
@@ -382,6 +402,11 @@ impl Synth {
     /// What the UNIPEN part read (for the run log), if the source has one.
     pub fn unipen_summary(&self) -> Option<&str> {
         self.unipen.as_ref().map(|(_, b)| b.summary.as_str())
+    }
+
+    /// What the personal part cut into words (for the run log), if it composes new lines.
+    pub fn personal_summary(&self) -> Option<&str> {
+        self.personal.as_ref()?.summary.as_deref()
     }
 
     /// A line, its text, and whether it is one of the writer's own lines.
