@@ -6,8 +6,14 @@
 #   distill  training/experiments/train-ops-distill.json: a student-cpu distilled from the
 #            shipped ocr teacher (cnn-l2, 200 steps, the DBLSTM and IP layers frozen), then
 #            fine-tuned with CTC (100 steps); the two phases' losses in one curve
+#   finetune the CTC fine-tuning of that recipe alone (train-ops-finetune.json: the same data,
+#            optimizer and 100 steps), both paths starting from one model: MODEL, by default
+#            the student distilled on Burn's operations by `distill` (run it first). Without
+#            it, the two fine-tunings start from the two slightly different distilled students
+#            and their curves compare two starts as much as two paths.
 #
 #   training/experiments/train-ops.sh [train|distill] [OUT_DIR]   # default runs/check-train-ops[-distill]
+#   training/experiments/train-ops.sh finetune [OUT_DIR] [MODEL]   # default runs/check-train-ops-finetune
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 what=${1:-train}
@@ -15,7 +21,11 @@ case $what in
     train) cmd=(train --config training/experiments/train-ops.json); out=${2:-runs/check-train-ops} ;;
     distill) cmd=(distill --config training/experiments/train-ops-distill.json)
         out=${2:-runs/check-train-ops-distill} ;;
-    *) echo "usage: train-ops.sh [train|distill] [OUT_DIR]" >&2; exit 2 ;;
+    finetune) model=${3:-runs/check-train-ops-distill/burn/distill-last.inkm}
+        [ -f "$model" ] || { echo "no $model: run train-ops.sh distill first" >&2; exit 2; }
+        cmd=(finetune --model "$model" --config training/experiments/train-ops-finetune.json)
+        out=${2:-runs/check-train-ops-finetune} ;;
+    *) echo "usage: train-ops.sh [train|distill] [OUT_DIR] | finetune [OUT_DIR] [MODEL]" >&2; exit 2 ;;
 esac
 engine=target/release/engine
 [ -x "$engine" ] || cargo build --release -p engine
