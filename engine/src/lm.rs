@@ -8,6 +8,8 @@ use rustc_hash::FxHashMap;
 use std::io::{Read, Write};
 use std::path::Path;
 
+mod table;
+
 /// Default LM weight in beam search for handwriting models, picked on the hwr recipes'
 /// validation lines with the shipped LM (weights 0.1-0.3; see the decoding section of engine/README.md).
 pub const HWR_WEIGHT: f64 = 0.2;
@@ -60,7 +62,7 @@ pub struct CharLm {
     /// The characters it predicts (besides the end of the line).
     pub vocab: Vec<char>,
     /// History key -> its continuations.
-    histories: FxHashMap<u128, History>,
+    histories: table::Table<History>,
     /// Continuation symbols (`0..=vocab.len()`, the last the end of the line), history by
     /// history, ascending within each.
     next: Vec<u16>,
@@ -125,7 +127,7 @@ impl CharLm {
         Ok(Self {
             order,
             vocab: vocab.to_vec(),
-            histories: FxHashMap::default(),
+            histories: table::Table::default(),
             next: Vec::new(),
             count: Vec::new(),
             bits,
@@ -207,7 +209,7 @@ impl CharLm {
     fn fill(&mut self, counts: Counts) {
         let mut keys: Vec<u128> = counts.keys().copied().collect();
         keys.sort_unstable();
-        self.histories = FxHashMap::with_capacity_and_hasher(keys.len(), Default::default());
+        let mut entries = Vec::with_capacity(keys.len());
         self.next.clear();
         self.count.clear();
         for key in keys {
@@ -220,19 +222,20 @@ impl CharLm {
                 continue;
             }
             seen.sort_unstable();
-            self.histories.insert(
+            entries.push((
                 key,
                 History {
                     start: self.next.len() as u32,
                     types: seen.len() as u32,
                     total: seen.iter().map(|&(_, c)| u64::from(c)).sum(),
                 },
-            );
+            ));
             for (s, c) in seen {
                 self.next.push(s);
                 self.count.push(c);
             }
         }
+        self.histories = table::Table::from_sorted(entries);
         self.id = next_id();
         self.unigram = std::sync::OnceLock::new();
     }
@@ -255,7 +258,7 @@ impl CharLm {
         }
         let before = self.histories.len();
         let mut counts = Counts::default();
-        for (&key, h) in &self.histories {
+        for (key, h) in self.histories.iter() {
             if key == 0 || h.total >= min_count {
                 let (next, count) = self.continuations(h);
                 counts.insert(
@@ -309,7 +312,7 @@ impl CharLm {
         self.suffix_keys(history, &mut keys);
         let mut n = 0;
         for key in &keys[..self.order] {
-            match self.histories.get(key) {
+            match self.histories.get(*key) {
                 Some(h) => {
                     out[n] = Some(h);
                     n += 1;
@@ -371,7 +374,7 @@ impl CharLm {
     /// distribution given the history's shorter suffixes, and becomes the one given the
     /// history of `key` (unchanged where it was never seen). Used for the empty history.
     fn interpolate(&self, p: &mut [f64], key: u128) {
-        if let Some(h) = self.histories.get(&key) {
+        if let Some(h) = self.histories.get(key) {
             let types = f64::from(h.types);
             let denominator = h.total as f64 + types;
             for q in p.iter_mut() {
@@ -394,14 +397,12 @@ impl CharLm {
         for &c in &self.vocab {
             put_varint(&mut out, u128::from(u32::from(c)));
         }
-        let mut keys: Vec<u128> = self.histories.keys().copied().collect();
-        keys.sort_unstable();
-        put_varint(&mut out, keys.len() as u128);
+        put_varint(&mut out, self.histories.len() as u128);
         let mut previous = 0u128;
-        for key in keys {
+        for (key, h) in self.histories.iter() {
             put_varint(&mut out, key - previous);
             previous = key;
-            let (symbols, counts) = self.continuations(&self.histories[&key]);
+            let (symbols, counts) = self.continuations(h);
             put_varint(&mut out, symbols.len() as u128);
             let mut after = 0u16;
             for (&s, &c) in symbols.iter().zip(counts) {
@@ -472,7 +473,7 @@ impl CharLm {
         // the file can hold, up to a bound (a forged count must not allocate gigabytes; past
         // it the tables grow as entries are read).
         let room = n.min(r.0.len() / 4).min(1 << 22);
-        lm.histories = FxHashMap::with_capacity_and_hasher(room, Default::default());
+        let mut entries = Vec::with_capacity(room);
         let room = (r.0.len() / 2).min(1 << 23);
         lm.next.reserve(room);
         lm.count.reserve(room);
@@ -505,18 +506,19 @@ impl CharLm {
                 lm.next.push(s as u16);
                 lm.count.push(c as u32);
             }
-            lm.histories.insert(
+            entries.push((
                 key,
                 History {
                     start,
                     types: types as u32,
                     total,
                 },
-            );
+            ));
         }
         if !r.0.is_empty() {
             return Err(format!("{} bytes after the last history", r.0.len()));
         }
+        lm.histories = table::Table::from_sorted(entries);
         lm.next.shrink_to_fit();
         lm.count.shrink_to_fit();
         Ok(lm)
@@ -604,6 +606,13 @@ struct Reader<'a>(&'a [u8]);
 impl Reader<'_> {
     /// The next LEB128 varint (at most 128 bits).
     fn varint(&mut self) -> std::result::Result<u128, String> {
+        // Most numbers of a file (key steps, symbol steps, small counts) take one byte.
+        if let Some((&b, rest)) = self.0.split_first()
+            && b < 0x80
+        {
+            self.0 = rest;
+            return Ok(u128::from(b));
+        }
         let mut v = 0u128;
         for shift in (0..128).step_by(7) {
             let (&b, rest) = self.0.split_first().ok_or("the file ends early")?;
@@ -688,12 +697,7 @@ mod tests {
         let dropped = pruned.prune(2);
         assert!(dropped > 0 && pruned.histories() + dropped == full.histories());
         assert!(seen(&pruned, &[]).is_some());
-        assert!(
-            pruned
-                .histories
-                .iter()
-                .all(|(&k, h)| k == 0 || h.total >= 2)
-        );
+        assert!(pruned.histories.iter().all(|(k, h)| k == 0 || h.total >= 2));
         assert_ne!(pruned.id(), full.id());
         for hist in ["", "a", "ab", "abc ", "ca", "cb", "a c", "zz"] {
             let h: Vec<char> = hist.chars().collect();
@@ -731,7 +735,7 @@ mod tests {
             };
             key |= lm.digit(symbol, i);
         }
-        let h = lm.histories.get(&key)?;
+        let h = lm.histories.get(key)?;
         let (symbols, counts) = lm.continuations(h);
         Some(
             symbols
