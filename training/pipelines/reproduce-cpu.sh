@@ -8,7 +8,7 @@
 # Steps: the hwr teacher of the tables (5000 steps), the hwr distillation table (scratch
 # student + 8 criteria, each distilled then fine-tuned), the Tucker comparison (v1-v3
 # fine-tuned), the v2 hwr teacher and student (shipped until the clean v3 pair replaced them;
-# kept in assets/models/staging/), the v3 hwr pair (staged), the v5 / v6 and v7 hwr pairs (staged), the shipped hwr pair (the v8 teacher, the v9 student), the ocr
+# kept in assets/models/staging/), the v3 hwr pair (staged), the v5 / v6 and v7 hwr pairs (staged), the shipped hwr pair (the v9 teacher, the v10 student), the ocr
 # table's teacher (2500 steps: printed lines are learned faster), the ocr table and its
 # student's longer fine-tuning (training/recipes/archive/ocr-v1/finetune-ocr-student{,-2}.json), the shipped (v3)
 # ocr teacher and student, and the shipped character
@@ -79,7 +79,8 @@ ship runs/finetune-hwr-student-v3-3/finetune-best.inkm assets/models/staging/hwr
 # teacher fine-tuned once more and a new student distilled from it (hwr-v7.sh; shipped before
 # v8), then the v8 pair: the v7 teacher widened twice and fine-tuned (shipped), its student
 # distilled, fine-tuned and fine-tuned again at a low rate (hwr-v8.sh), then both fine-tuned on
-# the labels with joined punctuation (hwr-v9.sh: the shipped pair).
+# the labels with joined punctuation (hwr-v9.sh: the shipped teacher), then a student distilled
+# afresh from that teacher (hwr-v10.sh: the shipped student).
 training/pipelines/hwr-v4.sh >> runs/hwr-v4.log 2>&1
 training/pipelines/hwr-v5.sh >> runs/hwr-v5.log 2>&1
 training/pipelines/hwr-v6.sh >> runs/hwr-v6.log 2>&1
@@ -88,7 +89,9 @@ training/pipelines/hwr-v8.sh >> runs/hwr-v8.log 2>&1
 # The v9 pair: the v8 pair fine-tuned on the labels with joined punctuation (hwr-v9.sh).
 training/pipelines/hwr-v9.sh >> runs/hwr-v9.log 2>&1
 ship assets/models/staging/hwr-teacher-wide-v9.inkm assets/models/hwr-teacher-cpu.inkm
-ship assets/models/staging/hwr-student-cpu-v9.inkm assets/models/hwr-student-cpu.inkm
+# The v10 student (shipped): distilled afresh from the v9 teacher and fine-tuned (hwr-v10.sh).
+training/pipelines/hwr-v10.sh >> runs/hwr-v10.log 2>&1
+ship assets/models/staging/hwr-student-cpu-v10-low.inkm assets/models/hwr-student-cpu.inkm
 # The ocr table's teacher (v1, kept in assets/models/ocr-v1/, which the table's recipe reads)
 # and the v1 ocr student (the table's cnn-mah student fine-tuned twice more; it shipped
 # until the clean v3 pair replaced it, and the v1 numbers of training/README.md are its own).
