@@ -397,7 +397,7 @@ pub enum Command {
         #[arg(long, default_value = "base")]
         soft_targets: String,
         /// Weight of the soft targets' KL term next to CTC.
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, default_value_t = engine::train::adapt::SOFT_WEIGHT)]
         soft_weight: f64,
         /// Continue the run from its last checkpoint (with the settings it started with).
         #[arg(long)]

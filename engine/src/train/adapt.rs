@@ -51,6 +51,10 @@ pub struct AdaptConfig {
     pub soft_targets: Option<SoftTargets>,
 }
 
+/// Weight of the base model's soft targets in an adaptation: 0.3 gained more than 1 on 6 of
+/// 8 simulated writers for no more forgetting (engine/README.md, "Writer adaptation").
+pub const SOFT_WEIGHT: f64 = 0.3;
+
 /// The file of a run folder that keeps the adaptation's settings (for `--resume`).
 pub const CONFIG_FILE: &str = "adapt.json";
 
@@ -63,7 +67,8 @@ impl AdaptConfig {
 
     /// The defaults of `engine adapt` for the personal folder `dir` with `lines` usable lines:
     /// a fifth held back (none below 5 lines), 300 steps of 16, a quarter personal (all of
-    /// it without replay), lr 3e-4, the base model's soft targets on the replayed lines.
+    /// it without replay), lr 3e-4, the base model's soft targets on the replayed lines at
+    /// [`SOFT_WEIGHT`].
     pub fn new(dir: &Path, lines: usize, replay: Option<SynthConfig>) -> Self {
         let replays = replay.is_some();
         Self {
@@ -80,7 +85,10 @@ impl AdaptConfig {
             lr: 3e-4,
             seed: 1,
             trainable: Trainable::All,
-            soft_targets: replays.then(|| SoftTargets::new(BASE)),
+            soft_targets: replays.then(|| SoftTargets {
+                weight: SOFT_WEIGHT,
+                ..SoftTargets::new(BASE)
+            }),
         }
     }
 
