@@ -308,22 +308,21 @@ impl Synth {
                     )));
                 }
                 // Cut only when they are used: every adaptation reads this source.
-                let cut: Vec<Vec<(Ink, String)>> = if p.recompose > 0.0 {
-                    train
+                let (cut, summary): (Vec<Vec<(Ink, String)>>, _) = if p.recompose > 0.0 {
+                    let cut: Vec<_> = train
                         .iter()
                         .filter_map(|l| split_words(l.ink.as_ref()?, &l.text))
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                let summary = (p.recompose > 0.0).then(|| {
-                    format!(
+                        .collect();
+                    let summary = format!(
                         "{} words cut from {} of the {} training lines compose new lines",
                         cut.iter().map(Vec::len).sum::<usize>(),
                         cut.len(),
                         train.len()
-                    )
-                });
+                    );
+                    (cut, Some(summary))
+                } else {
+                    (Vec::new(), None)
+                };
                 let words = cut
                     .into_iter()
                     .flatten()
