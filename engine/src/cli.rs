@@ -523,6 +523,10 @@ pub enum Command {
         /// training), or both for the ratio.
         #[arg(long, value_enum, value_delimiter = ',', default_values = ["burn", "ours"])]
         ops: Vec<TrainOps>,
+        /// Also time the step (our operations) on this many threads against one thread,
+        /// taking turns batch by batch: the speed-up's median with its 95% interval.
+        #[arg(long)]
+        scaling: Option<usize>,
     },
     /// Look into and export datasets of pen writing (UNIPEN).
     Data {

@@ -668,6 +668,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             batch_size,
             steps,
             ops,
+            scaling,
         } => {
             for preset in presets {
                 let mut rates = Vec::new();
@@ -695,6 +696,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         engine::bench::train::interleaved_speedup(preset, batch_size, steps, 5)?;
                     println!(
                         "{}: Burn's step time over ours, taking turns batch by batch: {turns} (median [95% interval] of {steps} batches)\n",
+                        preset.name()
+                    );
+                }
+                if let Some(threads) = scaling {
+                    let turns = engine::bench::train::thread_scaling(
+                        preset, batch_size, steps, 5, threads,
+                    )?;
+                    println!(
+                        "{}: one thread's step time over {threads} threads', taking turns batch by batch: {turns} (median [95% interval] of {steps} batches)\n",
                         preset.name()
                     );
                 }

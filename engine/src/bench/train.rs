@@ -128,6 +128,69 @@ pub fn interleaved_speedup(
     steps: usize,
     seed: u64,
 ) -> Result<crate::bench::stats::Interval> {
+    let ratios = taking_turns(preset, batch_size, steps, seed, |_, step| {
+        let burn = step(&|| crate::models::ops::set_enabled(false));
+        let ours = step(&|| crate::models::ops::set_enabled(true));
+        burn / ours.max(1e-9)
+    })?;
+    crate::models::ops::set_enabled(true);
+    Ok(crate::bench::stats::bootstrap_median(&ratios))
+}
+
+/// The training step on `threads` threads against one thread, on our operations, batch by
+/// batch taking turns on the same model and batch (two rayon pools; the order alternates from
+/// batch to batch, and each side repeats the batch, timing the second run): the median of
+/// the per-batch ratio one-thread time / `threads`-thread time of one step's forward, CTC and
+/// backward, with its bootstrap 95% interval, over `steps` batches after one untimed batch.
+/// The thread-scaling target is read from this ratio: two profiles run one after the other
+/// (`RAYON_NUM_THREADS=1`, then 2) also measure whatever else the machine did in between.
+pub fn thread_scaling(
+    preset: Preset,
+    batch_size: usize,
+    steps: usize,
+    seed: u64,
+    threads: usize,
+) -> Result<crate::bench::stats::Interval> {
+    let pool = |n: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map_err(|e| crate::error::Error::Invalid(format!("thread pool of {n}: {e}")))
+    };
+    let (one, many) = (pool(1)?, pool(threads.max(1))?);
+    crate::models::ops::set_enabled(true);
+    let ratios = taking_turns(preset, batch_size, steps, seed, |turn, step| {
+        // Each side runs the batch once untimed first: in training one pool runs every step,
+        // so its threads start each step on their own warm caches and heap arenas; switching
+        // pools cold cost the two-thread side about 0.1 of the ratio.
+        let time = |p: &rayon::ThreadPool| {
+            p.install(|| step(&|| ()));
+            p.install(|| step(&|| ()))
+        };
+        let (t1, tn) = if turn % 2 == 0 {
+            let t1 = time(&one);
+            (t1, time(&many))
+        } else {
+            let tn = time(&many);
+            (time(&one), tn)
+        };
+        t1 / tn.max(1e-9)
+    })?;
+    Ok(crate::bench::stats::bootstrap_median(&ratios))
+}
+
+/// One step's forward, CTC and backward timed with a setting applied first (ms).
+type TimedStep<'a> = dyn Fn(&dyn Fn()) -> f64 + Sync + 'a;
+
+/// Runs `compare(turn, step)` on `steps + 1` batches of `preset` (made as training makes
+/// them, one model for all) and keeps what it returns for every batch but the first.
+fn taking_turns(
+    preset: Preset,
+    batch_size: usize,
+    steps: usize,
+    seed: u64,
+    compare: impl Fn(usize, &TimedStep) -> f64,
+) -> Result<Vec<f64>> {
     let alphabet = Alphabet::default();
     let cfg = CrnnConfig::preset(preset, alphabet.num_classes());
     let synth = Synth::new(&SynthConfig {
@@ -138,15 +201,6 @@ pub fn interleaved_speedup(
     let device = Device::flex().autodiff();
     let model = cfg.init(&device);
     let source = LoadedSource::Synth(Box::new(synth));
-    let step_ms = |lines: &[crate::data::batcher::PreparedLine], ours: bool| {
-        crate::models::ops::set_enabled(ours);
-        let batch = make_batch(lines, &cfg, &device);
-        let clock = Instant::now();
-        let (loss, _) = CtcLoss.loss(&model, &batch);
-        let grads = loss.backward();
-        std::hint::black_box(GradientsParams::from_grads(grads, &model));
-        ms(clock)
-    };
     let mut ratios = Vec::with_capacity(steps);
     let mut chunk = None;
     for step in 0..=steps {
@@ -166,13 +220,21 @@ pub fn interleaved_speedup(
         else {
             continue;
         };
-        let (burn, ours) = (step_ms(lines, false), step_ms(lines, true));
+        let timed = |setup: &dyn Fn()| {
+            setup();
+            let batch = make_batch(lines, &cfg, &device);
+            let clock = Instant::now();
+            let (loss, _) = CtcLoss.loss(&model, &batch);
+            let grads = loss.backward();
+            std::hint::black_box(GradientsParams::from_grads(grads, &model));
+            ms(clock)
+        };
+        let ratio = compare(step, &timed);
         if step > 0 {
-            ratios.push(burn / ours.max(1e-9));
+            ratios.push(ratio);
         }
     }
-    crate::models::ops::set_enabled(true);
-    Ok(crate::bench::stats::bootstrap_median(&ratios))
+    Ok(ratios)
 }
 
 /// Profiles `steps` training steps of `options.preset`.
@@ -382,5 +444,14 @@ mod tests {
         assert!(p.gflop_cnn > 0.0 && p.gflop_head > 0.0);
         let table = markdown(&p);
         assert!(table.contains("| CNN backward |"), "{table}");
+    }
+
+    #[test]
+    fn thread_scaling_gives_an_interval_of_positive_ratios() {
+        let r = thread_scaling(Preset::StudentTiny, 2, 3, 3, 2).unwrap();
+        assert!(
+            r.low > 0.0 && r.low <= r.median && r.median <= r.high,
+            "{r}"
+        );
     }
 }
