@@ -106,27 +106,45 @@ pub fn kernel_transform(g: &[f32; 9]) -> [f32; 16] {
 impl WinogradConv {
     /// Prepares `w [c_out, c_in * 9]` (row-major 3x3 kernels) and `b [c_out]`.
     pub fn new(c_in: usize, c_out: usize, w: &[f32], b: &[f32], relu: bool) -> Self {
+        use rayon::prelude::*;
         let (ci, co) = (pad(c_in), pad(c_out));
-        let mut u = vec![0.0f32; POS * ci * co];
-        for o in 0..c_out {
-            for c in 0..c_in {
-                let k: &[f32; 9] = w[(o * c_in + c) * 9..(o * c_in + c + 1) * 9]
-                    .try_into()
-                    .unwrap_or_else(|_| unreachable!());
-                for (p, v) in kernel_transform(k).into_iter().enumerate() {
-                    u[(p * ci + c) * co + o] = v;
+        // Training prepares the weights at every step (forward and data gradient), so both
+        // passes run on rayon's threads: the 16 transformed values of each kernel, output
+        // channel by output channel, then each of the 16 planes gathered into place.
+        let mut transformed = vec![[0.0f32; POS]; c_out * c_in];
+        transformed
+            .par_chunks_mut(c_in.max(1))
+            .enumerate()
+            .for_each(|(o, row)| {
+                for (c, t) in row.iter_mut().enumerate() {
+                    let k: &[f32; 9] = w[(o * c_in + c) * 9..(o * c_in + c + 1) * 9]
+                        .try_into()
+                        .unwrap_or_else(|_| unreachable!());
+                    *t = kernel_transform(k);
                 }
+            });
+        let panels = use_panels();
+        // Plane p holds `W_p [ci, co]`, row-major, or packed in column panels of
+        // `panel_gemm::PANEL` (`panel_gemm::pack`'s layout) for the panel GEMM.
+        let at = |c: usize, o: usize| {
+            if panels {
+                ((o / panel_gemm::PANEL) * ci + c) * panel_gemm::PANEL + o % panel_gemm::PANEL
+            } else {
+                c * co + o
             }
-        }
+        };
+        let mut u = vec![0.0f32; POS * ci * co];
+        u.par_chunks_mut(ci * co)
+            .enumerate()
+            .for_each(|(p, plane)| {
+                for o in 0..c_out {
+                    for c in 0..c_in {
+                        plane[at(c, o)] = transformed[o * c_in + c][p];
+                    }
+                }
+            });
         let mut bias = vec![0.0f32; co];
         bias[..c_out].copy_from_slice(&b[..c_out]);
-        let panels = use_panels();
-        if panels {
-            u = u
-                .chunks_exact(ci * co)
-                .flat_map(|plane| panel_gemm::pack(plane, ci, co))
-                .collect();
-        }
         Self {
             c_in,
             c_out,

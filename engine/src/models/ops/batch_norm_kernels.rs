@@ -79,16 +79,13 @@ pub fn forward(
         scale.push((gamma[c] as f64 * inv) as f32);
         shift.push((beta[c] as f64 - gamma[c] as f64 * inv * mean) as f32);
     }
-    let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(s.pixels.max(1))
-        .zip(x.par_chunks(s.pixels.max(1)))
-        .enumerate()
-        .for_each(|(i, (y, x))| {
-            let (a, b) = (scale[i % s.channels], shift[i % s.channels]);
-            y.iter_mut()
-                .zip(x)
-                .for_each(|(y, &x)| *y = (a * x + b).max(0.0));
-        });
+    let plane = s.pixels.max(1);
+    let y = super::par_filled(x.len(), plane, |i, y: &mut [f32]| {
+        let (a, b) = (scale[i % s.channels], shift[i % s.channels]);
+        y.iter_mut()
+            .zip(&x[i * plane..])
+            .for_each(|(y, &x)| *y = (a * x + b).max(0.0));
+    });
     (y, stats)
 }
 
@@ -137,20 +134,14 @@ pub fn backward(
         let v = -k * sum_d / m - u * mean;
         coef.push((k as f32, u as f32, v as f32));
     }
-    let mut dx = vec![0.0f32; x.len()];
-    dx.par_chunks_mut(s.pixels.max(1))
-        .zip(
-            gated
-                .par_chunks(s.pixels.max(1))
-                .zip(x.par_chunks(s.pixels.max(1))),
-        )
-        .enumerate()
-        .for_each(|(i, (dx, (d, x)))| {
-            let (k, u, v) = coef[i % s.channels];
-            for ((dx, &d), &x) in dx.iter_mut().zip(d).zip(x) {
-                *dx = k * d + u * x + v;
-            }
-        });
+    let plane = s.pixels.max(1);
+    let dx = super::par_filled(x.len(), plane, |i, dx: &mut [f32]| {
+        let (k, u, v) = coef[i % s.channels];
+        let (d, x) = (&gated[i * plane..], &x[i * plane..]);
+        for ((dx, &d), &x) in dx.iter_mut().zip(d).zip(x) {
+            *dx = k * d + u * x + v;
+        }
+    });
     (dx, dgamma, dbeta)
 }
 

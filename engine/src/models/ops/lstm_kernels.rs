@@ -99,16 +99,18 @@ pub fn forward(xw: &[f32], w_hidden: &[f32], mask: &[f32], s: LstmShape) -> (Vec
     let run =
         |dir: usize| direction_forward(dir, xw, &w_hidden[dir * h * 4 * h..][..h * 4 * h], mask, s);
     let (fwd, bwd) = rayon::join(|| run(0), || run(1));
-    let mut out = vec![0.0f32; b * t * 2 * h];
-    let mut tape = Tape::default();
-    for (dir, (gates, cells, states)) in [fwd, bwd].into_iter().enumerate() {
-        for step in 0..t {
-            let frame = frame_of(dir, step, t);
-            for line in 0..b {
+    // Line by line on rayon's threads: [line, frame, (forward, backward) state].
+    let out = super::par_filled(b * t * 2 * h, t * 2 * h, |line, out| {
+        for (dir, states) in [&fwd.2, &bwd.2].into_iter().enumerate() {
+            for step in 0..t {
+                let frame = frame_of(dir, step, t);
                 let src = &states[(step * b + line) * h..][..h];
-                out[(line * t + frame) * 2 * h + dir * h..][..h].copy_from_slice(src);
+                out[frame * 2 * h + dir * h..][..h].copy_from_slice(src);
             }
         }
+    });
+    let mut tape = Tape::default();
+    for (dir, (gates, cells, states)) in [fwd, bwd].into_iter().enumerate() {
         (tape.gates[dir], tape.cells[dir], tape.states[dir]) = (gates, cells, states);
     }
     (out, tape)
@@ -186,16 +188,16 @@ pub fn backward(
     };
     let ((da0, dw0), (da1, dw1)) = rayon::join(|| run(0), || run(1));
     let g4 = 4 * h;
-    let mut dxw = vec![0.0f32; b * t * 8 * h];
-    for (dir, da) in [da0, da1].iter().enumerate() {
-        for step in 0..t {
-            let frame = frame_of(dir, step, t);
-            for line in 0..b {
-                dxw[(line * t + frame) * 8 * h + dir * g4..][..g4]
+    // Line by line on rayon's threads: [line, frame, (forward, backward) gates].
+    let dxw = super::par_filled(b * t * 8 * h, t * 8 * h, |line, dxw| {
+        for (dir, da) in [&da0, &da1].into_iter().enumerate() {
+            for step in 0..t {
+                let frame = frame_of(dir, step, t);
+                dxw[frame * 8 * h + dir * g4..][..g4]
                     .copy_from_slice(&da[(step * b + line) * g4..][..g4]);
             }
         }
-    }
+    });
     let mut dw = dw0;
     dw.extend_from_slice(&dw1);
     (dxw, dw)

@@ -71,11 +71,16 @@ pub fn forward(x: &[f32], s: PoolShape) -> (Vec<f32>, Vec<u32>) {
 
 /// `dx [planes, h, w]`: each output's gradient added at its maximum.
 pub fn backward(dy: &[f32], arg: &[u32], s: PoolShape) -> Vec<f32> {
-    let mut dx = vec![0.0f32; s.planes * s.h * s.w];
-    for (&g, &i) in dy.iter().zip(arg) {
-        dx[i as usize] += g;
-    }
-    dx
+    let (oh, ow) = s.out();
+    let (plane_in, plane_out) = (s.h * s.w, oh * ow);
+    // Plane p's maxima lie in plane p, so the planes are filled in parallel.
+    super::par_filled(s.planes * plane_in, plane_in, |p, dx| {
+        let base = p * plane_in;
+        let range = p * plane_out..(p + 1) * plane_out;
+        for (&g, &i) in dy[range.clone()].iter().zip(&arg[range]) {
+            dx[i as usize - base] += g;
+        }
+    })
 }
 
 /// `pool.forward(x)` through [`forward`] and [`backward`] where they apply (kernel = stride,
