@@ -128,6 +128,15 @@ impl Prepared {
     }
 }
 
+thread_local! {
+    /// Each thread's blocked input and output maps and Winograd scratch, kept from call to call
+    /// (they only grow). Made anew for each of rayon's splits, they were allocated,
+    /// page-faulted and zeroed again at every layer of every step, more often with two threads,
+    /// whose work stealing splits more. Nothing inside the borrow calls back into rayon.
+    static MAPS: std::cell::RefCell<(Blocked, Blocked, WinogradScratch)> =
+        std::cell::RefCell::default();
+}
+
 /// `conv` on every image of `x [batch, c_in, h, w]`: `[batch, c_out, h, w]`.
 fn convolve_images(x: &[f32], s: ConvShape, conv: &Prepared) -> Vec<f32> {
     let (in_len, out_len) = (s.c_in * s.h * s.w, s.c_out * s.h * s.w);
@@ -138,23 +147,16 @@ fn convolve_images(x: &[f32], s: ConvShape, conv: &Prepared) -> Vec<f32> {
     out.spare_capacity_mut()[..s.batch * out_len]
         .par_chunks_mut(out_len)
         .zip(x.par_chunks(in_len))
-        .for_each_init(
-            || {
-                (
-                    Blocked::default(),
-                    Blocked::default(),
-                    WinogradScratch::default(),
-                )
-            },
-            |(input, output, scratch), (dst, src)| {
+        .for_each(|(dst, src)| {
+            MAPS.with_borrow_mut(|(input, output, scratch)| {
                 to_blocked(src, s.c_in, s.h, s.w, input);
                 match conv {
                     Prepared::Direct(packed) => direct::conv(input, packed, output),
                     Prepared::Winograd(wino) => wino.forward(input, output, scratch, 1),
                 }
                 from_blocked(output, dst);
-            },
-        );
+            })
+        });
     // SAFETY: the `batch` chunks of `out_len`, each zipped with one of the `batch` images,
     // cover the first `batch * out_len` elements, and `from_blocked` wrote every element of
     // each (it asserts its output's size is `c * h * w` and loops over every channel, row and
