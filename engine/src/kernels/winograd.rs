@@ -124,6 +124,10 @@ impl WinogradConv {
                 }
             });
         let panels = use_panels();
+        debug_assert!(
+            co.is_multiple_of(panel_gemm::PANEL),
+            "winograd: padded channels"
+        );
         // Plane p holds `W_p [ci, co]`, row-major, or packed in column panels of
         // `panel_gemm::PANEL` (`panel_gemm::pack`'s layout) for the panel GEMM.
         let at = |c: usize, o: usize| {
@@ -134,7 +138,7 @@ impl WinogradConv {
             }
         };
         let mut u = vec![0.0f32; POS * ci * co];
-        u.par_chunks_mut(ci * co)
+        u.par_chunks_mut((ci * co).max(1))
             .enumerate()
             .for_each(|(p, plane)| {
                 for o in 0..c_out {
