@@ -179,6 +179,16 @@ pub fn thread_scaling(
     Ok(crate::bench::stats::bootstrap_median(&ratios))
 }
 
+/// The benches' lines: synthetic handwriting, a fifth of it in pen strokes.
+fn bench_lines(seed: u64) -> Result<LoadedSource> {
+    let synth = Synth::new(&SynthConfig {
+        seed,
+        strokes: 0.2,
+        ..SynthConfig::new(Task::Hwr)
+    })?;
+    Ok(LoadedSource::Synth(Box::new(synth)))
+}
+
 /// One step's forward, CTC and backward timed with a setting applied first (ms).
 type TimedStep<'a> = dyn Fn(&dyn Fn()) -> f64 + Sync + 'a;
 
@@ -193,14 +203,9 @@ fn taking_turns(
 ) -> Result<Vec<f64>> {
     let alphabet = Alphabet::default();
     let cfg = CrnnConfig::preset(preset, alphabet.num_classes());
-    let synth = Synth::new(&SynthConfig {
-        seed,
-        strokes: 0.2,
-        ..SynthConfig::new(Task::Hwr)
-    })?;
     let device = Device::flex().autodiff();
     let model = cfg.init(&device);
-    let source = LoadedSource::Synth(Box::new(synth));
+    let source = bench_lines(seed)?;
     let mut ratios = Vec::with_capacity(steps);
     let mut chunk = None;
     for step in 0..=steps {
@@ -241,11 +246,6 @@ fn taking_turns(
 pub fn profile(options: &TrainProfileOptions) -> Result<TrainProfile> {
     let alphabet = Alphabet::default();
     let cfg = CrnnConfig::preset(options.preset, alphabet.num_classes());
-    let synth = Synth::new(&SynthConfig {
-        seed: options.seed,
-        strokes: 0.2,
-        ..SynthConfig::new(Task::Hwr)
-    })?;
     crate::models::ops::set_enabled(options.ours);
     let device = Device::flex().autodiff();
     let mut model = cfg.init(&device);
@@ -253,7 +253,7 @@ pub fn profile(options: &TrainProfileOptions) -> Result<TrainProfile> {
     let mut times = StepTimes::default();
     let (mut padding, mut width, mut gflop_cnn, mut gflop_head) = (0.0, 0.0, 0.0, 0.0);
     let b = options.batch_size;
-    let source = LoadedSource::Synth(Box::new(synth));
+    let source = bench_lines(options.seed)?;
     let mut chunk = None;
     let mut data_ms = 0.0;
     for step in 0..=options.steps {

@@ -40,7 +40,14 @@ pub fn available() -> bool {
     super::has_avx2_fma()
 }
 
-/// `w [k, n]` (row-major, `n` a multiple of 16) packed as `[n / 16, k, 16]`.
+/// Where [`pack`] puts `w[row][col]` of a `[k, n]` matrix: `[n / 16, k, 16]`.
+#[inline]
+pub fn packed_index(row: usize, col: usize, k: usize) -> usize {
+    ((col / PANEL) * k + row) * PANEL + col % PANEL
+}
+
+/// `w [k, n]` (row-major, `n` a multiple of 16) packed as `[n / 16, k, 16]`
+/// ([`packed_index`]).
 pub fn pack(w: &[f32], k: usize, n: usize) -> Vec<f32> {
     assert!(
         n.is_multiple_of(PANEL) && w.len() == k * n,
@@ -390,6 +397,18 @@ unsafe fn tile_avx512<const R: usize, const P: usize>(t: Tile) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_index_is_where_pack_puts_each_value() {
+        let (k, n) = (5, 48);
+        let w: Vec<f32> = (0..k * n).map(|i| i as f32).collect();
+        let packed = pack(&w, k, n);
+        for row in 0..k {
+            for col in 0..n {
+                assert_eq!(packed[packed_index(row, col, k)], w[row * n + col]);
+            }
+        }
+    }
 
     /// Against a naive triple loop, for row counts around the tile height and reductions of
     /// several lengths.

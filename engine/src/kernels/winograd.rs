@@ -128,11 +128,10 @@ impl WinogradConv {
             co.is_multiple_of(panel_gemm::PANEL),
             "winograd: padded channels"
         );
-        // Plane p holds `W_p [ci, co]`, row-major, or packed in column panels of
-        // `panel_gemm::PANEL` (`panel_gemm::pack`'s layout) for the panel GEMM.
+        // Plane p holds `W_p [ci, co]`, row-major, or in `panel_gemm::pack`'s layout.
         let at = |c: usize, o: usize| {
             if panels {
-                ((o / panel_gemm::PANEL) * ci + c) * panel_gemm::PANEL + o % panel_gemm::PANEL
+                panel_gemm::packed_index(c, o, ci)
             } else {
                 c * co + o
             }
