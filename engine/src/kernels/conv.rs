@@ -80,6 +80,45 @@ pub fn matmul_accumulate(
     dst: &mut [f32],
     dst_rs: usize,
     lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    let par = Parallelism::None;
+    matmul_accumulate_with(
+        par,
+        dst,
+        dst_rs,
+        lhs,
+        lhs_strides,
+        rhs,
+        rhs_strides,
+        m,
+        k,
+        n,
+    );
+}
+
+/// The `gemm` crate's parallelism over all of the current rayon pool's threads, for
+/// [`matmul_accumulate_with`]: one product packed once and split by rows and columns, the
+/// sums over `k` in their order, so the result does not depend on the number of threads.
+pub fn pool_parallelism() -> Parallelism {
+    match rayon::current_num_threads() {
+        0 | 1 => Parallelism::None,
+        t => Parallelism::Rayon(t),
+    }
+}
+
+/// [`matmul_accumulate`] with the `gemm` crate's parallelism `par`.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_accumulate_with(
+    par: Parallelism,
+    dst: &mut [f32],
+    dst_rs: usize,
+    lhs: &[f32],
     (lhs_rs, lhs_cs): (usize, usize),
     rhs: &[f32],
     (rhs_rs, rhs_cs): (usize, usize),
@@ -119,7 +158,7 @@ pub fn matmul_accumulate(
             false,
             false,
             false,
-            Parallelism::None,
+            par,
         );
     }
 }

@@ -19,9 +19,9 @@ pub struct CrnnOutput {
 }
 
 impl CrnnOutput {
-    /// Log-probabilities over classes: `[batch, frames, classes]`.
+    /// Log-probabilities over classes: `[batch, frames, classes]` ([`log_probs`]).
     pub fn log_probs(&self) -> Tensor<3> {
-        log_softmax(self.logits.clone(), 2)
+        log_probs(&self.logits)
     }
 
     /// The same sequences on `device`.
@@ -32,6 +32,15 @@ impl CrnnOutput {
             logits: self.logits.to_device(device),
         }
     }
+}
+
+/// Log-probabilities over classes from logits, on our operation where it applies
+/// ([`super::ops::log_softmax`]), Burn's `log_softmax` otherwise.
+///
+/// # Shapes
+/// `[batch, frames, classes]` -> same
+pub fn log_probs(logits: &Tensor<3>) -> Tensor<3> {
+    super::ops::log_softmax::log_softmax(logits).unwrap_or_else(|| log_softmax(logits.clone(), 2))
 }
 
 /// A CNN-DBLSTM recognizer (teacher, student and Tucker variants share this type).
@@ -79,7 +88,11 @@ impl Crnn {
     /// `features: [batch, frames, d]`, `mask: [batch, frames]` -> (lstm, logits)
     pub fn head(&self, features: Tensor<3>, mask: Tensor<2>) -> (Tensor<3>, Tensor<3>) {
         let lstm = self.rnn.forward(features, mask);
-        let logits = self.ip.forward(lstm.clone());
+        let ours =
+            self.ip.bias.as_ref().and_then(|bias| {
+                super::ops::linear::linear(&lstm, &self.ip.weight.val(), &bias.val())
+            });
+        let logits = ours.unwrap_or_else(|| self.ip.forward(lstm.clone()));
         (lstm, logits)
     }
 

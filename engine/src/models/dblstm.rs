@@ -42,14 +42,19 @@ impl BlstmLayer {
         }
     }
 
-    /// Input projection of all frames: the part of the gates that does not depend on time.
+    /// Input projection of all frames: the part of the gates that does not depend on time (on
+    /// our linear operation where it applies, [`super::ops::linear`], Burn's matmul otherwise).
     ///
     /// # Shapes
     /// `x: [batch, frames, d_in]` -> `[batch, frames, 8 * hidden]`
     pub fn project_inputs(&self, x: Tensor<3>) -> Tensor<3> {
+        let (w, bias) = (self.w_input.val(), self.bias.val());
+        if let Some(xw) = super::ops::linear::linear(&x, &w, &bias) {
+            return xw;
+        }
         let [b, t, d] = x.dims();
-        let xw = x.reshape([b * t, d]).matmul(self.w_input.val());
-        (xw + self.bias.val().unsqueeze_dim(0)).reshape([b, t, 8 * self.hidden])
+        let xw = x.reshape([b * t, d]).matmul(w);
+        (xw + bias.unsqueeze_dim(0)).reshape([b, t, 8 * self.hidden])
     }
 
     /// # Shapes

@@ -234,7 +234,10 @@ pub(crate) mod tests {
         let data = dir.join("lines");
         std::fs::create_dir_all(&data).unwrap();
         tiny_lines(&data);
-        let mut cfg = folder_recipe(&data, Preset::TeacherTiny, 500, "abcdef ");
+        // 800 steps: at 500 the model was at the edge of reading all eight lines, and a change
+        // of rounding (the linear layers and the log-softmax on our operations, each within
+        // 1e-5 of Burn's) left it two characters short at its best validation.
+        let mut cfg = folder_recipe(&data, Preset::TeacherTiny, 800, "abcdef ");
         cfg.schedule.eval_every = 50;
         // One batch holds all eight lines, so BatchNorm's statistics in training are exactly
         // those it uses for recognition.

@@ -180,6 +180,34 @@ pub fn forward(x: &[f32], weight: &[f32], s: ConvShape) -> Vec<f32> {
     convolve_images(x, s, &Prepared::new(s, weight))
 }
 
+/// `y [batch, c_out, h, w] += bias [c_out]` (per output channel), plane by plane on rayon's
+/// threads.
+pub fn add_bias(y: &mut [f32], bias: &[f32], s: ConvShape) {
+    assert_eq!(bias.len(), s.c_out, "conv bias size");
+    let hw = (s.h * s.w).max(1);
+    y.par_chunks_mut(hw).enumerate().for_each(|(p, plane)| {
+        let b = bias[p % s.c_out];
+        plane.iter_mut().for_each(|v| *v += b);
+    });
+}
+
+/// `db [c_out]`: `dy [batch, c_out, h, w]` summed per channel (the channels on rayon's
+/// threads, each summing its planes in image order).
+pub fn bias_gradient(dy: &[f32], s: ConvShape) -> Vec<f32> {
+    let hw = s.h * s.w;
+    (0..s.c_out)
+        .into_par_iter()
+        .map(|c| {
+            (0..s.batch)
+                .map(|n| {
+                    let at = (n * s.c_out + c) * hw;
+                    dy[at..at + hw].iter().sum::<f32>()
+                })
+                .sum()
+        })
+        .collect()
+}
+
 /// `dx [batch, c_in, h, w]` from `dy [batch, c_out, h, w]` and `w [c_out, c_in, k, k]`.
 pub fn data_gradient(dy: &[f32], weight: &[f32], s: ConvShape) -> Vec<f32> {
     assert_eq!(

@@ -13,7 +13,6 @@ use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::Flex;
-use rayon::prelude::*;
 use std::sync::Arc;
 
 /// Geometry: input `[planes = batch x channels, h, w]`, window `ph x pw`.
@@ -42,30 +41,32 @@ impl PoolShape {
 pub fn forward(x: &[f32], s: PoolShape) -> (Vec<f32>, Vec<u32>) {
     let (oh, ow) = s.out();
     let (plane_in, plane_out) = (s.h * s.w, oh * ow);
-    let mut out = vec![0.0f32; s.planes * plane_out];
-    let mut arg = vec![0u32; s.planes * plane_out];
-    out.par_chunks_mut(plane_out.max(1))
-        .zip(arg.par_chunks_mut(plane_out.max(1)))
-        .enumerate()
-        .for_each(|(p, (out, arg))| {
-            let base = p * plane_in;
-            let plane = &x[base..base + plane_in];
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let (mut best, mut at) = (f32::NEG_INFINITY, oy * s.ph * s.w + ox * s.pw);
-                    for dy in 0..s.ph {
-                        let row = (oy * s.ph + dy) * s.w + ox * s.pw;
-                        for (dx, &v) in plane[row..row + s.pw].iter().enumerate() {
-                            if v > best {
-                                (best, at) = (v, row + dx);
-                            }
+    // Where each maximum is, plane by plane, then the maxima gathered from there: both
+    // buffers filled on rayon's threads (zeroing them first was a serial pass of its own).
+    let arg: Vec<u32> = super::par_filled(s.planes * plane_out, plane_out, |p, arg| {
+        let base = p * plane_in;
+        let plane = &x[base..base + plane_in];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let (mut best, mut at) = (f32::NEG_INFINITY, oy * s.ph * s.w + ox * s.pw);
+                for dy in 0..s.ph {
+                    let row = (oy * s.ph + dy) * s.w + ox * s.pw;
+                    for (dx, &v) in plane[row..row + s.pw].iter().enumerate() {
+                        if v > best {
+                            (best, at) = (v, row + dx);
                         }
                     }
-                    out[oy * ow + ox] = best;
-                    arg[oy * ow + ox] = (base + at) as u32;
                 }
+                arg[oy * ow + ox] = (base + at) as u32;
             }
-        });
+        }
+    });
+    let out = super::par_filled(arg.len(), plane_out, |p, out| {
+        let arg = &arg[p * plane_out..];
+        for (o, &i) in out.iter_mut().zip(arg) {
+            *o = x[i as usize];
+        }
+    });
     (out, arg)
 }
 

@@ -1,6 +1,7 @@
 //! The layers' own operations, which training runs on: the convolution ([`conv`]), BatchNorm +
-//! ReLU ([`batch_norm`]), max pooling ([`max_pool`]), the BLSTM recurrence ([`lstm`]) and the
-//! CTC loss ([`ctc`]), each with its forward and backward on the CPU kernels (the `*_kernels`
+//! ReLU ([`batch_norm`]), max pooling ([`max_pool`]), the linear layers ([`linear`]: the LSTMs'
+//! input projections and the IP), the BLSTM recurrence ([`lstm`]), the log-softmax
+//! ([`log_softmax`]) and the CTC loss ([`ctc`]), each with its forward and backward on the CPU kernels (the `*_kernels`
 //! files and [`crate::kernels`]) instead of Burn's generic CPU ones, registered as nodes of
 //! Burn's autodiff graph. Burn stays the reference: every operation is checked against Burn's own,
 //! and `INKLING_TRAIN_OPS=burn` selects Burn's operations for a whole process. Off the Flex
@@ -12,6 +13,9 @@ pub mod conv;
 pub mod conv_kernels;
 pub mod ctc;
 pub mod ctc_kernels;
+pub mod linear;
+pub mod linear_kernels;
+pub mod log_softmax;
 pub mod lstm;
 pub mod lstm_kernels;
 pub mod max_pool;
