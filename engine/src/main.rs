@@ -695,7 +695,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let turns =
                         engine::bench::train::interleaved_speedup(preset, batch_size, steps, 5)?;
                     println!(
-                        "{}: Burn's step time over ours, taking turns batch by batch: {turns} (median [95% interval] of {steps} batches)\n",
+                        "{}: Burn's step time over ours, taking turns batch by batch: {turns}\n",
                         preset.name()
                     );
                 }
@@ -704,7 +704,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         preset, batch_size, steps, 5, threads,
                     )?;
                     println!(
-                        "{}: one thread's step time over {threads} threads', taking turns batch by batch: {turns} (median [95% interval] of {steps} batches)\n",
+                        "{}: one thread's step time over {threads} threads', taking turns batch by batch: {turns}\n",
                         preset.name()
                     );
                 }

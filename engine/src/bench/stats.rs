@@ -1,16 +1,16 @@
-//! Statistics for timings that survive a noisy machine: the median of per-line ratios with a
-//! percentile-bootstrap 95% interval. Compared engines run interleaved line by line, so that a
+//! Statistics for timings that survive a noisy machine: the median of per-line ratios, or the
+//! ratio of summed times (a ratio of rates), with a percentile-bootstrap 95% interval. Compared engines run interleaved line by line, so that a
 //! burst of load from another process slows both sides of the same ratio; a target is claimed
 //! only where the whole interval clears it.
 
-/// A median with its 95% bootstrap interval.
+/// A statistic (a median or a ratio of sums) with its 95% bootstrap interval.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Interval {
-    /// Median of the sample.
+    /// The statistic on the whole sample.
     pub median: f64,
-    /// 2.5th percentile of the bootstrap medians.
+    /// 2.5th percentile of the statistic over the bootstrap resamples.
     pub low: f64,
-    /// 97.5th percentile of the bootstrap medians.
+    /// 97.5th percentile of the statistic over the bootstrap resamples.
     pub high: f64,
 }
 
@@ -42,13 +42,37 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
-/// Resamples drawn by [`bootstrap_median`].
+/// Resamples drawn by [`bootstrap_median`] and [`bootstrap_ratio_of_sums`].
 pub const RESAMPLES: usize = 2000;
 
 /// The median of `values` and its percentile-bootstrap 95% interval ([`RESAMPLES`] resamples
 /// with replacement, drawn from a fixed seed so that a report can be repeated).
 pub fn bootstrap_median(values: &[f64]) -> Interval {
-    let n = values.len();
+    let mut sample = vec![0.0; values.len()];
+    bootstrap(values.len(), |picks| {
+        for (s, &i) in sample.iter_mut().zip(picks) {
+            *s = values[i];
+        }
+        median(&sample)
+    })
+}
+
+/// `sum(numerator) / sum(denominator)` over pairs measured side by side (items of unequal
+/// size: the ratio of two rates, where a median of per-item ratios would weigh a small item
+/// like a large one), with its percentile-bootstrap 95% interval over the pairs.
+pub fn bootstrap_ratio_of_sums(numerator: &[f64], denominator: &[f64]) -> Interval {
+    let n = numerator.len().min(denominator.len());
+    bootstrap(n, |picks| {
+        let (a, b) = picks.iter().fold((0.0, 0.0), |(a, b), &i| {
+            (a + numerator[i], b + denominator[i])
+        });
+        a / b
+    })
+}
+
+/// `statistic` on the whole sample of `n` items (indices `0..n`) and its percentile interval
+/// over [`RESAMPLES`] resamples of indices drawn with replacement from a fixed seed.
+fn bootstrap(n: usize, mut statistic: impl FnMut(&[usize]) -> f64) -> Interval {
     if n == 0 {
         return Interval {
             median: f64::NAN,
@@ -63,19 +87,20 @@ pub fn bootstrap_median(values: &[f64]) -> Interval {
         seed ^= seed << 17;
         (seed % n as u64) as usize
     };
-    let mut sample = vec![0.0; n];
-    let mut medians: Vec<f64> = (0..RESAMPLES)
+    let mut picks = vec![0; n];
+    let mut stats: Vec<f64> = (0..RESAMPLES)
         .map(|_| {
-            for s in sample.iter_mut() {
-                *s = values[draw()];
+            for p in picks.iter_mut() {
+                *p = draw();
             }
-            median(&sample)
+            statistic(&picks)
         })
         .collect();
-    medians.sort_by(f64::total_cmp);
-    let at = |q: f64| medians[((q * (RESAMPLES - 1) as f64).round() as usize).min(RESAMPLES - 1)];
+    stats.sort_by(f64::total_cmp);
+    let at = |q: f64| stats[((q * (RESAMPLES - 1) as f64).round() as usize).min(RESAMPLES - 1)];
+    let whole: Vec<usize> = (0..n).collect();
     Interval {
-        median: median(values),
+        median: statistic(&whole),
         low: at(0.025),
         high: at(0.975),
     }
@@ -143,5 +168,22 @@ mod tests {
         let i = bootstrap_median(&[2.0; 9]);
         assert_eq!((i.median, i.low, i.high), (2.0, 2.0, 2.0));
         assert!(i.clears(2.0));
+    }
+
+    /// Items of unequal size: the ratio of sums is the ratio of the summed times (the rates),
+    /// which the median of per-item ratios misses when small items scale worse.
+    #[test]
+    fn the_ratio_of_sums_weighs_items_by_their_size() {
+        // Small items: 10 against 8 (1.25x); large ones: 100 against 50 (2x); 5 of each.
+        let slow = [
+            10.0, 100.0, 10.0, 100.0, 10.0, 100.0, 10.0, 100.0, 10.0, 100.0,
+        ];
+        let fast = [8.0, 50.0, 8.0, 50.0, 8.0, 50.0, 8.0, 50.0, 8.0, 50.0];
+        let r = bootstrap_ratio_of_sums(&slow, &fast);
+        assert!((r.median - 550.0 / 290.0).abs() < 1e-12, "{r}");
+        assert!(r.low <= r.median && r.median <= r.high && r.low >= 1.25 && r.high <= 2.0);
+        let (slow, fast) = timings(400, 3.0, 3);
+        let r = bootstrap_ratio_of_sums(&slow, &fast);
+        assert!(r.low < 3.0 && 3.0 < r.high && r.clears(2.8), "{r}");
     }
 }

@@ -26,7 +26,6 @@ use crate::train::stream::{CHUNK_BATCHES, LoadedSource, make_chunk};
 use crate::train::supervised::CtcLoss;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
 use std::time::Instant;
 
 /// What to profile.
@@ -118,39 +117,76 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
+/// Two settings timed batch by batch taking turns: the ratio of their summed step times (the
+/// ratio of their rates in lines/s, which is what a target on training speed reads) and the
+/// median of the per-batch ratios, each with its bootstrap 95% interval over the batches.
+/// Batches differ in width, hence in time (60-450 ms for student-cpu); small ones gain less
+/// from a second thread, so the median of per-batch ratios sits under the ratio of rates.
+#[derive(Debug, Clone, Copy)]
+pub struct Turns {
+    /// `sum(first's times) / sum(second's times)`.
+    pub rate: crate::bench::stats::Interval,
+    /// The median of `first's time / second's time` per batch.
+    pub per_batch: crate::bench::stats::Interval,
+    /// Batches timed.
+    pub batches: usize,
+}
+
+impl Turns {
+    fn from_pairs(pairs: &[(f64, f64)]) -> Self {
+        use crate::bench::stats::{bootstrap_median, bootstrap_ratio_of_sums, ratios};
+        let (a, b): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
+        Self {
+            rate: bootstrap_ratio_of_sums(&a, &b),
+            per_batch: bootstrap_median(&ratios(&a, &b)),
+            batches: pairs.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for Turns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (ratio of summed times [95% interval]; median of per-batch ratios {}; {} batches)",
+            self.rate, self.per_batch, self.batches
+        )
+    }
+}
+
 /// Burn's operations against ours, batch by batch taking turns on the same model and batch
-/// (Burn's, then ours): the median of the per-batch ratio Burn's time / ours of one step's
-/// forward, CTC and backward, with its bootstrap 95% interval, over `steps` batches after one
-/// untimed batch. Load from elsewhere slows both sides of each ratio alike.
+/// (Burn's, then ours), one step's forward, CTC and backward each, over `steps` batches after
+/// one untimed batch: Burn's time over ours ([`Turns`]). Load from elsewhere slows both sides
+/// of each batch alike.
 pub fn interleaved_speedup(
     preset: Preset,
     batch_size: usize,
     steps: usize,
     seed: u64,
-) -> Result<crate::bench::stats::Interval> {
-    let ratios = taking_turns(preset, batch_size, steps, seed, |_, step| {
+) -> Result<Turns> {
+    let pairs = taking_turns(preset, batch_size, steps, seed, |_, step| {
         let burn = step(&|| crate::models::ops::set_enabled(false));
         let ours = step(&|| crate::models::ops::set_enabled(true));
-        burn / ours.max(1e-9)
+        (burn, ours)
     })?;
     crate::models::ops::set_enabled(true);
-    Ok(crate::bench::stats::bootstrap_median(&ratios))
+    Ok(Turns::from_pairs(&pairs))
 }
 
 /// The training step on `threads` threads against one thread, on our operations, batch by
 /// batch taking turns on the same model and batch (two rayon pools; the order alternates from
-/// batch to batch, and each side repeats the batch, timing the second run): the median of
-/// the per-batch ratio one-thread time / `threads`-thread time of one step's forward, CTC and
-/// backward, with its bootstrap 95% interval, over `steps` batches after one untimed batch.
-/// The thread-scaling target is read from this ratio: two profiles run one after the other
-/// (`RAYON_NUM_THREADS=1`, then 2) also measure whatever else the machine did in between.
+/// batch to batch, and each side repeats the batch, timing the second run), one step's
+/// forward, CTC and backward, over `steps` batches after one untimed batch: the one-thread
+/// time over the `threads`-thread time ([`Turns`]; the target reads its ratio of rates).
+/// Two profiles run one after the other (`RAYON_NUM_THREADS=1`, then 2) also measure whatever
+/// else the machine did in between.
 pub fn thread_scaling(
     preset: Preset,
     batch_size: usize,
     steps: usize,
     seed: u64,
     threads: usize,
-) -> Result<crate::bench::stats::Interval> {
+) -> Result<Turns> {
     let pool = |n: usize| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
@@ -159,7 +195,7 @@ pub fn thread_scaling(
     };
     let (one, many) = (pool(1)?, pool(threads.max(1))?);
     crate::models::ops::set_enabled(true);
-    let ratios = taking_turns(preset, batch_size, steps, seed, |turn, step| {
+    let pairs = taking_turns(preset, batch_size, steps, seed, |turn, step| {
         // Each side runs the batch once untimed first: in training one pool runs every step,
         // so its threads start each step on their own warm caches and heap arenas; switching
         // pools cold cost the two-thread side about 0.1 of the ratio.
@@ -167,16 +203,15 @@ pub fn thread_scaling(
             p.install(|| step(&|| ()));
             p.install(|| step(&|| ()))
         };
-        let (t1, tn) = if turn % 2 == 0 {
+        if turn % 2 == 0 {
             let t1 = time(&one);
             (t1, time(&many))
         } else {
             let tn = time(&many);
             (time(&one), tn)
-        };
-        t1 / tn.max(1e-9)
+        }
     })?;
-    Ok(crate::bench::stats::bootstrap_median(&ratios))
+    Ok(Turns::from_pairs(&pairs))
 }
 
 /// The benches' lines: synthetic handwriting, a fifth of it in pen strokes.
@@ -193,20 +228,21 @@ fn bench_lines(seed: u64) -> Result<LoadedSource> {
 type TimedStep<'a> = dyn Fn(&dyn Fn()) -> f64 + Sync + 'a;
 
 /// Runs `compare(turn, step)` on `steps + 1` batches of `preset` (made as training makes
-/// them, one model for all) and keeps what it returns for every batch but the first.
+/// them, one model for all) and keeps the pair of times it returns for every batch but the
+/// first.
 fn taking_turns(
     preset: Preset,
     batch_size: usize,
     steps: usize,
     seed: u64,
-    compare: impl Fn(usize, &TimedStep) -> f64,
-) -> Result<Vec<f64>> {
+    compare: impl Fn(usize, &TimedStep) -> (f64, f64),
+) -> Result<Vec<(f64, f64)>> {
     let alphabet = Alphabet::default();
     let cfg = CrnnConfig::preset(preset, alphabet.num_classes());
     let device = Device::flex().autodiff();
     let model = cfg.init(&device);
     let source = bench_lines(seed)?;
-    let mut ratios = Vec::with_capacity(steps);
+    let mut pairs = Vec::with_capacity(steps);
     let mut chunk = None;
     for step in 0..=steps {
         if step % CHUNK_BATCHES == 0 {
@@ -234,16 +270,27 @@ fn taking_turns(
             std::hint::black_box(GradientsParams::from_grads(grads, &model));
             ms(clock)
         };
-        let ratio = compare(step, &timed);
+        let pair = compare(step, &timed);
         if step > 0 {
-            ratios.push(ratio);
+            pairs.push(pair);
         }
     }
-    Ok(ratios)
+    Ok(pairs)
 }
 
-/// Profiles `steps` training steps of `options.preset`.
+/// Profiles `steps` training steps of `options.preset`, inside a rayon pool of as many
+/// threads as rayon's global one (`RAYON_NUM_THREADS`), as training's runner runs each worker:
+/// the step's parallel loops then start from a pool thread, where from the main thread each
+/// one handed its work to the pool and waited (about 12% of a one-thread student-cpu step).
 pub fn profile(options: &TrainProfileOptions) -> Result<TrainProfile> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .build()
+        .map_err(|e| crate::error::Error::Invalid(format!("the profile's threads: {e}")))?
+        .install(|| profile_here(options))
+}
+
+fn profile_here(options: &TrainProfileOptions) -> Result<TrainProfile> {
     let alphabet = Alphabet::default();
     let cfg = CrnnConfig::preset(options.preset, alphabet.num_classes());
     crate::models::ops::set_enabled(options.ours);
@@ -295,7 +342,7 @@ pub fn profile(options: &TrainProfileOptions) -> Result<TrainProfile> {
         t.head_forward = ms(clock);
         let ctc = |logits: Tensor<3>| {
             ctc_loss(
-                log_softmax(logits, 2),
+                crate::models::crnn::log_probs(&logits),
                 batch.targets.clone(),
                 batch.input_lengths.clone(),
                 batch.target_lengths.clone(),
@@ -448,10 +495,13 @@ mod tests {
 
     #[test]
     fn thread_scaling_gives_an_interval_of_positive_ratios() {
-        let r = thread_scaling(Preset::StudentTiny, 2, 3, 3, 2).unwrap();
-        assert!(
-            r.low > 0.0 && r.low <= r.median && r.median <= r.high,
-            "{r}"
-        );
+        let turns = thread_scaling(Preset::StudentTiny, 2, 3, 3, 2).unwrap();
+        assert_eq!(turns.batches, 3);
+        for r in [turns.rate, turns.per_batch] {
+            assert!(
+                r.low > 0.0 && r.low <= r.median && r.median <= r.high,
+                "{r}"
+            );
+        }
     }
 }
