@@ -85,7 +85,7 @@ fn bench_train_compares_both_paths_taking_turns() {
         .lines()
         .find(|l| l.contains("taking turns batch by batch"))
         .unwrap_or_else(|| panic!("{text}"));
-    // "... batch: M [L, H] (median ...": a positive median inside its interval.
+    // "... batch: R [L, H] (ratio of summed times ...": a positive ratio inside its interval.
     let numbers: Vec<f64> = line
         .split(": ")
         .nth(2)

@@ -154,11 +154,32 @@ impl std::fmt::Display for Turns {
     }
 }
 
+/// `f` inside a rayon pool of as many threads as rayon's global one (`RAYON_NUM_THREADS`), as
+/// training's runner runs each worker: a step's parallel loops then start from a pool thread,
+/// where from the main thread each one handed its work to the pool and waited (about 12% of a
+/// one-thread student-cpu step).
+fn in_pool<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .build()
+        .map_err(|e| crate::error::Error::Invalid(format!("the bench's threads: {e}")))?
+        .install(f)
+}
+
 /// Burn's operations against ours, batch by batch taking turns on the same model and batch
 /// (Burn's, then ours), one step's forward, CTC and backward each, over `steps` batches after
-/// one untimed batch: Burn's time over ours ([`Turns`]). Load from elsewhere slows both sides
-/// of each batch alike.
+/// one untimed batch, inside a pool ([`in_pool`]): Burn's time over ours ([`Turns`]). Load
+/// from elsewhere slows both sides of each batch alike.
 pub fn interleaved_speedup(
+    preset: Preset,
+    batch_size: usize,
+    steps: usize,
+    seed: u64,
+) -> Result<Turns> {
+    in_pool(|| interleaved_speedup_here(preset, batch_size, steps, seed))
+}
+
+fn interleaved_speedup_here(
     preset: Preset,
     batch_size: usize,
     steps: usize,
@@ -278,16 +299,9 @@ fn taking_turns(
     Ok(pairs)
 }
 
-/// Profiles `steps` training steps of `options.preset`, inside a rayon pool of as many
-/// threads as rayon's global one (`RAYON_NUM_THREADS`), as training's runner runs each worker:
-/// the step's parallel loops then start from a pool thread, where from the main thread each
-/// one handed its work to the pool and waited (about 12% of a one-thread student-cpu step).
+/// Profiles `steps` training steps of `options.preset`, inside a pool ([`in_pool`]).
 pub fn profile(options: &TrainProfileOptions) -> Result<TrainProfile> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(rayon::current_num_threads())
-        .build()
-        .map_err(|e| crate::error::Error::Invalid(format!("the profile's threads: {e}")))?
-        .install(|| profile_here(options))
+    in_pool(|| profile_here(options))
 }
 
 fn profile_here(options: &TrainProfileOptions) -> Result<TrainProfile> {
