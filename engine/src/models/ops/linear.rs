@@ -45,7 +45,7 @@ pub fn linear<const D: usize>(
         (tracked(x), tracked(weight), tracked(bias))
     {
         #[cfg(test)]
-        tests::AUTODIFF_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tests::AUTODIFF_CALLS.with(|c| c.set(c.get() + 1));
         let y = flex(
             linear_kernels::forward(slice(&xp), slice(&wp), slice(&bp), s),
             out,
@@ -105,10 +105,13 @@ mod tests {
     use burn::module::Module;
     use burn::nn::LinearConfig;
     use burn::tensor::Distribution;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// Calls that took the autodiff branch (the test checks it is not falling back to Burn).
-    pub(super) static AUTODIFF_CALLS: AtomicUsize = AtomicUsize::new(0);
+    // Calls that took the autodiff branch (the test checks it is not falling back to Burn).
+    thread_local! {
+        /// This thread's calls that took the autodiff branch (per thread: tests run side by
+        /// side, and the other test here takes that branch too).
+        pub(super) static AUTODIFF_CALLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
 
     /// Our node and Burn's `Linear` give the same output and the same gradients for the
     /// input, the weights and the bias, through a downstream op (a square), on 2-D and 3-D
@@ -121,9 +124,9 @@ mod tests {
             let x = Tensor::<3>::random([b, t, d_in], Distribution::Normal(0.0, 1.0), &device)
                 .require_grad();
             let (w, bias) = (layer.weight.val(), layer.bias.as_ref().unwrap().val());
-            let before = AUTODIFF_CALLS.load(Ordering::Relaxed);
+            let before = AUTODIFF_CALLS.with(|c| c.get());
             let ours = linear(&x, &w, &bias).unwrap();
-            assert_eq!(AUTODIFF_CALLS.load(Ordering::Relaxed), before + 1);
+            assert_eq!(AUTODIFF_CALLS.with(|c| c.get()), before + 1);
             let theirs = layer.forward(x.clone());
             let diff = |a: Tensor<3>, b: Tensor<3>| (a - b).abs().max().into_scalar::<f32>();
             assert!(diff(ours.clone(), theirs.clone()) < 1e-4);

@@ -154,7 +154,7 @@ mod tests {
     }
 
     /// Every result equals the textbook sums, on shapes that leave partial bands (rows not a
-    /// multiple of 64, features not a multiple of 32) and on degenerate ones.
+    /// multiple of 64), a larger product and degenerate ones.
     #[test]
     fn forward_and_gradients_match_the_textbook_sums() {
         for (rows, d_in, d_out) in [
@@ -163,6 +163,7 @@ mod tests {
             (1, 1, 1),
             (7, 70, 3),
             (0, 70, 4),
+            (800, 5, 600),
         ] {
             let s = LinearShape { rows, d_in, d_out };
             let x = test_values(rows * d_in, 1, 1.0);
@@ -192,10 +193,11 @@ mod tests {
     /// the sums; the bias gradient's bands are fixed).
     #[test]
     fn the_results_do_not_depend_on_the_number_of_threads() {
+        // Large enough for the `gemm` crate to split each product between threads.
         let s = LinearShape {
-            rows: 300,
+            rows: 900,
             d_in: 200,
-            d_out: 160,
+            d_out: 600,
         };
         let x = test_values(s.rows * s.d_in, 5, 1.0);
         let w = test_values(s.d_in * s.d_out, 6, 0.5);
