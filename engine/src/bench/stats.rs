@@ -1,7 +1,8 @@
 //! Statistics for timings that survive a noisy machine: the median of per-line ratios, or the
-//! ratio of summed times (a ratio of rates), with a percentile-bootstrap 95% interval. Compared engines run interleaved line by line, so that a
-//! burst of load from another process slows both sides of the same ratio; a target is claimed
-//! only where the whole interval clears it.
+//! ratio of summed times (a ratio of rates), with a percentile-bootstrap 95% interval.
+//! Compared engines run interleaved line by line, so that a burst of load from another process
+//! slows both sides of the same ratio; a target is claimed only where the whole interval
+//! clears it.
 
 /// A statistic (a median or a ratio of sums) with its 95% bootstrap interval.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]

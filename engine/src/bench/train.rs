@@ -159,11 +159,15 @@ impl std::fmt::Display for Turns {
 /// where from the main thread each one handed its work to the pool and waited (about 12% of a
 /// one-thread student-cpu step).
 fn in_pool<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    pool(rayon::current_num_threads())?.install(f)
+}
+
+/// A rayon pool of `n` threads.
+fn pool(n: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
-        .num_threads(rayon::current_num_threads())
+        .num_threads(n)
         .build()
-        .map_err(|e| crate::error::Error::Invalid(format!("the bench's threads: {e}")))?
-        .install(f)
+        .map_err(|e| crate::error::Error::Invalid(format!("thread pool of {n}: {e}")))
 }
 
 /// Burn's operations against ours, batch by batch taking turns on the same model and batch
@@ -208,12 +212,6 @@ pub fn thread_scaling(
     seed: u64,
     threads: usize,
 ) -> Result<Turns> {
-    let pool = |n: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .map_err(|e| crate::error::Error::Invalid(format!("thread pool of {n}: {e}")))
-    };
     let (one, many) = (pool(1)?, pool(threads.max(1))?);
     crate::models::ops::set_enabled(true);
     let pairs = taking_turns(preset, batch_size, steps, seed, |turn, step| {

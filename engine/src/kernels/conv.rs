@@ -39,11 +39,7 @@ pub fn matmul_strided(
             && rhs.len() >= k * n,
         "matmul: buffer sizes"
     );
-    let par = if threads > 1 {
-        Parallelism::Rayon(threads)
-    } else {
-        Parallelism::None
-    };
+    let par = parallelism(threads);
     // SAFETY: the asserts above guarantee every pointer covers the strided ranges read/written
     // (row-major: column stride 1, row strides dst_stride, k and n); dst does not alias lhs
     // or rhs.
@@ -87,9 +83,8 @@ pub fn matmul_accumulate(
     k: usize,
     n: usize,
 ) {
-    let par = Parallelism::None;
     matmul_accumulate_with(
-        par,
+        Parallelism::None,
         dst,
         dst_rs,
         lhs,
@@ -102,14 +97,20 @@ pub fn matmul_accumulate(
     );
 }
 
+/// The `gemm` crate's parallelism on `threads` of rayon's threads (none for one).
+fn parallelism(threads: usize) -> Parallelism {
+    if threads > 1 {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    }
+}
+
 /// The `gemm` crate's parallelism over all of the current rayon pool's threads, for
 /// [`matmul_accumulate_with`]: one product packed once and split by rows and columns, the
 /// sums over `k` in their order, so the result does not depend on the number of threads.
 pub fn pool_parallelism() -> Parallelism {
-    match rayon::current_num_threads() {
-        0 | 1 => Parallelism::None,
-        t => Parallelism::Rayon(t),
-    }
+    parallelism(rayon::current_num_threads())
 }
 
 /// [`matmul_accumulate`] with the `gemm` crate's parallelism `par`.

@@ -1,9 +1,9 @@
 //! The layers' own operations, which training runs on: the convolution ([`conv`]), BatchNorm +
 //! ReLU ([`batch_norm`]), max pooling ([`max_pool`]), the linear layers ([`linear`]: the LSTMs'
 //! input projections and the IP), the BLSTM recurrence ([`lstm`]), the log-softmax
-//! ([`log_softmax`]) and the CTC loss ([`ctc`]), each with its forward and backward on the CPU kernels (the `*_kernels`
-//! files and [`crate::kernels`]) instead of Burn's generic CPU ones, registered as nodes of
-//! Burn's autodiff graph. Burn stays the reference: every operation is checked against Burn's own,
+//! ([`log_softmax`]) and the CTC loss ([`ctc`]), each with its forward and backward on the CPU
+//! kernels (the `*_kernels` files and [`crate::kernels`]) instead of Burn's generic CPU ones,
+//! registered as nodes of Burn's autodiff graph. Burn stays the reference: every operation is checked against Burn's own,
 //! and `INKLING_TRAIN_OPS=burn` selects Burn's operations for a whole process. Off the Flex
 //! CPU backend (wgpu, CUDA) the layers run Burn's operations.
 
